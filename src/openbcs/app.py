@@ -1,0 +1,115 @@
+"""The application factory: routers, error rendering, middleware, migrations and the operation worker."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from openbcs import errors, migrations
+from openbcs.api import ServerContext
+from openbcs.db import Database
+from openbcs.iam import routes as iam_routes
+from openbcs.keys import load_server_key
+from openbcs.logs import configure_logging
+from openbcs.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from openbcs.operations import routes as operation_routes
+from openbcs.operations import testing as operation_testing
+from openbcs.operations.worker import OperationWorker
+from openbcs.settings import Settings
+from openbcs.validation import to_bcs_error
+
+log = logging.getLogger("openbcs")
+
+
+def _bcs_response(error: errors.BCSError) -> JSONResponse:
+    return JSONResponse(error.body(), status_code=error.status)
+
+
+async def _on_bcs_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, errors.BCSError)
+    return _bcs_response(exc)
+
+
+async def _on_iam_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, errors.IAMError)
+    return JSONResponse(exc.body(), status_code=exc.status)
+
+
+async def _on_http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code in (404, 405):
+        return _bcs_response(errors.BCSError(errors.NOT_FOUND))
+    return _bcs_response(errors.BCSError(errors.INVALID_PARAMETER, str(exc.detail)))
+
+
+async def _on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    # FastAPI prefixes locations with "path"/"query"/"body"; the client knows its fields by name only.
+    return _bcs_response(to_bcs_error(list(exc.errors()), strip=1))
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the ASGI app for ``settings`` (default: from the environment)."""
+    settings = settings or Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    if settings.enable_test_kinds:
+        operation_testing.register()
+    if not settings.database_url:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.resolved_database_url)
+    ctx = ServerContext(settings=settings, db=db, server_key=load_server_key(settings))
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        migrations.upgrade(db)
+        ctx.migrated = True
+        worker = OperationWorker(
+            db, step_seconds=settings.operation_step_seconds, poll_seconds=settings.worker_poll_seconds
+        )
+        await worker.start()
+        ctx.worker = worker
+        log.info("OpenBCS ready on database %s", db.engine.url.render_as_string(hide_password=True))
+        try:
+            yield
+        finally:
+            await worker.stop()
+            db.dispose()
+
+    app = FastAPI(
+        title="OpenBCS",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.ctx = ctx
+    app.add_exception_handler(errors.BCSError, _on_bcs_error)
+    app.add_exception_handler(errors.IAMError, _on_iam_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(RequestContextMiddleware)  # added last: outermost, so every answer carries the id
+
+    @app.get("/healthz", name="Health", include_in_schema=False)
+    async def healthz() -> JSONResponse:
+        worker_running = ctx.worker is not None and ctx.worker.running
+        healthy = ctx.migrated and worker_running
+        body = {"status": "ok" if healthy else "starting", "database": "migrated" if ctx.migrated else "pending",
+                "worker": "running" if worker_running else "stopped"}
+        return JSONResponse(body, status_code=200 if healthy else 503)
+
+    app.include_router(iam_routes.router)
+    app.include_router(operation_routes.router)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` and multi-worker serving: settings come from ``OPENBCS_*``."""
+    return create_app(Settings())

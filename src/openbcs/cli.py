@@ -1,0 +1,226 @@
+"""The ``openbcs`` command: serve, migrate, and manage accounts, keys and passwords."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import secrets
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from openbcs import errors, migrations
+from openbcs.db import Database
+from openbcs.iam import service as iam
+from openbcs.keys import load_server_key
+from openbcs.settings import Settings
+
+app = typer.Typer(help="OpenBCS: a self-hosted BCS v2 management API.", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+account_app = typer.Typer(help="Accounts (IAM domains) with their project, user and access key.", no_args_is_help=True)
+key_app = typer.Typer(help="Access keys (AK/SK).", no_args_is_help=True)
+user_app = typer.Typer(help="Users.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(account_app, name="account")
+app.add_typer(key_app, name="key")
+app.add_typer(user_app, name="user")
+
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory (SQLite file, server key).")]
+DatabaseUrl = Annotated[str | None, typer.Option("--database-url", help="SQLAlchemy URL; default SQLite in --data-dir.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+DEMO_ACCOUNTS = ("demo-inviter", "demo-invitee")
+
+
+def _settings(**overrides: Any) -> Settings:
+    given = {k: v for k, v in overrides.items() if v is not None}
+    # Flags win over the environment; exporting them lets --workers processes build the same settings.
+    for key, value in given.items():
+        os.environ[f"OPENBCS_{key.upper()}"] = str(value)
+    return Settings(**given)
+
+
+def _database(settings: Settings) -> Database:
+    if not settings.database_url:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.resolved_database_url)
+    migrations.upgrade(db)
+    return db
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=1)
+
+
+def _emit(data: Any, as_json: bool, text: str) -> None:
+    typer.echo(json.dumps(data, indent=None if as_json else 2) if as_json else text)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    region: Annotated[str | None, typer.Option(help="Region id, the name of every account's project.")] = None,
+    token_lifetime_seconds: Annotated[int | None, typer.Option(help="Token lifetime.")] = None,
+    signature_skew_seconds: Annotated[int | None, typer.Option(help="Allowed X-Sdk-Date clock skew.")] = None,
+    operation_step_seconds: Annotated[float | None, typer.Option(help="Duration of each operation step.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Server processes.")] = None,
+    log_format: Annotated[str | None, typer.Option(help="text or json.")] = None,
+    log_level: Annotated[str | None, typer.Option(help="DEBUG, INFO, WARNING, ...")] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Create two demo accounts and print their credentials.")] = False,
+) -> None:
+    """Run the API server (migrating the database first)."""
+    import uvicorn
+
+    settings = _settings(
+        host=host, port=port, data_dir=data_dir, database_url=database_url, region=region,
+        token_lifetime_seconds=token_lifetime_seconds, signature_skew_seconds=signature_skew_seconds,
+        operation_step_seconds=operation_step_seconds, workers=workers, log_format=log_format, log_level=log_level,
+    )
+    db = _database(settings)
+    if demo:
+        _print_demo(settings, db)
+    db.dispose()
+    typer.echo(f"OpenBCS listening on http://{settings.host}:{settings.port}", err=True)
+    common: dict[str, Any] = {"host": settings.host, "port": settings.port, "access_log": False, "log_level": "warning"}
+    if settings.workers > 1:
+        uvicorn.run("openbcs.app:create_app_from_env", factory=True, workers=settings.workers, **common)
+    else:
+        from openbcs.app import create_app
+
+        uvicorn.run(create_app(settings), **common)
+
+
+def _print_demo(settings: Settings, db: Database) -> None:
+    """Create (or, without saved credentials, re-key) the demo accounts and print them as export lines."""
+    saved = settings.data_dir / "demo-credentials.json"
+    credentials: dict[str, dict[str, str]] = {}
+    if saved.exists():
+        credentials = json.loads(saved.read_text())
+        known = {a.domain_id for a in db.run_read(lambda s: iam.list_accounts(s, region=settings.region))}
+        if any(c["domain_id"] not in known for c in credentials.values()):
+            credentials = {}
+    if set(credentials) != set(DEMO_ACCOUNTS):
+        server_key = load_server_key(settings)
+        for name in DEMO_ACCOUNTS:
+            password = secrets.token_urlsafe(12)
+            created = db.run_write(
+                lambda s, n=name, p=password: iam.provision_account(  # type: ignore[misc]
+                    s, name=n, password=p, region=settings.region, server_key=server_key
+                )
+            )
+            credentials[name] = {**dataclasses.asdict(created), "password": password}
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(saved, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(credentials, handle, indent=2)
+    lines = [f"# OpenBCS demo accounts (kept in {saved}); paste into a shell:",
+             f"export OPENBCS_ENDPOINT=http://{settings.host}:{settings.port}"]
+    for name in DEMO_ACCOUNTS:
+        c = credentials[name]
+        prefix = name.upper().replace("-", "_")
+        for label, key in (("DOMAIN_ID", "domain_id"), ("DOMAIN_NAME", "domain_name"), ("PROJECT_ID", "project_id"),
+                           ("PROJECT_NAME", "project_name"), ("USER_NAME", "user_name"), ("PASSWORD", "password"),
+                           ("AK", "access_key"), ("SK", "secret_key")):
+            lines.append(f"export {prefix}_{label}={c[key]}")
+    typer.echo("\n".join(lines))
+    sys.stdout.flush()
+
+
+@db_app.command("upgrade")
+def db_upgrade(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """Apply every pending migration."""
+    db = _database(_settings(data_dir=data_dir, database_url=database_url))
+    typer.echo(f"database at revision {migrations.current_revision(db)}")
+
+
+@account_app.command("create")
+def account_create(
+    name: str,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    region: Annotated[str | None, typer.Option(help="Region of the account's project.")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Create an account with its project, own user and first access key (the SK is printed only now)."""
+    settings = _settings(data_dir=data_dir, database_url=database_url, region=region)
+    db = _database(settings)
+    server_key = load_server_key(settings)
+    try:
+        created = db.run_write(
+            lambda s: iam.create_account(s, name=name, password=password, region=settings.region, server_key=server_key)
+        )
+    except iam.IAMRuleError as exc:
+        _fail(str(exc))
+    data = dataclasses.asdict(created)
+    _emit(data, as_json, "\n".join(f"{k}: {v}" for k, v in data.items()))
+
+
+@account_app.command("list")
+def account_list(data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: AsJson = False) -> None:
+    """List accounts with their ids and access key ids (never secrets)."""
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    db = _database(settings)
+    accounts = db.run_read(lambda s: iam.list_accounts(s, region=settings.region))
+    data = [{**dataclasses.asdict(a), "access_keys": list(a.access_keys)} for a in accounts]
+    _emit(data, as_json, "\n".join(f"{a['domain_name']}\t{a['domain_id']}\t{a['project_id']}" for a in data))
+
+
+@key_app.command("create")
+def key_create(account: str, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: AsJson = False) -> None:
+    """Create an access key for the account's own user (the SK is printed only now)."""
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    db = _database(settings)
+    server_key = load_server_key(settings)
+    try:
+        ak, sk = db.run_write(lambda s: iam.create_access_key(s, account_name=account, server_key=server_key))
+    except iam.IAMRuleError as exc:
+        _fail(str(exc))
+    _emit({"access_key": ak, "secret_key": sk}, as_json, f"access_key: {ak}\nsecret_key: {sk}")
+
+
+@key_app.command("delete")
+def key_delete(access_key: str, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: AsJson = False) -> None:
+    """Delete an access key."""
+    db = _database(_settings(data_dir=data_dir, database_url=database_url))
+    try:
+        db.run_write(lambda s: iam.delete_access_key(s, access_key=access_key))
+    except iam.IAMRuleError as exc:
+        _fail(str(exc))
+    _emit({"deleted": access_key}, as_json, f"deleted {access_key}")
+
+
+@user_app.command("passwd")
+def user_passwd(
+    account: str,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    user: Annotated[str | None, typer.Option(help="User name; default the account's own user.")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    as_json: AsJson = False,
+) -> None:
+    """Change a user's password; every token issued before stops working."""
+    db = _database(_settings(data_dir=data_dir, database_url=database_url))
+    try:
+        db.run_write(lambda s: iam.change_password(s, account_name=account, user_name=user, password=password))
+    except iam.IAMRuleError as exc:
+        _fail(str(exc))
+    _emit({"account": account, "user": user or account, "password_changed": True}, as_json, "password changed")
+
+
+@app.command("errors")
+def errors_table() -> None:
+    """Print the table of error codes (the source of docs/error-codes.md)."""
+    typer.echo(errors.catalog_markdown(), nl=False)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

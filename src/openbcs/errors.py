@@ -1,0 +1,143 @@
+"""Every error OpenBCS can answer with, defined once.
+
+BCS errors are rendered as ``{"error_code": "BCS.xxxxxxx", "error_msg": "..."}`` with the HTTP status of their code.
+The IAM endpoints (``/v3/...``) answer in Keystone's shape instead, see :class:`IAMError`.
+``docs/error-codes.md`` is generated from :data:`CATALOG` (``openbcs errors``) and a test keeps them in step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ErrorCode:
+    """One BCS error code: its HTTP status, its default message and when it is used."""
+
+    code: str
+    status: int
+    message: str
+    when: str
+
+
+CATALOG: dict[str, ErrorCode] = {}
+
+
+def _code(code: str, status: int, message: str, when: str) -> ErrorCode:
+    if code in CATALOG:
+        raise ValueError(f"error code {code} defined twice")
+    entry = ErrorCode(code, status, message, when)
+    CATALOG[code] = entry
+    return entry
+
+
+# --- request shape (400, the 4006xxx parameter family) --------------------------------------------------------
+INVALID_BODY = _code(
+    "BCS.4006003", 400, "Invalid Parameter",
+    "malformed JSON, a JSON value of the wrong type, or a parameter in a state that does not allow the call",
+)
+MISSING_PARAMETER = _code(
+    "BCS.4006009", 400, "one of parameters is nil", "a mandatory parameter is missing or empty (the field is named)"
+)
+INVALID_PARAMETER = _code(
+    "BCS.4006014", 400, "Invalid Parameter",
+    "a parameter breaks its rule: length, pattern, enum, unknown field, unsupported Content-Type",
+)
+BODY_TOO_LARGE = _code(
+    "BCS.4000013", 400, "request body is too large", "the request body is over 12 MB; nothing more is read"
+)
+
+# --- authentication and tenancy ----------------------------------------------------------------------------------
+UNAUTHORIZED = _code(
+    "BCS.4010401", 401, "Incorrect token or token resolution failed",
+    "no credentials, or a token/signature that is malformed, expired, tampered with or wrongly signed",
+)
+FORBIDDEN = _code(
+    "BCS.4030403", 403, "No permissions to request this method",
+    "the authenticated identity's project is not the project_id in the path",
+)
+
+# --- routing and server ------------------------------------------------------------------------------------------
+NOT_FOUND = _code("BCS.4040404", 404, "Not Found:the url is not found", "unknown URL or method")
+INTERNAL = _code(
+    "BCS.5000500", 500, "Internal Server Error", "an unexpected failure; logged with the request id"
+)
+UNAVAILABLE = _code(
+    "BCS.5030503", 503, "Service Unavailable", "the server is starting or stopping (health check only)"
+)
+
+
+class BCSError(Exception):
+    """An error answered to the client in the BCS shape."""
+
+    def __init__(self, error: ErrorCode, message: str | None = None) -> None:
+        self.error = error
+        self.message = (message or error.message)[:512]
+        super().__init__(f"{error.code}: {self.message}")
+
+    @property
+    def status(self) -> int:
+        """HTTP status of this error."""
+        return self.error.status
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body the client gets."""
+        return {"error_code": self.error.code, "error_msg": self.message}
+
+
+def invalid_parameter(field: str, reason: str) -> BCSError:
+    """A parameter that breaks its rule, worded like the cloud's ``Invalid Parameter quotasType : ecs``."""
+    return BCSError(INVALID_PARAMETER, f"Invalid Parameter {field} : {reason}")
+
+
+def missing_parameter(field: str) -> BCSError:
+    """A mandatory parameter that is absent or empty."""
+    return BCSError(MISSING_PARAMETER, f"one of parameters is nil: {field}")
+
+
+def wrong_type(field: str, expected: str) -> BCSError:
+    """A JSON value of the wrong type."""
+    return BCSError(INVALID_BODY, f"Invalid Parameter {field} : expected {expected}")
+
+
+class IAMError(Exception):
+    """An error of the IAM endpoints (``/v3/...``), answered in Keystone's ``{"error": {...}}`` shape."""
+
+    def __init__(self, status: int, title: str, message: str) -> None:
+        self.status = status
+        self.title = title
+        self.message = message
+        super().__init__(f"{status} {title}: {message}")
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body the client gets."""
+        return {"error": {"code": self.status, "title": self.title, "message": self.message}}
+
+
+def iam_unauthorized(message: str = "The username or password is wrong.") -> IAMError:
+    """Wrong password, unknown user or disabled user on ``POST /v3/auth/tokens``."""
+    return IAMError(401, "Unauthorized", message)
+
+
+def iam_bad_request(message: str) -> IAMError:
+    """A malformed IAM request."""
+    return IAMError(400, "Bad Request", message)
+
+
+def catalog_markdown() -> str:
+    """The table of every BCS error code, as kept in ``docs/error-codes.md``."""
+    lines = [
+        "# Error codes OpenBCS answers with",
+        "",
+        "Generated by `openbcs errors`; `tests/test_errors.py` fails when this file and the code drift apart.",
+        "Every BCS error body is `{\"error_code\": ..., \"error_msg\": ...}`; the message below is the default, many",
+        "answers put the offending field or value into it. The IAM endpoints (`/v3/...`) answer in Keystone's shape",
+        "`{\"error\": {\"code\": 401, \"title\": \"Unauthorized\", \"message\": ...}}`.",
+        "",
+        "| HTTP | error_code | default error_msg | when |",
+        "|---|---|---|---|",
+    ]
+    for entry in sorted(CATALOG.values(), key=lambda e: (e.status, e.code)):
+        lines.append(f"| {entry.status} | {entry.code} | {entry.message} | {entry.when} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,1 @@
+"""IAM side: accounts (domains), projects, users, access keys, tokens and request signatures."""

@@ -1,0 +1,55 @@
+"""IAM tables: accounts (IAM domains), their projects, users and access keys."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from openbcs.db import Base
+
+
+class Account(Base):
+    """A tenant: IAM calls it a domain. Its name is unique across the server."""
+
+    __tablename__ = "iam_accounts"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Project(Base):
+    """One project per account and region; its name is the region id."""
+
+    __tablename__ = "iam_projects"
+    __table_args__ = (UniqueConstraint("domain_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    domain_id: Mapped[str] = mapped_column(ForeignKey("iam_accounts.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+
+
+class User(Base):
+    """An IAM user; the account's own user carries the account's name."""
+
+    __tablename__ = "iam_users"
+    __table_args__ = (UniqueConstraint("domain_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    domain_id: Mapped[str] = mapped_column(ForeignKey("iam_accounts.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    # Bumped on every password change: tokens carry the value they were issued under and die when it moves.
+    credential_version: Mapped[int] = mapped_column(Integer, default=1)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class AccessKey(Base):
+    """An AK/SK pair. The SK is kept encrypted with the server key because HMAC verification needs it in clear."""
+
+    __tablename__ = "iam_access_keys"
+
+    access_key: Mapped[str] = mapped_column(String(20), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("iam_users.id", ondelete="CASCADE"), index=True)
+    secret_key_encrypted: Mapped[str] = mapped_column(String(512))
+    created_at: Mapped[int] = mapped_column(BigInteger)

@@ -1,0 +1,55 @@
+"""Alembic migrations, shipped inside the package and applied at start (or by ``openbcs db upgrade``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import text
+
+from openbcs.db import Database
+
+_HERE = Path(__file__).parent
+# Any fixed 64-bit number: the PostgreSQL advisory lock that keeps two starting servers from migrating at once.
+_ADVISORY_LOCK = 0x0B_C5_0B_C5
+
+
+def alembic_config(db: Database) -> Config:
+    """An Alembic config pointing at the packaged scripts and at ``db``."""
+    config = Config()
+    config.set_main_option("script_location", str(_HERE))
+    config.set_main_option("sqlalchemy.url", db.url.replace("%", "%%"))
+    return config
+
+
+def upgrade(db: Database, revision: str = "head") -> None:
+    """Bring the schema to ``revision``; safe when several processes start together."""
+    config = alembic_config(db)
+    with db.engine.connect() as connection:
+        if not db.is_sqlite:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _ADVISORY_LOCK})
+            connection.commit()
+        try:
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+            connection.commit()
+        finally:
+            if not db.is_sqlite:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _ADVISORY_LOCK})
+                connection.commit()
+
+
+def current_revision(db: Database) -> str | None:
+    """The revision the database is at, or None for an empty database."""
+    from alembic.runtime.migration import MigrationContext
+
+    with db.engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision(db: Database) -> str | None:
+    """The newest revision shipped with this version of OpenBCS."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config(db)).get_current_head()

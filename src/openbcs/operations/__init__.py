@@ -1,0 +1,1 @@
+"""Durable asynchronous operations: what ListOpRecord shows, advanced step by step by a worker."""

@@ -1,0 +1,46 @@
+"""The engine's diagnostic operation kind, registered only with ``OPENBCS_ENABLE_TEST_KINDS=1``.
+
+Its actions append ``<operation id> <sub-step> <pid>`` to the file named in the payload (``effects_file``) — a side
+effect outside the database, so tests can see how often each sub-step really ran, across processes and restarts.
+``fail_at`` names a sub-step that fails, for tests of the failure path.
+"""
+
+from __future__ import annotations
+
+import os
+
+from sqlalchemy.orm import Session
+
+from openbcs.operations import kinds
+from openbcs.operations.kinds import OperationContext, OperationFailed, OperationKind, Step, SubStep
+
+KIND = "test.diagnostic"
+
+
+def _record_effect(_session: Session, ctx: OperationContext) -> str:
+    if ctx.payload.get("fail_at") == ctx.sub_step_name:
+        raise OperationFailed(f"injected failure at {ctx.sub_step_name}")
+    path = ctx.payload.get("effects_file")
+    if path:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(f"{ctx.operation_id} {ctx.sub_step_name} {os.getpid()}\n")
+    ctx.payload["ran"] = [*ctx.payload.get("ran", []), ctx.sub_step_name]
+    return f"ran in process {os.getpid()}"
+
+
+DIAGNOSTIC = OperationKind(
+    name=KIND,
+    resource_type="BCSSVC01",
+    operation_type="98",
+    description="diagnostic operation of the engine's tests",
+    steps=(
+        Step("Preparation", (SubStep("prepare-a", _record_effect), SubStep("prepare-b", _record_effect))),
+        Step("Execution", (SubStep("execute-a", _record_effect), SubStep("execute-b", _record_effect))),
+        Step("Completion", (SubStep("complete-a", _record_effect), SubStep("complete-b", _record_effect))),
+    ),
+)
+
+
+def register() -> None:
+    """Make the diagnostic kind runnable in this process."""
+    kinds.register(DIAGNOSTIC)

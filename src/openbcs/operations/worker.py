@@ -1,0 +1,110 @@
+"""The worker inside the server that advances due operations, one transaction per transition."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from openbcs.db import Database, now_ns
+from openbcs.operations import kinds, service
+
+log = logging.getLogger("openbcs.worker")
+
+_running: set[OperationWorker] = set()
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_workers(session: Session) -> None:
+    # A committed start() means work is due now: wake this process's workers instead of waiting for the poll.
+    if session.info.pop("operations_started", False):
+        for worker in list(_running):
+            worker.notify()
+
+
+class OperationWorker:
+    """Runs as a task on the server's event loop; several workers (or processes) may share one database."""
+
+    def __init__(self, db: Database, *, step_seconds: float, poll_seconds: float) -> None:
+        self.db = db
+        self.step_seconds = step_seconds
+        self.poll_seconds = poll_seconds
+        self.transitions = 0
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    @property
+    def running(self) -> bool:
+        """True while the worker's task is alive."""
+        return self._task is not None and not self._task.done()
+
+    def notify(self) -> None:
+        """Wake the worker (safe from any thread)."""
+        if self._loop is not None and self._wake is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def start(self) -> None:
+        """Start the worker task on the running loop."""
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(), name="openbcs-operation-worker")
+        _running.add(self)
+
+    async def stop(self) -> None:
+        """Finish the current transition and stop."""
+        _running.discard(self)
+        self._stopping = True
+        if self._wake is not None:
+            self._wake.set()
+        if self._task is not None:
+            await self._task
+
+    async def run_once(self) -> int:
+        """Make every transition that is due now; return how many were made."""
+        names = kinds.names()
+        now = now_ns()
+        due = await self.db.read(lambda s: service.due(s, now=now, kind_names=names))
+        made = 0
+        for operation_id, version in due:
+            if self._stopping:
+                break
+            try:
+                if await self.db.write(lambda s, i=operation_id, v=version: self._advance(s, i, v)):  # type: ignore[misc]
+                    made += 1
+            except Exception:
+                log.exception("advancing operation %s failed; it will be retried", operation_id)
+        self.transitions += made
+        return made
+
+    def _advance(self, session: Session, operation_id: str, version: int) -> bool:
+        return service.advance(
+            session, operation_id=operation_id, version=version, now=now_ns(), step_seconds=self.step_seconds
+        )
+
+    async def _run(self) -> None:
+        assert self._wake is not None
+        while not self._stopping:
+            # Cleared before looking, so a start() committed while we look still wakes the wait below.
+            self._wake.clear()
+            try:
+                made = await self.run_once()
+                if made:
+                    await asyncio.sleep(0)  # let requests in between bursts of transitions
+                    continue
+                names = kinds.names()
+                next_due = await self.db.read(lambda s: service.next_due_at(s, kind_names=names))
+            except Exception:
+                log.exception("operation worker loop failed; retrying")
+                next_due = None
+            timeout = self.poll_seconds
+            if next_due is not None:
+                timeout = min(timeout, max(0.0, (next_due - now_ns()) / 1e9))
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+            except TimeoutError:
+                pass
+
