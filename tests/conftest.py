@@ -1,0 +1,137 @@
+"""Fixtures every suite uses. The database is SQLite unless OPENBCS_TEST_DATABASE_URL names another one
+(CI runs the whole suite a second time with a throwaway PostgreSQL)."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from openbcs import migrations
+from openbcs.app import create_app
+from openbcs.db import Base, Database
+from openbcs.iam import service as iam
+from openbcs.keys import ServerKey
+from openbcs.models import __all__ as _tables  # noqa: F401  (every table on the metadata)
+from openbcs.settings import Settings
+from tests.support import LiveServer, TestAccount, token_body
+
+SECRET_KEY = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory) -> None:
+    # Importing the SDK writes $HOME/.huaweicloud/application_id; keep it out of the real home.
+    os.environ["HOME"] = str(tmp_path_factory.mktemp("home"))
+    os.environ["OPENBCS_SECRET_KEY"] = SECRET_KEY
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One database for the session, migrated once and emptied after each test."""
+    url = os.environ.get("OPENBCS_TEST_DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    db = Database(url)
+    if not db.is_sqlite:
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    migrations.upgrade(db)
+    db.dispose()
+    return url
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    yield database
+    with database.engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+    database.dispose()
+
+
+@pytest.fixture
+def server_key() -> ServerKey:
+    return ServerKey(base64.urlsafe_b64decode(SECRET_KEY))
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str, db: Database) -> Settings:
+    """Settings of a server under test: instant operation steps, quick polling, the diagnostic kind on."""
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        operation_step_seconds=0,
+        worker_poll_seconds=0.05,
+        enable_test_kinds=True,
+        secret_key=SECRET_KEY,
+    )
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    """The app in-process (lifespan runs: migrations, worker)."""
+    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def live_server(settings: Settings) -> Iterator[LiveServer]:
+    """The app on a loopback port, for the official SDK."""
+    with LiveServer(settings) as server:
+        yield server
+
+
+@pytest.fixture
+def make_account(db: Database, server_key: ServerKey, settings: Settings) -> Callable[..., TestAccount]:
+    """Create accounts through the IAM service: ``make_account("tenant-a")``."""
+
+    def make(name: str | None = None, password: str | None = None) -> TestAccount:
+        name = name or f"tenant-{secrets.token_hex(4)}"
+        password = password or secrets.token_urlsafe(12)
+        created = db.run_write(
+            lambda s: iam.create_account(s, name=name, password=password, region=settings.region, server_key=server_key)
+        )
+        return TestAccount(created, password)
+
+    return make
+
+
+@pytest.fixture
+def token_for(client: TestClient) -> Callable[[TestAccount], str]:
+    """A token for an account, obtained through ``POST /v3/auth/tokens``."""
+
+    def issue(account: TestAccount) -> str:
+        response = client.post(
+            "/v3/auth/tokens",
+            content=token_body(account.name, account.password, account.name),
+            headers={"Content-Type": "application/json"},
+        )
+        assert response.status_code == 201, response.text
+        return response.headers["X-Subject-Token"]
+
+    return issue
+
+
+@pytest.fixture
+def sdk_client(live_server: LiveServer) -> Callable[..., object]:
+    """The official BcsClient pointed at the live server: ``sdk_client(account)`` or with explicit keys."""
+    from huaweicloudsdkbcs.v2 import BcsClient
+    from huaweicloudsdkcore.auth.credentials import BasicCredentials
+
+    def build(account: TestAccount | None = None, *, ak: str | None = None, sk: str | None = None,
+              project_id: str | None = None) -> object:
+        credentials = BasicCredentials(
+            ak or (account.ak if account else None),
+            sk or (account.sk if account else None),
+            project_id or (account.project_id if account else None),
+        )
+        return BcsClient.new_builder().with_credentials(credentials).with_endpoints([live_server.url]).build()
+
+    return build
