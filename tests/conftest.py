@@ -125,8 +125,13 @@ def sdk_client(live_server: LiveServer) -> Callable[..., object]:
     from huaweicloudsdkbcs.v2 import BcsClient
     from huaweicloudsdkcore.auth.credentials import BasicCredentials
 
-    def build(account: TestAccount | None = None, *, ak: str | None = None, sk: str | None = None,
-              project_id: str | None = None) -> object:
+    def build(
+        account: TestAccount | None = None,
+        *,
+        ak: str | None = None,
+        sk: str | None = None,
+        project_id: str | None = None,
+    ) -> object:
         credentials = BasicCredentials(
             ak or (account.ak if account else None),
             sk or (account.sk if account else None),

@@ -130,8 +130,9 @@ class LiveServer:
         self.thread.join(timeout=20)
 
 
-def token_body(user: str, password: str, domain: str, *, project_name: str | None = None,
-               project_id: str | None = None) -> bytes:
+def token_body(
+    user: str, password: str, domain: str, *, project_name: str | None = None, project_id: str | None = None
+) -> bytes:
     """A Keystone v3 password-method token request."""
     scope: dict[str, str] = {"id": project_id} if project_id else {"name": project_name or "cn-north-4"}
     return json.dumps(

@@ -92,7 +92,12 @@ async def authenticate(request: Request, ctx: ServerContext, project_id: str | N
             else:
                 identity = await ctx.db.read(
                     lambda s: iam.authenticate_signature(
-                        s, request=signed, project_id=project_id, server_key=ctx.server_key, skew=skew, now=now
+                        s,
+                        request=signed,
+                        project_id=project_id,
+                        server_key=ctx.server_key,
+                        skew=skew,
+                        now=now,
                     )
                 )
         else:

@@ -101,8 +101,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def healthz() -> JSONResponse:
         worker_running = ctx.worker is not None and ctx.worker.running
         healthy = ctx.migrated and worker_running
-        body = {"status": "ok" if healthy else "starting", "database": "migrated" if ctx.migrated else "pending",
-                "worker": "running" if worker_running else "stopped"}
+        body = {
+            "status": "ok" if healthy else "starting",
+            "database": "migrated" if ctx.migrated else "pending",
+            "worker": "running" if worker_running else "stopped",
+        }
         return JSONResponse(body, status_code=200 if healthy else 503)
 
     app.include_router(iam_routes.router)

@@ -29,7 +29,9 @@ app.add_typer(key_app, name="key")
 app.add_typer(user_app, name="user")
 
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory (SQLite file, server key).")]
-DatabaseUrl = Annotated[str | None, typer.Option("--database-url", help="SQLAlchemy URL; default SQLite in --data-dir.")]
+DatabaseUrl = Annotated[
+    str | None, typer.Option("--database-url", help="SQLAlchemy URL; default SQLite in --data-dir.")
+]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 DEMO_ACCOUNTS = ("demo-inviter", "demo-invitee")
@@ -79,16 +81,29 @@ def serve(
     import uvicorn
 
     settings = _settings(
-        host=host, port=port, data_dir=data_dir, database_url=database_url, region=region,
-        token_lifetime_seconds=token_lifetime_seconds, signature_skew_seconds=signature_skew_seconds,
-        operation_step_seconds=operation_step_seconds, workers=workers, log_format=log_format, log_level=log_level,
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        database_url=database_url,
+        region=region,
+        token_lifetime_seconds=token_lifetime_seconds,
+        signature_skew_seconds=signature_skew_seconds,
+        operation_step_seconds=operation_step_seconds,
+        workers=workers,
+        log_format=log_format,
+        log_level=log_level,
     )
     db = _database(settings)
     if demo:
         _print_demo(settings, db)
     db.dispose()
     typer.echo(f"OpenBCS listening on http://{settings.host}:{settings.port}", err=True)
-    common: dict[str, Any] = {"host": settings.host, "port": settings.port, "access_log": False, "log_level": "warning"}
+    common: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "access_log": False,
+        "log_level": "warning",
+    }
     if settings.workers > 1:
         uvicorn.run("openbcs.app:create_app_from_env", factory=True, workers=settings.workers, **common)
     else:
@@ -120,14 +135,23 @@ def _print_demo(settings: Settings, db: Database) -> None:
         fd = os.open(saved, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             json.dump(credentials, handle, indent=2)
-    lines = [f"# OpenBCS demo accounts (kept in {saved}); paste into a shell:",
-             f"export OPENBCS_ENDPOINT=http://{settings.host}:{settings.port}"]
+    lines = [
+        f"# OpenBCS demo accounts (kept in {saved}); paste into a shell:",
+        f"export OPENBCS_ENDPOINT=http://{settings.host}:{settings.port}",
+    ]
     for name in DEMO_ACCOUNTS:
         c = credentials[name]
         prefix = name.upper().replace("-", "_")
-        for label, key in (("DOMAIN_ID", "domain_id"), ("DOMAIN_NAME", "domain_name"), ("PROJECT_ID", "project_id"),
-                           ("PROJECT_NAME", "project_name"), ("USER_NAME", "user_name"), ("PASSWORD", "password"),
-                           ("AK", "access_key"), ("SK", "secret_key")):
+        for label, key in (
+            ("DOMAIN_ID", "domain_id"),
+            ("DOMAIN_NAME", "domain_name"),
+            ("PROJECT_ID", "project_id"),
+            ("PROJECT_NAME", "project_name"),
+            ("USER_NAME", "user_name"),
+            ("PASSWORD", "password"),
+            ("AK", "access_key"),
+            ("SK", "secret_key"),
+        ):
             lines.append(f"export {prefix}_{label}={c[key]}")
     typer.echo("\n".join(lines))
     sys.stdout.flush()
@@ -174,7 +198,9 @@ def account_list(data_dir: DataDir = None, database_url: DatabaseUrl = None, as_
 
 
 @key_app.command("create")
-def key_create(account: str, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: AsJson = False) -> None:
+def key_create(
+    account: str, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: AsJson = False
+) -> None:
     """Create an access key for the account's own user (the SK is printed only now)."""
     settings = _settings(data_dir=data_dir, database_url=database_url)
     db = _database(settings)
@@ -187,7 +213,9 @@ def key_create(account: str, data_dir: DataDir = None, database_url: DatabaseUrl
 
 
 @key_app.command("delete")
-def key_delete(access_key: str, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: AsJson = False) -> None:
+def key_delete(
+    access_key: str, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: AsJson = False
+) -> None:
     """Delete an access key."""
     db = _database(_settings(data_dir=data_dir, database_url=database_url))
     try:

@@ -78,7 +78,7 @@ class RequestContextMiddleware:
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 3),
                     "project_id": getattr(identity, "project_id", None),
-                    "operation": (scope.get("route").name if scope.get("route") is not None else None),
+                    "operation": getattr(scope.get("route"), "name", None),
                 },
             )
 

@@ -46,7 +46,9 @@ def to_bcs_error(exc: ValidationError | Sequence[Mapping[str, Any]], *, strip: i
     field = field_path(tuple(first["loc"])[strip:])
     ctx = first.get("ctx") or {}
     if kind == "json_invalid":
-        return errors.BCSError(errors.INVALID_BODY, f"Invalid Parameter request body : not valid JSON ({ctx.get('error', '')})")
+        return errors.BCSError(
+            errors.INVALID_BODY, f"Invalid Parameter request body : not valid JSON ({ctx.get('error', '')})"
+        )
     if kind == "missing":
         return errors.missing_parameter(field)
     if kind == "string_too_short" and ctx.get("min_length") == 1:

@@ -47,8 +47,13 @@ def _catalog(base_url: str, region: str) -> list[CatalogEntry]:
             name=kind,
             type=kind,
             endpoints=[
-                Endpoint(id=_stable_id("endpoint", kind, region), interface="public", region=region,
-                         region_id=region, url=base + suffix)
+                Endpoint(
+                    id=_stable_id("endpoint", kind, region),
+                    interface="public",
+                    region=region,
+                    region_id=region,
+                    url=base + suffix,
+                )
             ],
         )
         for kind, suffix in (("bcs", "/v2/$(tenant_id)s"), ("iam", "/v3"))
@@ -56,7 +61,9 @@ def _catalog(base_url: str, region: str) -> list[CatalogEntry]:
 
 
 @router.post("/auth/tokens", name="KeystoneCreateUserTokenByPassword", status_code=201)
-async def create_token(request: Request, ctx: Context, nocatalog: Annotated[str | None, Query()] = None) -> JSONResponse:
+async def create_token(
+    request: Request, ctx: Context, nocatalog: Annotated[str | None, Query()] = None
+) -> JSONResponse:
     """Issue a project-scoped token for a user's password; the token travels in ``X-Subject-Token``."""
     try:
         body = TokenRequest.model_validate_json(await request.body())
@@ -109,7 +116,5 @@ async def list_projects(
     identity = await authenticate(request, ctx, None)
     projects = await ctx.db.read(lambda s: service.projects_named(s, domain_id=identity.domain_id, name=name))
     return ProjectList(
-        projects=[
-            ProjectInfo(id=p.id, name=p.name, domain_id=p.domain_id, parent_id=p.domain_id) for p in projects
-        ]
+        projects=[ProjectInfo(id=p.id, name=p.name, domain_id=p.domain_id, parent_id=p.domain_id) for p in projects]
     )

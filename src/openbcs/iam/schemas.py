@@ -27,7 +27,7 @@ class _Identity(BaseModel):
     @model_validator(mode="after")
     def _password_method(self) -> _Identity:
         if self.methods != ["password"] or self.password is None:
-            raise ValueError("only the password method is supported: methods must be [\"password\"]")
+            raise ValueError('only the password method is supported: methods must be ["password"]')
         return self
 
 

@@ -6,6 +6,7 @@ and a caller may act only in its own project.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import secrets
@@ -29,7 +30,7 @@ from openbcs.keys import ServerKey
 
 ACCOUNT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{3,63}$")
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
-_TOKEN_PURPOSE = "token"
+_TOKEN_PURPOSE = "token"  # noqa: S105 - a key-derivation label, not a secret
 _ACCESS_KEY_PURPOSE = "access-key"
 _AK_ALPHABET = string.ascii_uppercase + string.digits
 _SK_ALPHABET = string.ascii_letters + string.digits
@@ -135,9 +136,7 @@ def _store_key(session: Session, *, user_id: str, server_key: ServerKey) -> tupl
     return access_key, secret_key
 
 
-def create_account(
-    session: Session, *, name: str, password: str, region: str, server_key: ServerKey
-) -> NewAccount:
+def create_account(session: Session, *, name: str, password: str, region: str, server_key: ServerKey) -> NewAccount:
     """Create an account (domain), its project in ``region``, its own user and a first access key."""
     if not ACCOUNT_NAME.match(name):
         raise IAMRuleError("an account name has 4 to 64 letters, digits, '_' or '-', starting with a letter")
@@ -165,8 +164,12 @@ def list_accounts(session: Session, *, region: str) -> list[AccountSummary]:
         keys = tuple(session.scalars(select(AccessKey.access_key).where(AccessKey.user_id == user.id)))
         summaries.append(
             AccountSummary(
-                account.id, account.name, project.id if project else None, project.name if project else None,
-                user.id, keys,
+                account.id,
+                account.name,
+                project.id if project else None,
+                project.name if project else None,
+                user.id,
+                keys,
             )
         )
     return summaries
@@ -201,12 +204,12 @@ def set_user_enabled(session: Session, *, account_name: str, user_name: str | No
     user = session.scalar(select(User).where(User.domain_id == account.id, User.name == (user_name or account.name)))
     if user is None:
         raise IAMRuleError(f"no user {user_name!r} in account {account_name!r}")
+    if user.enabled and not enabled:
+        user.credential_version += 1  # revoked for good: enabling the user again does not revive old tokens
     user.enabled = enabled
 
 
-def provision_account(
-    session: Session, *, name: str, password: str, region: str, server_key: ServerKey
-) -> NewAccount:
+def provision_account(session: Session, *, name: str, password: str, region: str, server_key: ServerKey) -> NewAccount:
     """Create the account, or give an existing one this password and a fresh access key (``serve --demo``)."""
     account = session.scalar(select(Account).where(Account.name == name))
     if account is None:
@@ -267,6 +270,10 @@ def issue_token(
 def authenticate_token(session: Session, *, token: str, server_key: ServerKey, now: datetime) -> Identity:
     """The identity a token proves, if it is intact, unexpired, and its user unchanged since issue."""
     try:
+        # Fernet's base64 decoding ignores a final character's unused bits, so a token with its last character
+        # changed can still decrypt: accept only the exact encoding the server issued.
+        if base64.urlsafe_b64encode(base64.urlsafe_b64decode(token.encode("ascii"))).decode("ascii") != token:
+            raise ValueError("token is not canonically encoded")
         claims = json.loads(server_key.decrypt(_TOKEN_PURPOSE, token))
         user_id, project_id, version, expires = claims["u"], claims["p"], claims["v"], claims["exp"]
     except (InvalidToken, ValueError, KeyError, TypeError, UnicodeError) as exc:
@@ -284,7 +291,13 @@ def authenticate_token(session: Session, *, token: str, server_key: ServerKey, n
     if not row.User.enabled or row.User.credential_version != version:
         raise AuthenticationError("token's user was disabled or changed password")
     return Identity(
-        row.User.id, row.User.name, row.Account.id, row.Account.name, row.Project.id, row.Project.name, "token"
+        row.User.id,
+        row.User.name,
+        row.Account.id,
+        row.Account.name,
+        row.Project.id,
+        row.Project.name,
+        "token",
     )
 
 

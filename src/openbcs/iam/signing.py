@@ -49,8 +49,14 @@ def parse_authorization(value: str) -> SignatureHeader:
     return SignatureHeader(match["ak"], headers, match["sig"].lower())
 
 
+_SDK_DATE = re.compile(r"[0-9]{8}T[0-9]{6}Z", re.ASCII)
+
+
 def parse_sdk_date(value: str) -> datetime:
     """Parse ``X-Sdk-Date`` (``YYYYMMDDTHHMMSSZ``, UTC) strictly."""
+    # strptime alone is lenient: one-digit fields ("2024111T..."), lower-case "t"/"z" and non-ASCII digits pass it.
+    if not _SDK_DATE.fullmatch(value):
+        raise SignatureFormatError("X-Sdk-Date is not YYYYMMDDTHHMMSSZ")
     try:
         return datetime.strptime(value, DATE_FORMAT).replace(tzinfo=UTC)
     except ValueError as exc:

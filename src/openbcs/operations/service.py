@@ -203,7 +203,10 @@ def _fail(
     operation.status = FAILED
     operation.messages = [*operation.messages, message]
     if kind.on_failure is not None:
+        # The failed action's payload changes go with its rolled-back database effects; the hook's are saved.
+        context.payload = dict(operation.payload)
         kind.on_failure(session, context, message)
+        operation.payload = context.payload
 
 
 # --- records ----------------------------------------------------------------------------------------------------

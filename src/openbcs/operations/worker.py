@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -85,6 +87,9 @@ class OperationWorker:
             session, operation_id=operation_id, version=version, now=now_ns(), step_seconds=self.step_seconds
         )
 
+    def _next_due(self, session: Session) -> int | None:
+        return service.next_due_at(session, kind_names=kinds.names())
+
     async def _run(self) -> None:
         assert self._wake is not None
         while not self._stopping:
@@ -95,16 +100,12 @@ class OperationWorker:
                 if made:
                     await asyncio.sleep(0)  # let requests in between bursts of transitions
                     continue
-                names = kinds.names()
-                next_due = await self.db.read(lambda s: service.next_due_at(s, kind_names=names))
+                next_due = await self.db.read(self._next_due)
             except Exception:
                 log.exception("operation worker loop failed; retrying")
                 next_due = None
             timeout = self.poll_seconds
             if next_due is not None:
                 timeout = min(timeout, max(0.0, (next_due - now_ns()) / 1e9))
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=timeout)
-            except TimeoutError:
-                pass
-

@@ -1,0 +1,113 @@
+"""``openbcs serve`` as a user starts it: the README's first command, --demo, --workers."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import free_port
+
+OPENBCS = str(Path(sys.executable).with_name("openbcs"))
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[str], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "server exited early"
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("server never became healthy")
+
+
+def _stop(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGINT)
+    try:
+        out, _ = process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, _ = process.communicate()
+    return out
+
+
+def _serve(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("OPENBCS_")}
+    environment.update(env or {})
+    return subprocess.Popen(
+        [OPENBCS, "serve", *args], cwd=cwd, env=environment, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+
+
+def _exports(text: str) -> dict[str, str]:
+    return dict(re.findall(r"^export (\w+)=(\S+)$", text, re.M))
+
+
+@pytest.mark.slow
+def test_first_command_serves_demo_accounts_on_8080(tmp_path):
+    """``openbcs serve --demo`` with every default: SQLite in ./openbcs-data, 127.0.0.1:8080, demo credentials."""
+    from huaweicloudsdkbcs.v2 import BcsClient, ListOpRecordRequest
+    from huaweicloudsdkcore.auth.credentials import BasicCredentials
+
+    process = _serve(["--demo"], cwd=tmp_path)
+    try:
+        _wait_healthy("http://127.0.0.1:8080", process)
+    finally:
+        first = _stop(process)
+    exports = _exports(first)
+    assert exports["OPENBCS_ENDPOINT"] == "http://127.0.0.1:8080"
+    for prefix in ("DEMO_INVITER", "DEMO_INVITEE"):
+        assert re.fullmatch(r"[0-9a-f]{32}", exports[f"{prefix}_DOMAIN_ID"])
+        assert re.fullmatch(r"[0-9a-f]{32}", exports[f"{prefix}_PROJECT_ID"])
+        assert exports[f"{prefix}_PROJECT_NAME"] == "cn-north-4"
+        assert re.fullmatch(r"[A-Z0-9]{20}", exports[f"{prefix}_AK"])
+        assert len(exports[f"{prefix}_SK"]) == 40
+    assert (tmp_path / "openbcs-data" / "openbcs.db").exists()
+    assert oct((tmp_path / "openbcs-data" / "server.key").stat().st_mode & 0o777) == "0o600"
+
+    # A second start on the same data dir is idempotent: same accounts, same credentials, and they work.
+    process = _serve(["--demo"], cwd=tmp_path)
+    try:
+        _wait_healthy("http://127.0.0.1:8080", process)
+        credentials = BasicCredentials(
+            exports["DEMO_INVITER_AK"], exports["DEMO_INVITER_SK"], exports["DEMO_INVITER_PROJECT_ID"]
+        )
+        client = BcsClient.new_builder().with_credentials(credentials).with_endpoints(["http://127.0.0.1:8080"]).build()
+        assert client.list_op_record(ListOpRecordRequest()).count == 0
+    finally:
+        second = _stop(process)
+    assert _exports(second) == exports
+
+
+@pytest.mark.slow
+def test_two_worker_processes_share_the_database(tmp_path, database_url, make_account, token_for):
+    account = make_account()
+    token = token_for(account)
+    port = free_port()
+    process = _serve(
+        ["--workers", "2", "--port", str(port), "--data-dir", str(tmp_path / "d"), "--database-url", database_url],
+        cwd=tmp_path,
+        env={"OPENBCS_SECRET_KEY": os.environ["OPENBCS_SECRET_KEY"]},
+    )
+    try:
+        _wait_healthy(f"http://127.0.0.1:{port}", process)
+        for _ in range(6):  # spread over both processes by the kernel
+            response = httpx.get(
+                f"http://127.0.0.1:{port}/v2/{account.project_id}/operation/record",
+                headers={"X-Auth-Token": token},
+                timeout=10,
+            )
+            assert response.status_code == 200
+            assert response.json() == {"count": 0, "operation_records": []}
+    finally:
+        _stop(process)
