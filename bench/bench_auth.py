@@ -7,19 +7,21 @@ Run by hand from the repository root:
 What it does, in a fresh temporary data directory:
 
 1. ``openbcs account create`` (the CLI) makes an account with a password and an AK/SK pair.
-2. Start-up: ``openbcs serve`` is started once (migrating the database) and stopped; then, three times, it is
-   started again on the existing data directory and the time from launch until ``GET /healthz`` answers 200 is
-   taken. The median is reported.
-3. ``openbcs serve --workers N`` and the baseline (``bench/baseline_app.py`` under uvicorn, same worker count)
-   run on two free loopback ports. A token comes from ``POST /v3/auth/tokens``; AK/SK headers are signed once with
-   ``openbcs.iam.signing`` the way the SDK signs them (valid for the 15-minute clock skew, so fixed headers do).
-4. wrk (``-t1 -cN -dD --latency``) loads (a) the baseline GET, (b) ``GET /v2/{project_id}/operation/record`` with
-   ``X-Auth-Token``, (c) the same with the AK/SK signature. Each load run is preceded by one checked request (must
-   be 200) and a short warm-up; the server processes' RSS (server plus children, ``VmRSS``) is sampled during the
-   run and the maximum reported.
+2. Start-up: ``openbcs serve`` is started once (migrating the database) and stopped; then, three times, it
+   is started again on the existing data directory and the time from launch until ``GET /healthz`` answers
+   200 is taken. The median is reported.
+3. ``openbcs serve --workers N`` and the baseline (``bench/baseline_app.py`` under uvicorn, same worker
+   count) run on two free loopback ports. A token comes from ``POST /v3/auth/tokens``; AK/SK headers are
+   signed once with ``openbcs.iam.signing`` the way the SDK signs them (they stay valid for the 15-minute
+   clock skew, so fixed headers do; when ``huaweicloudsdkcore`` is installed its Signer must agree).
+4. wrk (``-t1 -cN -dD --latency``) loads (a) the baseline GET, (b) OpenBCS ``GET /healthz`` (no auth, no
+   database: the framework floor), (c) ``GET /v2/{project_id}/operation/record`` with ``X-Auth-Token``,
+   (d) the same with the AK/SK signature. Each load run is preceded by one checked request (must be 200)
+   and a short warm-up; the server processes' RSS (server plus children, ``VmRSS``) is sampled during the
+   run and the maximum reported, and so is how busy the machine was just before (the machines are shared).
 
-Prints a markdown table, writes it to ``bench/results/<timestamp>.md`` and exits non-zero if any load run saw a
-non-2xx answer or a socket error.
+Prints a markdown table, writes it to ``bench/results/<timestamp>.md`` and exits non-zero if any load run
+saw a non-2xx answer or a socket error.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ class BenchError(RuntimeError):
     """The benchmark cannot go on; the message says why."""
 
 
-# --- processes ----------------------------------------------------------------------------------------------------
+# --- processes ----------------------------------------------------------------------------------------------
 
 
 def free_port() -> int:
@@ -117,7 +119,9 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def running(cmd: list[str], *, env: dict[str, str], log: Path, port: int, health: str) -> Iterator[subprocess.Popen[bytes]]:
+def running(
+    cmd: list[str], *, env: dict[str, str], log: Path, port: int, health: str
+) -> Iterator[subprocess.Popen[bytes]]:
     """Start ``cmd`` in its own session with output to ``log``, wait for ``health`` to answer 200, stop it after."""
     with log.open("ab") as out:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
@@ -129,16 +133,39 @@ def running(cmd: list[str], *, env: dict[str, str], log: Path, port: int, health
 
 
 def serve_cmd(data_dir: Path, port: int, workers: int) -> list[str]:
-    return [OPENBCS, "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir),
-            "--workers", str(workers)]
+    return [
+        OPENBCS,
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+        "--workers",
+        str(workers),
+    ]
 
 
 def baseline_cmd(port: int, workers: int) -> list[str]:
-    return [str(VENV_BIN / "uvicorn"), "--app-dir", str(BENCH_DIR), "baseline_app:app", "--host", "127.0.0.1",
-            "--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning"]
+    return [
+        str(VENV_BIN / "uvicorn"),
+        "--app-dir",
+        str(BENCH_DIR),
+        "baseline_app:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
 
 
-# --- RSS sampling ---------------------------------------------------------------------------------------------------
+# --- RSS sampling -------------------------------------------------------------------------------------------
 
 
 def _children() -> dict[int, list[int]]:
@@ -199,7 +226,7 @@ class RssSampler:
         self.max_kib = max(self.max_kib, tree_rss_kib(self.root))
 
 
-# --- wrk ------------------------------------------------------------------------------------------------------------
+# --- wrk ----------------------------------------------------------------------------------------------------
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 
@@ -253,13 +280,17 @@ def run_wrk(url: str, headers: dict[str, str], *, connections: int, duration: fl
     return parse_wrk(done.stdout)
 
 
-# --- credentials ----------------------------------------------------------------------------------------------------
+# --- credentials --------------------------------------------------------------------------------------------
 
 
 def create_account(data_dir: Path, env: dict[str, str], password: str) -> dict[str, str]:
     done = subprocess.run(
         [OPENBCS, "account", "create", ACCOUNT, "--password", password, "--data-dir", str(data_dir), "--json"],
-        env=env, capture_output=True, text=True, timeout=60, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     if done.returncode != 0:
         raise BenchError(f"openbcs account create failed: {done.stderr}")
@@ -268,15 +299,31 @@ def create_account(data_dir: Path, env: dict[str, str], password: str) -> dict[s
 
 
 def get_token(port: int, account: dict[str, str], password: str) -> str:
-    body = json.dumps({"auth": {
-        "identity": {"methods": ["password"], "password": {"user": {
-            "name": account["user_name"], "password": password, "domain": {"name": account["domain_name"]}}}},
-        "scope": {"project": {"name": REGION}},
-    }})
+    body = json.dumps(
+        {
+            "auth": {
+                "identity": {
+                    "methods": ["password"],
+                    "password": {
+                        "user": {
+                            "name": account["user_name"],
+                            "password": password,
+                            "domain": {"name": account["domain_name"]},
+                        }
+                    },
+                },
+                "scope": {"project": {"name": REGION}},
+            }
+        }
+    )
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        conn.request("POST", "/v3/auth/tokens?nocatalog=true", body=body,
-                     headers={"Content-Type": "application/json;charset=utf8"})
+        conn.request(
+            "POST",
+            "/v3/auth/tokens?nocatalog=true",
+            body=body,
+            headers={"Content-Type": "application/json;charset=utf8"},
+        )
         response = conn.getresponse()
         payload = response.read()
         token = response.getheader("X-Subject-Token")
@@ -302,7 +349,9 @@ def signed_headers(*, port: int, path: str, ak: str, sk: str, project_id: str) -
         method="GET", raw_path=path, query_string="", headers=lower, signed_headers=names, body=b""
     )
     signature = signing.sign(sk, signing.string_to_sign(lower["x-sdk-date"], canonical))
-    headers["Authorization"] = f"{signing.ALGORITHM} Access={ak}, SignedHeaders={';'.join(names)}, Signature={signature}"
+    headers["Authorization"] = (
+        f"{signing.ALGORITHM} Access={ak}, SignedHeaders={';'.join(names)}, Signature={signature}"
+    )
     _cross_check_with_sdk(headers, port=port, path=path, ak=ak, sk=sk, project_id=project_id)
     return headers
 
@@ -317,8 +366,15 @@ def _cross_check_with_sdk(headers: dict[str, str], *, port: int, path: str, ak: 
         print("  (huaweicloudsdkcore not installed: signature not cross-checked against the SDK)")
         return
     given = {k: v for k, v in headers.items() if k not in ("Authorization", "Host")}
-    request = SdkRequest(method="GET", schema="http", host=f"127.0.0.1:{port}", resource_path=path,
-                         query_params=[], header_params=dict(given), body=b"")
+    request = SdkRequest(
+        method="GET",
+        schema="http",
+        host=f"127.0.0.1:{port}",
+        resource_path=path,
+        query_params=[],
+        header_params=dict(given),
+        body=b"",
+    )
     Signer(BasicCredentials(ak, sk, project_id)).sign(request)
     if request.header_params.get("Authorization") != headers["Authorization"]:
         raise BenchError(
@@ -334,7 +390,7 @@ def check_200(port: int, path: str, headers: dict[str, str], label: str) -> None
         raise BenchError(f"{label}: check request answered {status}, not 200: {body[:500]!r}")
 
 
-# --- the run --------------------------------------------------------------------------------------------------------
+# --- the run ------------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -342,6 +398,38 @@ class Row:
     label: str
     result: WrkResult
     rss_kib: int
+    cpu_us_per_request: float
+    busy_before: float
+    target: bool  # an authenticated call the targets are about
+
+
+def machine_busy(seconds: float = 1.0) -> float:
+    """Fraction of all CPUs busy over ``seconds`` (from /proc/stat): what others do on this shared machine."""
+
+    def ticks() -> tuple[int, int]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = fields[3] + fields[4]
+        return sum(fields[:8]) - idle, sum(fields[:8])
+
+    busy0, total0 = ticks()
+    time.sleep(seconds)
+    busy1, total1 = ticks()
+    return (busy1 - busy0) / max(1, total1 - total0)
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """User plus system CPU time of ``root`` and its live descendants."""
+    tree = _children()
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        todo.extend(tree.get(pid, []))
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def machine() -> dict[str, str]:
@@ -356,22 +444,50 @@ def machine() -> dict[str, str]:
         "cpu": model,
         "python": platform.python_version(),
         "kernel": platform.release(),
+        "revision": _git_revision(),
+        "loadavg": " ".join(Path("/proc/loadavg").read_text().split()[:3]),
     }
 
 
-def load_run(label: str, *, port: int, path: str, headers: dict[str, str], server: subprocess.Popen[bytes],
-             args: argparse.Namespace) -> Row:
+def _git_revision() -> str:
+    done = subprocess.run(
+        ["git", "-C", str(BENCH_DIR), "describe", "--always", "--dirty"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    )
+    return done.stdout.strip() or "unknown"
+
+
+def load_run(
+    label: str,
+    *,
+    target: bool,
+    port: int,
+    path: str,
+    headers: dict[str, str],
+    server: subprocess.Popen[bytes],
+    args: argparse.Namespace,
+) -> Row:
     check_200(port, path, headers, label)
     url = f"http://127.0.0.1:{port}{path}"
     if args.warmup > 0:
         run_wrk(url, headers, connections=args.connections, duration=args.warmup)
     check_200(port, path, headers, label)
+    busy = machine_busy()
     print(f"  {label}: wrk -t1 -c{args.connections} -d{args.duration:g}s ...", flush=True)
+    cpu_before = tree_cpu_seconds(server.pid)
     with RssSampler(server.pid) as rss:
         result = run_wrk(url, headers, connections=args.connections, duration=args.duration)
-    print(f"    {result.rps:,.0f} req/s, p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms, "
-          f"non-2xx {result.non_2xx}, RSS {rss.max_kib / 1024:.1f} MiB", flush=True)
-    return Row(label, result, rss.max_kib)
+    cpu_us = (tree_cpu_seconds(server.pid) - cpu_before) * 1e6 / max(1, result.requests)
+    print(
+        f"    {result.rps:,.0f} req/s, p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms, "
+        f"non-2xx {result.non_2xx}, RSS {rss.max_kib / 1024:.1f} MiB, server CPU {cpu_us:.0f} us/request "
+        f"(machine {busy:.0%} busy before)",
+        flush=True,
+    )
+    return Row(label, result, rss.max_kib, cpu_us, busy, target)
 
 
 def measure_startup(data_dir: Path, env: dict[str, str], log: Path, workers: int) -> list[float]:
@@ -383,8 +499,13 @@ def measure_startup(data_dir: Path, env: dict[str, str], log: Path, workers: int
         port = free_port()
         with log.open("ab") as out:
             started = time.monotonic()
-            proc = subprocess.Popen(serve_cmd(data_dir, port, workers), env=env, stdout=out,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen(
+                serve_cmd(data_dir, port, workers),
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         try:
             times.append(wait_healthy(port, "/healthz", proc, started))
         finally:
@@ -400,17 +521,19 @@ def render(rows: list[Row], startup: list[float], args: argparse.Namespace, info
         f"`{' '.join(['bench/bench_auth.py', *sys.argv[1:]])}` — wrk -t1 -c{args.connections} -d{args.duration:g}s "
         f"--latency, uvicorn --workers {args.workers}, loopback",
         "",
-        f"Machine: {info['nproc']} CPUs, {info['cpu']}, Python {info['python']}, Linux {info['kernel']}",
+        f"Machine: {info['nproc']} CPUs, {info['cpu']}, Python {info['python']}, Linux {info['kernel']}; "
+        f"load average at start {info['loadavg']}; source {info['revision']}",
         "",
-        "| endpoint | req/s | p50 (ms) | p99 (ms) | requests | non-2xx | socket errors | max server RSS (MiB) "
-        "| × baseline |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| endpoint | req/s | x baseline | p50 (ms) | p99 (ms) | requests | non-2xx | socket errors "
+        "| max server RSS (MiB) | server CPU (us/req) | machine busy before |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         r = row.result
         lines.append(
-            f"| {row.label} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.requests:,} | {r.non_2xx} "
-            f"| {r.socket_errors} | {row.rss_kib / 1024:.1f} | {r.rps / base:.2f} |"
+            f"| {row.label} | {r.rps:,.0f} | {r.rps / base:.2f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} "
+            f"| {r.requests:,} | {r.non_2xx} | {r.socket_errors} | {row.rss_kib / 1024:.1f} "
+            f"| {row.cpu_us_per_request:.0f} | {row.busy_before:.0%} |"
         )
     median = statistics.median(startup)
     lines += [
@@ -422,18 +545,25 @@ def render(rows: list[Row], startup: list[float], args: argparse.Namespace, info
         "| target | measured | met |",
         "|---|---|---|",
     ]
-    for row in rows[1:]:
+    targeted = [row for row in rows if row.target]
+    for row in targeted:
         ratio = row.result.rps / base
-        lines.append(f"| {row.label}: ≥ 0.5× baseline rate | {ratio:.2f}× | {'yes' if ratio >= 0.5 else 'NO'} |")
-    for row in rows[1:]:
+        lines.append(f"| {row.label}: >= 0.5 x baseline rate | {ratio:.2f} | {'yes' if ratio >= 0.5 else 'NO'} |")
+    for row in targeted:
         p99 = row.result.p99_ms
-        lines.append(f"| {row.label}: p99 < 20 ms at {args.connections} connections | {p99:.1f} ms "
-                     f"| {'yes' if p99 < 20 else 'NO'} |")
-    worst_rss = max(row.rss_kib for row in rows[1:]) / 1024
-    lines.append(f"| server RSS under load < 150 MB | {worst_rss:.1f} MiB "
-                 f"| {'yes' if worst_rss * 1024 * 1024 < 150e6 else 'NO'} |")
-    lines.append(f"| healthy < 1 s after start on an existing data dir | {median * 1000:.0f} ms "
-                 f"| {'yes' if median < 1 else 'NO'} |")
+        lines.append(
+            f"| {row.label}: p99 < 20 ms at {args.connections} connections | {p99:.1f} ms "
+            f"| {'yes' if p99 < 20 else 'NO'} |"
+        )
+    worst_rss = max(row.rss_kib for row in targeted) / 1024
+    lines.append(
+        f"| server RSS under load < 150 MB | {worst_rss:.1f} MiB "
+        f"| {'yes' if worst_rss * 1024 * 1024 < 150e6 else 'NO'} |"
+    )
+    lines.append(
+        f"| healthy < 1 s after start on an existing data dir | {median * 1000:.0f} ms "
+        f"| {'yes' if median < 1 else 'NO'} |"
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -465,21 +595,55 @@ def main() -> int:
         api_port, base_port = free_port(), free_port()
         path = f"/v2/{account['project_id']}/operation/record"
         with (
-            running(serve_cmd(data_dir, api_port, args.workers), env=env, log=log, port=api_port,
-                    health="/healthz") as api,
-            running(baseline_cmd(base_port, args.workers), env=env, log=tmp / "baseline.log", port=base_port,
-                    health="/baseline") as baseline,
+            running(
+                serve_cmd(data_dir, api_port, args.workers), env=env, log=log, port=api_port, health="/healthz"
+            ) as api,
+            running(
+                baseline_cmd(base_port, args.workers),
+                env=env,
+                log=tmp / "baseline.log",
+                port=base_port,
+                health="/baseline",
+            ) as baseline,
         ):
             token = get_token(api_port, account, password)
-            aksk = signed_headers(port=api_port, path=path, ak=account["access_key"], sk=account["secret_key"],
-                                  project_id=account["project_id"])
+            aksk = signed_headers(
+                port=api_port,
+                path=path,
+                ak=account["access_key"],
+                sk=account["secret_key"],
+                project_id=account["project_id"],
+            )
+            common = {"server": api, "args": args}
             rows = [
-                load_run("baseline GET (Starlette)", port=base_port, path="/baseline", headers={},
-                         server=baseline, args=args),
-                load_run("ListOpRecord, X-Auth-Token", port=api_port, path=path,
-                         headers={"X-Auth-Token": token, "Content-Type": "application/json"}, server=api, args=args),
-                load_run("ListOpRecord, AK/SK signature", port=api_port, path=path, headers=aksk, server=api,
-                         args=args),
+                load_run(
+                    "baseline GET (Starlette)",
+                    target=False,
+                    port=base_port,
+                    path="/baseline",
+                    headers={},
+                    server=baseline,
+                    args=args,
+                ),
+                load_run(
+                    "OpenBCS GET /healthz (no auth, no DB)",
+                    target=False,
+                    port=api_port,
+                    path="/healthz",
+                    headers={},
+                    **common,
+                ),
+                load_run(
+                    "ListOpRecord, X-Auth-Token",
+                    target=True,
+                    port=api_port,
+                    path=path,
+                    headers={"X-Auth-Token": token, "Content-Type": "application/json"},
+                    **common,
+                ),
+                load_run(
+                    "ListOpRecord, AK/SK signature", target=True, port=api_port, path=path, headers=aksk, **common
+                ),
             ]
         report = render(rows, startup, args, info)
         print()

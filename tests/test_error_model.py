@@ -257,7 +257,7 @@ def test_unexpected_exception_is_a_500_without_details(probe_client, caller, cap
         ("GET", "/nowhere"),
         ("POST", "/v2/p/operation/record"),
         ("DELETE", "/v3/auth/tokens"),
-        ("GET", "/v2/p/blockchains"),
+        ("PATCH", "/v2/p/blockchains"),
     ],
 )
 def test_unknown_url_or_method_is_bcs_404(client, method, path):

@@ -13,6 +13,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from openbcs import errors, migrations
 from openbcs.api import ServerContext
+from openbcs.blockchains import routes as blockchain_routes
+from openbcs.channels import routes as channel_routes
 from openbcs.db import Database
 from openbcs.iam import routes as iam_routes
 from openbcs.keys import load_server_key
@@ -110,6 +112,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(iam_routes.router)
     app.include_router(operation_routes.router)
+    app.include_router(blockchain_routes.router)
+    app.include_router(channel_routes.router)
     return app
 
 

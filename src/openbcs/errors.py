@@ -37,7 +37,8 @@ INVALID_BODY = _code(
     "BCS.4006003",
     400,
     "Invalid Parameter",
-    "malformed JSON, a JSON value of the wrong type, or a parameter in a state that does not allow the call",
+    "malformed JSON, a JSON value of the wrong type, or a named thing in a state that does not allow the call "
+    "(e.g. 'Invalid Parameter notification status', a channel that still has peers)",
 )
 MISSING_PARAMETER = _code(
     "BCS.4006009",
@@ -53,6 +54,54 @@ INVALID_PARAMETER = _code(
 )
 BODY_TOO_LARGE = _code(
     "BCS.4000013", 400, "request body is too large", "the request body is over 12 MB; nothing more is read"
+)
+
+# --- instances (the 4001xxx family) ------------------------------------------------------------------------------
+INSTANCE_CREATING = _code(
+    "BCS.4001001",
+    400,
+    "Operation failed. The BCS service is being created.",
+    "a mutating call on an instance being created",
+)
+INSTANCE_UPGRADING = _code(
+    "BCS.4001002", 400, "Operation failed. The BCS service is being upgraded.", "a mutating call during an upgrade"
+)
+INSTANCE_DELETING = _code(
+    "BCS.4001003",
+    400,
+    "Operation failed. The BCS service is being deleted.",
+    "a mutating call on an instance being deleted",
+)
+INSTANCE_NOT_FOUND = _code(
+    "BCS.4001011",
+    400,
+    "Operation failed. The service does not exist or has been deleted. Refresh the page.",
+    "an unknown instance id, or one of another tenant (which is never distinguished from unknown)",
+)
+DUPLICATE_NAME = _code(
+    "BCS.4001018",
+    400,
+    "Operation failed. A service with the same name already exists. Enter another name and try again.",
+    "an instance name already used in the project",
+)
+INSTANCE_BUSY = _code(
+    "BCS.4001020",
+    400,
+    "Operation failed. The service status is abnormal or the service is being processed. Try again later.",
+    "a mutating call while another operation runs on the instance (scaling, adding, channel changes), or on an "
+    "Abnormal instance",
+)
+QUOTA_EXCEEDED = _code(
+    "BCS.4001021", 400, "Operation failed. The instance quota is used up.", "creating an instance over the quota"
+)
+ORG_NOT_FOUND = _code("BCS.4001051", 400, "Input org is not exist", "an organisation name the instance does not have")
+CHANNEL_NOT_FOUND = _code("BCS.4001052", 400, "Input channel is not exist", "a channel name the instance does not have")
+INVALID_CHANNEL_NAME = _code(
+    "BCS.4006012",
+    400,
+    "Invalid channel name.",
+    "a channel name that is not 4-24 lower-case letters and digits starting with a letter (the published table says "
+    "status 100, a slip for 400)",
 )
 
 # --- authentication and tenancy ----------------------------------------------------------------------------------
@@ -148,3 +197,8 @@ def catalog_markdown() -> str:
     for entry in sorted(CATALOG.values(), key=lambda e: (e.status, e.code)):
         lines.append(f"| {entry.status} | {entry.code} | {entry.message} | {entry.when} |")
     return "\n".join(lines) + "\n"
+
+
+def wrong_state(subject: str, reason: str | None = None) -> BCSError:
+    """A named thing whose state does not allow the call: ``Invalid Parameter notification status``."""
+    return BCSError(INVALID_BODY, f"Invalid Parameter {subject} status" + (f" : {reason}" if reason else ""))

@@ -1,6 +1,23 @@
 """Imports every domain's tables so that ``Base.metadata`` knows them all (for Alembic and tests)."""
 
+from openbcs.blockchains.models import Blockchain, Node, Organization, Quota
+from openbcs.channels.models import Channel, ChannelOrg, ChannelPeer, ConfigBlock
 from openbcs.iam.models import AccessKey, Account, Project, User
 from openbcs.operations.models import Operation, OperationSubStep
 
-__all__ = ["AccessKey", "Account", "Operation", "OperationSubStep", "Project", "User"]
+__all__ = [
+    "AccessKey",
+    "Account",
+    "Blockchain",
+    "Channel",
+    "ChannelOrg",
+    "ChannelPeer",
+    "ConfigBlock",
+    "Node",
+    "Operation",
+    "OperationSubStep",
+    "Organization",
+    "Project",
+    "Quota",
+    "User",
+]

@@ -23,8 +23,9 @@ T = TypeVar("T")
 KIND = diagnostic.KIND
 STEPS = ("Preparation", "Execution", "Completion")
 SUB_STEPS = ("prepare-a", "prepare-b", "execute-a", "execute-b", "complete-a", "complete-b")
-STEP_OF = dict(zip(SUB_STEPS, ("Preparation", "Preparation", "Execution", "Execution", "Completion", "Completion"),
-                   strict=True))
+STEP_OF = dict(
+    zip(SUB_STEPS, ("Preparation", "Preparation", "Execution", "Execution", "Completion", "Completion"), strict=True)
+)
 TRANSITIONS = len(SUB_STEPS) + 1  # waiting -> processing, then one per sub-step
 ID_PATTERN = r"^BCSSVC01-98-\d{19}$"
 # A due time no worker reaches: parks an operation in its current state while a server is running.
@@ -71,8 +72,9 @@ def start_in(session: Session, *, domain_id: str, project_id: str, kind: str = K
 def advance_until_done(session: Session, operation_id: str, *, step_seconds: float = 0) -> int:
     """Advance an operation in ``session`` until it is no longer active; return the transitions made."""
     made = 0
-    while service.advance(session, operation_id=operation_id, version=made, now=time.time_ns(),
-                          step_seconds=step_seconds):
+    while service.advance(
+        session, operation_id=operation_id, version=made, now=time.time_ns(), step_seconds=step_seconds
+    ):
         made += 1
         assert made <= 100, "operation never ends"
     return made
@@ -103,8 +105,7 @@ def seed(
         session.execute(update(Operation).where(Operation.id == operation_id).values(**values))
     elif state == "processing":
         # One transition starts the first sub-step; its end is due in ~30 years.
-        assert service.advance(session, operation_id=operation_id, version=0, now=time.time_ns(),
-                               step_seconds=10**9)
+        assert service.advance(session, operation_id=operation_id, version=0, now=time.time_ns(), step_seconds=10**9)
     elif state in ("finished", "failed"):
         advance_until_done(session, operation_id)
     else:  # pragma: no cover - a typo in a test
@@ -175,8 +176,17 @@ def _stored(session: Session, operation: Operation) -> StoredOperation:
         due_at=operation.due_at,
         version=operation.version,
         sub_steps=tuple(
-            StoredSubStep(r.step_serial, r.step_name, r.serial_num, r.name, r.status, r.detail, list(r.messages),
-                          r.start_time, r.end_time)
+            StoredSubStep(
+                r.step_serial,
+                r.step_name,
+                r.serial_num,
+                r.name,
+                r.status,
+                r.detail,
+                list(r.messages),
+                r.start_time,
+                r.end_time,
+            )
             for r in rows
         ),
     )

@@ -114,7 +114,11 @@ async def list_projects(
 ) -> ProjectList:
     """The caller's projects (the SDK calls this with ``?name=<region>`` when it is given no project id)."""
     identity = await authenticate(request, ctx, None)
-    projects = await ctx.db.read(lambda s: service.projects_named(s, domain_id=identity.domain_id, name=name))
-    return ProjectList(
-        projects=[ProjectInfo(id=p.id, name=p.name, domain_id=p.domain_id, parent_id=p.domain_id) for p in projects]
+    # Built inside the read transaction: its rollback expires the rows, so they cannot be read after it.
+    projects = await ctx.db.read(
+        lambda s: [
+            ProjectInfo(id=p.id, name=p.name, domain_id=p.domain_id, parent_id=p.domain_id)
+            for p in service.projects_named(s, domain_id=identity.domain_id, name=name)
+        ]
     )
+    return ProjectList(projects=projects)

@@ -9,6 +9,7 @@ with the transition, so the step runs again after restart: state lives only in t
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 from collections.abc import Sequence
@@ -154,7 +155,8 @@ def advance(session: Session, *, operation_id: str, version: int, now: int, step
         operation.due_at = now + step_ns
         return True
     definition = kind.sub_steps_in_order[current.serial_num - 1]
-    payload = dict(operation.payload)
+    # A deep copy: an action may change nested values in place, and the stored value must not see that.
+    payload = copy.deepcopy(operation.payload)
     context = OperationContext(
         operation_id=operation.id,
         domain_id=operation.domain_id,
@@ -204,7 +206,7 @@ def _fail(
     operation.messages = [*operation.messages, message]
     if kind.on_failure is not None:
         # The failed action's payload changes go with its rolled-back database effects; the hook's are saved.
-        context.payload = dict(operation.payload)
+        context.payload = copy.deepcopy(operation.payload)
         kind.on_failure(session, context, message)
         operation.payload = context.payload
 

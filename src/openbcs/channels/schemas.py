@@ -1,0 +1,75 @@
+"""Request and response models of the channel operations; field names exactly as the BCS API spells them."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ChannelCreateInfo(_Strict):
+    channel_name: str = Field(min_length=1, max_length=64)
+    channel_description: str | None = Field(default=None, max_length=256)
+
+
+class BatchCreateChannelsRequestBody(_Strict):
+    channels: list[ChannelCreateInfo] = Field(min_length=1, max_length=20)
+
+
+class PeerChannelInfo(_Strict):
+    channel_name: str = Field(min_length=1, max_length=64)
+    peers: dict[str, int] = Field(min_length=1)
+
+
+class BatchAddPeersToChannelRequestBody(_Strict):
+    channel_peers: list[PeerChannelInfo] = Field(min_length=1)
+
+
+class BatchRemoveOrgsFromChannelRequestBody(_Strict):
+    org_names: list[str] = Field(min_length=1)
+
+
+class BatchRemovePeersFromChannelRequestBody(_Strict):
+    org_name: str = Field(min_length=1, max_length=64)
+    peers: int
+
+
+class Channel(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    name: str
+    description: str
+    create_time: str
+    consensus: str
+    peers: dict[str, list[str]]
+    consensus_nodes: dict[str, list[str]] = Field(alias="consensusNodes")
+
+
+class ListBlockchainChannelsResponse(BaseModel):
+    channels: list[Channel]
+
+
+class ConfigOrg(BaseModel):
+    blockchain_id: str
+    name: str
+    msp_id: str
+
+
+class ConfigBlockView(BaseModel):
+    number: int
+    previous_hash: str
+    hash: str
+    event: str
+    orgs: list[ConfigOrg]
+    cause: str
+    time: str
+
+
+class ConfigHistoryResponse(BaseModel):
+    """OpenBCS extension: ``GET .../channels/{channel_name}/config-history``."""
+
+    channel_name: str
+    blocks: list[ConfigBlockView]
+    verified: bool

@@ -1,0 +1,62 @@
+"""Read models of channels as the API shows them."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from openbcs.blockchains import service as blockchains
+from openbcs.channels import service
+from openbcs.channels.schemas import (
+    Channel,
+    ConfigBlockView,
+    ConfigHistoryResponse,
+    ConfigOrg,
+    ListBlockchainChannelsResponse,
+)
+
+
+def channels(session: Session, *, project_id: str, blockchain_id: str) -> ListBlockchainChannelsResponse:
+    """ListBlockchainChannels: each channel's peers by organisation and the orderers serving it."""
+    instance = blockchains.get_owned(session, project_id=project_id, blockchain_id=blockchain_id)
+    orderers = {
+        org.name: [n.name for n in blockchains.nodes_of(session, org.id)]
+        for org in blockchains.orgs_of(session, instance.id, role="orderer")
+    }
+    return ListBlockchainChannelsResponse(
+        channels=[
+            Channel(
+                name=v.name,
+                description=v.description,
+                create_time=blockchains.iso_time(v.created_time),
+                consensus=instance.consensus,
+                peers=v.peers,
+                consensus_nodes=orderers,
+            )
+            for v in service.views_of(session, blockchain_id=instance.id)
+        ]
+    )
+
+
+def config_history(
+    session: Session, *, project_id: str, blockchain_id: str, channel_name: str
+) -> ConfigHistoryResponse:
+    """The configuration-history extension: blocks, and whether the chain verifies."""
+    blocks, problems = service.config_history(
+        session, project_id=project_id, blockchain_id=blockchain_id, channel_name=channel_name
+    )
+    return ConfigHistoryResponse(
+        channel_name=channel_name,
+        verified=not problems,
+        blocks=[
+            ConfigBlockView(
+                number=b.number,
+                previous_hash=b.previous_hash,
+                hash=b.hash,
+                event=b.event,
+                orgs=[ConfigOrg(**o) for o in b.orgs],
+                cause=b.cause,
+                time=blockchains.iso_time(b.time),
+            )
+            for b in blocks
+        ],
+    )
