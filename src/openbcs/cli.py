@@ -13,6 +13,8 @@ from typing import Annotated, Any
 import typer
 
 from openbcs import errors, migrations
+from openbcs.blockchains import service as blockchains
+from openbcs.channels import service as channels
 from openbcs.db import Database
 from openbcs.iam import service as iam
 from openbcs.keys import load_server_key
@@ -23,10 +25,14 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 account_app = typer.Typer(help="Accounts (IAM domains) with their project, user and access key.", no_args_is_help=True)
 key_app = typer.Typer(help="Access keys (AK/SK).", no_args_is_help=True)
 user_app = typer.Typer(help="Users.", no_args_is_help=True)
+quota_app = typer.Typer(help="Per-account quotas.", no_args_is_help=True)
+channel_app = typer.Typer(help="Channels.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(account_app, name="account")
 app.add_typer(key_app, name="key")
 app.add_typer(user_app, name="user")
+app.add_typer(quota_app, name="quota")
+app.add_typer(channel_app, name="channel")
 
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory (SQLite file, server key).")]
 DatabaseUrl = Annotated[
@@ -241,6 +247,56 @@ def user_passwd(
     except iam.IAMRuleError as exc:
         _fail(str(exc))
     _emit({"account": account, "user": user or account, "password_changed": True}, as_json, "password changed")
+
+
+@quota_app.command("set")
+def quota_set(
+    account: str,
+    instances: Annotated[int, typer.Option(help="How many instances the account may hold.")],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    as_json: AsJson = False,
+) -> None:
+    """Set an account's instance quota (ListQuotas reports it)."""
+    db = _database(_settings(data_dir=data_dir, database_url=database_url))
+
+    def apply(session: Any) -> str:
+        domain_id = iam.account_id(session, name=account)
+        blockchains.set_instance_quota(session, domain_id=domain_id, instances=instances)
+        return domain_id
+
+    try:
+        domain_id = db.run_write(apply)
+    except (iam.IAMRuleError, ValueError) as exc:
+        _fail(str(exc))
+    _emit({"account": account, "domain_id": domain_id, "instances": instances}, as_json, f"instance quota {instances}")
+
+
+@quota_app.command("show")
+def quota_show(
+    account: str, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: AsJson = False
+) -> None:
+    """Show an account's instance quota."""
+    db = _database(_settings(data_dir=data_dir, database_url=database_url))
+    try:
+        quota = db.run_read(lambda s: blockchains.instance_quota(s, domain_id=iam.account_id(s, name=account)))
+    except iam.IAMRuleError as exc:
+        _fail(str(exc))
+    _emit({"account": account, "instances": quota}, as_json, f"instance quota {quota}")
+
+
+@channel_app.command("verify")
+def channel_verify(data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: AsJson = False) -> None:
+    """Re-check every channel's configuration-history hash chain; exit 1 if any chain is broken."""
+    db = _database(_settings(data_dir=data_dir, database_url=database_url))
+    report = db.run_read(channels.verify_all)
+    lines = [
+        f"{'ok' if not problems else 'BROKEN'}\t{label}" + "".join(f"\n  {p}" for p in problems)
+        for label, problems in report.items()
+    ]
+    _emit({"channels": report, "verified": not any(report.values())}, as_json, "\n".join(lines) or "no channels")
+    if any(report.values()):
+        raise typer.Exit(code=1)
 
 
 @app.command("errors")

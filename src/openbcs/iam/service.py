@@ -175,6 +175,11 @@ def list_accounts(session: Session, *, region: str) -> list[AccountSummary]:
     return summaries
 
 
+def account_id(session: Session, *, name: str) -> str:
+    """The domain id of the account named ``name`` (operators' CLI)."""
+    return _account_by_name(session, name).id
+
+
 def create_access_key(session: Session, *, account_name: str, server_key: ServerKey) -> tuple[str, str]:
     """A new AK/SK pair for the account's own user; the SK is returned this once."""
     account = _account_by_name(session, account_name)
