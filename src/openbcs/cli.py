@@ -7,6 +7,8 @@ import json
 import os
 import secrets
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -44,19 +46,21 @@ DEMO_ACCOUNTS = ("demo-inviter", "demo-invitee")
 
 
 def _settings(**overrides: Any) -> Settings:
-    given = {k: v for k, v in overrides.items() if v is not None}
-    # Flags win over the environment; exporting them lets --workers processes build the same settings.
-    for key, value in given.items():
-        os.environ[f"OPENBCS_{key.upper()}"] = str(value)
-    return Settings(**given)
+    """Settings from the environment, with the given flags winning."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
 
 
-def _database(settings: Settings) -> Database:
+@contextmanager
+def _database(settings: Settings) -> Iterator[Database]:
+    """The migrated database of ``settings``, closed when the command is done."""
     if not settings.database_url:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url)
-    migrations.upgrade(db)
-    return db
+    try:
+        migrations.upgrade(db)
+        yield db
+    finally:
+        db.dispose()
 
 
 def _fail(message: str) -> None:
@@ -99,17 +103,14 @@ def serve(
         log_format=log_format,
         log_level=log_level,
     )
-    db = _database(settings)
-    if demo:
-        _print_demo(settings, db)
-    db.dispose()
+    # Exported so that --workers processes, which build their settings from the environment, get the flags too.
+    for key, value in settings.model_dump(exclude_unset=True).items():
+        os.environ[f"OPENBCS_{key.upper()}"] = str(value)
+    with _database(settings) as db:
+        if demo:
+            _print_demo(settings, db)
     typer.echo(f"OpenBCS listening on http://{settings.host}:{settings.port}", err=True)
-    common: dict[str, Any] = {
-        "host": settings.host,
-        "port": settings.port,
-        "access_log": False,
-        "log_level": "warning",
-    }
+    common: dict[str, Any] = {"host": settings.host, "port": settings.port, "access_log": False, "log_level": "warning"}
     if settings.workers > 1:
         uvicorn.run("openbcs.app:create_app_from_env", factory=True, workers=settings.workers, **common)
     else:
@@ -166,8 +167,8 @@ def _print_demo(settings: Settings, db: Database) -> None:
 @db_app.command("upgrade")
 def db_upgrade(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """Apply every pending migration."""
-    db = _database(_settings(data_dir=data_dir, database_url=database_url))
-    typer.echo(f"database at revision {migrations.current_revision(db)}")
+    with _database(_settings(data_dir=data_dir, database_url=database_url)) as db:
+        typer.echo(f"database at revision {migrations.current_revision(db)}")
 
 
 @account_app.command("create")
@@ -181,26 +182,28 @@ def account_create(
 ) -> None:
     """Create an account with its project, own user and first access key (the SK is printed only now)."""
     settings = _settings(data_dir=data_dir, database_url=database_url, region=region)
-    db = _database(settings)
-    server_key = load_server_key(settings)
-    try:
-        created = db.run_write(
-            lambda s: iam.create_account(s, name=name, password=password, region=settings.region, server_key=server_key)
-        )
-    except iam.IAMRuleError as exc:
-        _fail(str(exc))
-    data = dataclasses.asdict(created)
-    _emit(data, as_json, "\n".join(f"{k}: {v}" for k, v in data.items()))
+    with _database(settings) as db:
+        server_key = load_server_key(settings)
+        try:
+            created = db.run_write(
+                lambda s: iam.create_account(
+                    s, name=name, password=password, region=settings.region, server_key=server_key
+                )
+            )
+        except iam.IAMRuleError as exc:
+            _fail(str(exc))
+        data = dataclasses.asdict(created)
+        _emit(data, as_json, "\n".join(f"{k}: {v}" for k, v in data.items()))
 
 
 @account_app.command("list")
 def account_list(data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: AsJson = False) -> None:
     """List accounts with their ids and access key ids (never secrets)."""
     settings = _settings(data_dir=data_dir, database_url=database_url)
-    db = _database(settings)
-    accounts = db.run_read(lambda s: iam.list_accounts(s, region=settings.region))
-    data = [{**dataclasses.asdict(a), "access_keys": list(a.access_keys)} for a in accounts]
-    _emit(data, as_json, "\n".join(f"{a['domain_name']}\t{a['domain_id']}\t{a['project_id']}" for a in data))
+    with _database(settings) as db:
+        accounts = db.run_read(lambda s: iam.list_accounts(s, region=settings.region))
+        data = [{**dataclasses.asdict(a), "access_keys": list(a.access_keys)} for a in accounts]
+        _emit(data, as_json, "\n".join(f"{a['domain_name']}\t{a['domain_id']}\t{a['project_id']}" for a in data))
 
 
 @key_app.command("create")
@@ -209,13 +212,13 @@ def key_create(
 ) -> None:
     """Create an access key for the account's own user (the SK is printed only now)."""
     settings = _settings(data_dir=data_dir, database_url=database_url)
-    db = _database(settings)
-    server_key = load_server_key(settings)
-    try:
-        ak, sk = db.run_write(lambda s: iam.create_access_key(s, account_name=account, server_key=server_key))
-    except iam.IAMRuleError as exc:
-        _fail(str(exc))
-    _emit({"access_key": ak, "secret_key": sk}, as_json, f"access_key: {ak}\nsecret_key: {sk}")
+    with _database(settings) as db:
+        server_key = load_server_key(settings)
+        try:
+            ak, sk = db.run_write(lambda s: iam.create_access_key(s, account_name=account, server_key=server_key))
+        except iam.IAMRuleError as exc:
+            _fail(str(exc))
+        _emit({"access_key": ak, "secret_key": sk}, as_json, f"access_key: {ak}\nsecret_key: {sk}")
 
 
 @key_app.command("delete")
@@ -223,12 +226,12 @@ def key_delete(
     access_key: str, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: AsJson = False
 ) -> None:
     """Delete an access key."""
-    db = _database(_settings(data_dir=data_dir, database_url=database_url))
-    try:
-        db.run_write(lambda s: iam.delete_access_key(s, access_key=access_key))
-    except iam.IAMRuleError as exc:
-        _fail(str(exc))
-    _emit({"deleted": access_key}, as_json, f"deleted {access_key}")
+    with _database(_settings(data_dir=data_dir, database_url=database_url)) as db:
+        try:
+            db.run_write(lambda s: iam.delete_access_key(s, access_key=access_key))
+        except iam.IAMRuleError as exc:
+            _fail(str(exc))
+        _emit({"deleted": access_key}, as_json, f"deleted {access_key}")
 
 
 @user_app.command("passwd")
@@ -241,12 +244,12 @@ def user_passwd(
     as_json: AsJson = False,
 ) -> None:
     """Change a user's password; every token issued before stops working."""
-    db = _database(_settings(data_dir=data_dir, database_url=database_url))
-    try:
-        db.run_write(lambda s: iam.change_password(s, account_name=account, user_name=user, password=password))
-    except iam.IAMRuleError as exc:
-        _fail(str(exc))
-    _emit({"account": account, "user": user or account, "password_changed": True}, as_json, "password changed")
+    with _database(_settings(data_dir=data_dir, database_url=database_url)) as db:
+        try:
+            db.run_write(lambda s: iam.change_password(s, account_name=account, user_name=user, password=password))
+        except iam.IAMRuleError as exc:
+            _fail(str(exc))
+        _emit({"account": account, "user": user or account, "password_changed": True}, as_json, "password changed")
 
 
 @quota_app.command("set")
@@ -258,18 +261,20 @@ def quota_set(
     as_json: AsJson = False,
 ) -> None:
     """Set an account's instance quota (ListQuotas reports it)."""
-    db = _database(_settings(data_dir=data_dir, database_url=database_url))
+    with _database(_settings(data_dir=data_dir, database_url=database_url)) as db:
 
-    def apply(session: Any) -> str:
-        domain_id = iam.account_id(session, name=account)
-        blockchains.set_instance_quota(session, domain_id=domain_id, instances=instances)
-        return domain_id
+        def apply(session: Any) -> str:
+            domain_id = iam.account_id(session, name=account)
+            blockchains.set_instance_quota(session, domain_id=domain_id, instances=instances)
+            return domain_id
 
-    try:
-        domain_id = db.run_write(apply)
-    except (iam.IAMRuleError, ValueError) as exc:
-        _fail(str(exc))
-    _emit({"account": account, "domain_id": domain_id, "instances": instances}, as_json, f"instance quota {instances}")
+        try:
+            domain_id = db.run_write(apply)
+        except (iam.IAMRuleError, ValueError) as exc:
+            _fail(str(exc))
+        _emit(
+            {"account": account, "domain_id": domain_id, "instances": instances}, as_json, f"instance quota {instances}"
+        )
 
 
 @quota_app.command("show")
@@ -277,26 +282,26 @@ def quota_show(
     account: str, data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: AsJson = False
 ) -> None:
     """Show an account's instance quota."""
-    db = _database(_settings(data_dir=data_dir, database_url=database_url))
-    try:
-        quota = db.run_read(lambda s: blockchains.instance_quota(s, domain_id=iam.account_id(s, name=account)))
-    except iam.IAMRuleError as exc:
-        _fail(str(exc))
-    _emit({"account": account, "instances": quota}, as_json, f"instance quota {quota}")
+    with _database(_settings(data_dir=data_dir, database_url=database_url)) as db:
+        try:
+            quota = db.run_read(lambda s: blockchains.instance_quota(s, domain_id=iam.account_id(s, name=account)))
+        except iam.IAMRuleError as exc:
+            _fail(str(exc))
+        _emit({"account": account, "instances": quota}, as_json, f"instance quota {quota}")
 
 
 @channel_app.command("verify")
 def channel_verify(data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: AsJson = False) -> None:
     """Re-check every channel's configuration-history hash chain; exit 1 if any chain is broken."""
-    db = _database(_settings(data_dir=data_dir, database_url=database_url))
-    report = db.run_read(channels.verify_all)
-    lines = [
-        f"{'ok' if not problems else 'BROKEN'}\t{label}" + "".join(f"\n  {p}" for p in problems)
-        for label, problems in report.items()
-    ]
-    _emit({"channels": report, "verified": not any(report.values())}, as_json, "\n".join(lines) or "no channels")
-    if any(report.values()):
-        raise typer.Exit(code=1)
+    with _database(_settings(data_dir=data_dir, database_url=database_url)) as db:
+        report = db.run_read(channels.verify_all)
+        lines = [
+            f"{'ok' if not problems else 'BROKEN'}\t{label}" + "".join(f"\n  {p}" for p in problems)
+            for label, problems in report.items()
+        ]
+        _emit({"channels": report, "verified": not any(report.values())}, as_json, "\n".join(lines) or "no channels")
+        if any(report.values()):
+            raise typer.Exit(code=1)
 
 
 @app.command("errors")

@@ -85,10 +85,10 @@ class Database:
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
-        """A session for reads; its transaction is rolled back at the end."""
+        """A session for reads. Its transaction ends with a commit (nothing to write), not a rollback: a rollback
+        would expire every loaded object, and callers read the objects they got after the transaction."""
         with self._read_sessions() as session, session.begin():
             yield session
-            session.rollback()
 
     @contextmanager
     def writing(self) -> Iterator[Session]:

@@ -113,7 +113,10 @@ async def list_projects(
     request: Request, ctx: Context, name: Annotated[str | None, Query(max_length=64)] = None
 ) -> ProjectList:
     """The caller's projects (the SDK calls this with ``?name=<region>`` when it is given no project id)."""
-    identity = await authenticate(request, ctx, None)
+    try:
+        identity = await authenticate(request, ctx, None)
+    except errors.BCSError as exc:  # an IAM endpoint answers in IAM's shape
+        raise errors.iam_unauthorized("The request you have made requires authentication.") from exc
     # Built inside the read transaction: its rollback expires the rows, so they cannot be read after it.
     projects = await ctx.db.read(
         lambda s: [

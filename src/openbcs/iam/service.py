@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from cryptography.fernet import InvalidToken
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -187,9 +187,13 @@ def create_access_key(session: Session, *, account_name: str, server_key: Server
 
 
 def delete_access_key(session: Session, *, access_key: str) -> None:
-    """Delete an access key; requests signed with it fail from now on."""
-    if session.execute(delete(AccessKey).where(AccessKey.access_key == access_key)).rowcount == 0:  # type: ignore[attr-defined]
+    """Delete an access key: requests signed with it fail from now on, and (as IAM does when a user's access keys
+    change) the owner's tokens stop working too."""
+    key = session.get(AccessKey, access_key)
+    if key is None:
         raise IAMRuleError(f"no access key {access_key!r}")
+    session.get_one(User, key.user_id).credential_version += 1
+    session.delete(key)
 
 
 def change_password(session: Session, *, account_name: str, user_name: str | None, password: str) -> None:
@@ -342,6 +346,10 @@ def authenticate_signature(
         signed_at = signing.parse_sdk_date(sdk_date)
     except signing.SignatureFormatError as exc:
         raise AuthenticationError(str(exc)) from exc
+    if "+" in request.query_string:
+        # The canonical query reads '+' as a literal plus but the query parser reads it as a space: refuse the
+        # ambiguity rather than act on a value the signature did not cover. The SDK always sends %2B.
+        raise AuthenticationError("a signed query must encode '+' as %2B")
     if abs(now - signed_at) > skew:
         raise AuthenticationError("X-Sdk-Date is outside the allowed clock skew")
     row = session.execute(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import secrets
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,13 +34,16 @@ ACTIVE = (WAITING, PROCESSING)
 
 _id_lock = threading.Lock()
 _last_id_ns = 0
+# The last two digits of every id this process makes: processes sharing a database (``--workers``, several
+# servers on one PostgreSQL) then collide only if they drew the same salt *and* the same 100 ns tick.
+_ID_SALT = secrets.randbelow(100)
 
 
 def new_operation_id(resource_type: str, operation_type: str) -> str:
     """``BCSSVC01-03-1617158790255323683``: resource type, operation type, then 19 time-ordered digits."""
     global _last_id_ns
     with _id_lock:
-        _last_id_ns = max(now_ns(), _last_id_ns + 1)
+        _last_id_ns = max(now_ns() // 100 * 100 + _ID_SALT, _last_id_ns + 100)
         return f"{resource_type}-{operation_type}-{_last_id_ns:019d}"
 
 

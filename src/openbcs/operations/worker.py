@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -15,6 +16,7 @@ from openbcs.operations import kinds, service
 log = logging.getLogger("openbcs.worker")
 
 _running: set[OperationWorker] = set()
+MAX_BACKOFF_SECONDS = 30.0
 
 
 @event.listens_for(Session, "after_commit")
@@ -33,6 +35,7 @@ class OperationWorker:
         self.step_seconds = step_seconds
         self.poll_seconds = poll_seconds
         self.transitions = 0
+        self._backoff: dict[str, tuple[int, float]] = {}  # operation id -> (failures, retry not before)
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -74,11 +77,21 @@ class OperationWorker:
         for operation_id, version in due:
             if self._stopping:
                 break
+            if self._backoff.get(operation_id, (0, 0.0))[1] > time.monotonic():
+                continue
             try:
                 if await self.db.write(lambda s, i=operation_id, v=version: self._advance(s, i, v)):  # type: ignore[misc]
                     made += 1
+                self._backoff.pop(operation_id, None)
             except Exception:
-                log.exception("advancing operation %s failed; it will be retried", operation_id)
+                # A transition whose transaction keeps failing (database trouble, a failing hook) is retried with
+                # exponential backoff instead of in a tight loop; the operation stays due, so nothing is lost.
+                failures = self._backoff.get(operation_id, (0, 0.0))[0] + 1
+                delay = min(MAX_BACKOFF_SECONDS, 0.1 * 2**failures)
+                self._backoff[operation_id] = (failures, time.monotonic() + delay)
+                log.exception(
+                    "advancing operation %s failed (%d times); retrying in %.1f s", operation_id, failures, delay
+                )
         self.transitions += made
         return made
 
