@@ -15,6 +15,7 @@ from openbcs import errors, migrations
 from openbcs.api import ServerContext
 from openbcs.blockchains import routes as blockchain_routes
 from openbcs.channels import routes as channel_routes
+from openbcs.consortium import routes as consortium_routes
 from openbcs.db import Database
 from openbcs.iam import routes as iam_routes
 from openbcs.keys import load_server_key
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(operation_routes.router)
     app.include_router(blockchain_routes.router)
     app.include_router(channel_routes.router)
+    app.include_router(consortium_routes.router)
     return app
 
 

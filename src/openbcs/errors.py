@@ -96,6 +96,30 @@ QUOTA_EXCEEDED = _code(
 )
 ORG_NOT_FOUND = _code("BCS.4001051", 400, "Input org is not exist", "an organisation name the instance does not have")
 CHANNEL_NOT_FOUND = _code("BCS.4001052", 400, "Input channel is not exist", "a channel name the instance does not have")
+ALREADY_INVITED = _code(
+    "BCS.4001060",
+    400,
+    "Invitation failed. The tenant has already been invited to this channel.",
+    "inviting a tenant that has an invitation to the channel in a non-final state (waiting, joining, joined, quitting)",
+)
+MEMBERSHIP_NOT_FOUND = _code(
+    "BCS.4001061",
+    400,
+    "Operation failed. The consortium membership does not exist.",
+    "quitting, or deleting an invitation, that matches no invitation of the caller",
+)
+NOTIFICATION_NOT_FOUND = _code(
+    "BCS.4001062",
+    400,
+    "Operation failed. The notification does not exist.",
+    "handling a notification the caller did not receive",
+)
+NOTIFICATION_NOT_PENDING = _code(
+    "BCS.4006005",
+    400,
+    "ActOnDetailNotification fail",
+    "handling a notification that is not waiting for an answer (already agreed, rejected, cancelled, ...)",
+)
 INVALID_CHANNEL_NAME = _code(
     "BCS.4006012",
     400,

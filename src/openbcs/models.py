@@ -2,6 +2,7 @@
 
 from openbcs.blockchains.models import Blockchain, Node, Organization, Quota
 from openbcs.channels.models import Channel, ChannelOrg, ChannelPeer, ConfigBlock
+from openbcs.consortium.models import Invitation
 from openbcs.iam.models import AccessKey, Account, Project, User
 from openbcs.operations.models import Operation, OperationSubStep
 
@@ -13,6 +14,7 @@ __all__ = [
     "ChannelOrg",
     "ChannelPeer",
     "ConfigBlock",
+    "Invitation",
     "Node",
     "Operation",
     "OperationSubStep",

@@ -48,10 +48,11 @@ _BASE_BODY: dict[str, Any] = {
 }
 
 
-def create_body(name: str = "bcs-test", **overrides: Any) -> dict[str, Any]:
+def create_body(name: str = "bcs-test", /, **overrides: Any) -> dict[str, Any]:
     """A valid CreateNewBlockchain body: private, etcdraft with 3 orderers, existing CCE cluster, evs SSD, version 4.
 
-    Each override replaces a top-level field; an override of ``None`` removes the field.
+    Each override replaces a top-level field (``name=`` too, winning over the positional name); an override of
+    ``None`` removes the field.
     """
     body = copy.deepcopy(_BASE_BODY)
     body["name"] = name
@@ -133,7 +134,9 @@ def wait_for_operation(
         time.sleep(0.02)
 
 
-def start_creation(client: TestClient, headers: dict[str, str], project_id: str, body: dict[str, Any]) -> dict[str, Any]:
+def start_creation(
+    client: TestClient, headers: dict[str, str], project_id: str, body: dict[str, Any]
+) -> dict[str, Any]:
     """POST CreateNewBlockchain with ``body``; asserts 200 and returns the answer (id, name, operation id)."""
     response = client.post(
         f"/v2/{project_id}/blockchains",

@@ -106,7 +106,7 @@ def iso_time(ns: int | None) -> str:
     return datetime.fromtimestamp(ns / 1e9, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-# --- lookups and guards ----------------------------------------------------------------------------------------------
+# --- lookups and guards ---------------------------------------------------------------------------------------------
 
 
 def get_owned(session: Session, *, project_id: str, blockchain_id: str, lock: bool = False) -> Blockchain:
@@ -281,11 +281,13 @@ def _validate_creation(session: Session, *, project_id: str, domain_id: str, bod
         if body.is_invitee:
             raise errors.invalid_parameter("channels", "an invitee instance joins its inviter's channels")
         names = [channel.name for channel in body.channels]
-        for channel in body.channels:
+        for index, channel in enumerate(body.channels):
             channels.check_name(channel.name)
             for org_name in channel.org_names:
                 if org_name not in known:
                     raise errors.BCSError(errors.ORG_NOT_FOUND, f"Input org {org_name} is not exist")
+            if len(channel.org_names) != len(set(channel.org_names)):
+                raise errors.invalid_parameter(f"channels[{index}].org_names", "each organisation at most once")
         if len(names) != len(set(names)):
             raise errors.invalid_parameter("channels", "channel names must be unique")
     if session.scalar(select(Blockchain.id).where(Blockchain.project_id == project_id, Blockchain.name == body.name)):
@@ -507,7 +509,7 @@ CREATE = kinds.register(
 )
 
 
-# --- update: scale peers, add or delete organisations ----------------------------------------------------------------
+# --- update: scale peers, add or delete organisations ---------------------------------------------------------------
 
 
 def _change_of(session: Session, instance: Blockchain, body: UpdateInstanceRequestBody) -> str:
@@ -749,7 +751,7 @@ DELETE = kinds.register(
 )
 
 
-# --- reads -----------------------------------------------------------------------------------------------------------
+# --- reads ----------------------------------------------------------------------------------------------------------
 
 
 def list_instances(session: Session, *, project_id: str) -> list[Blockchain]:

@@ -37,7 +37,7 @@ CHANNELS_MAX = 20
 
 def check_name(name: str) -> None:
     """4-24 lower-case letters and digits, starting with a letter (``BCS.4006012`` otherwise)."""
-    if not CHANNEL_NAME.match(name):
+    if not CHANNEL_NAME.fullmatch(name):
         raise errors.BCSError(
             errors.INVALID_CHANNEL_NAME,
             f"Invalid channel name. ({name!r}: 4-24 characters of a-z and 0-9, starting with a letter)",
@@ -200,6 +200,46 @@ def join(session: Session, channel: Channel, *, org_id: int, peer_count: int, ca
     session.flush()
 
 
+def join_orgs(session: Session, channel: Channel, *, org_ids: list[int], cause: str) -> None:
+    """Bring organisations with all their peers into the channel, with one new block (a consortium member joins)."""
+    present = set(_org_ids(session, channel.id))
+    for org_id in org_ids:
+        if org_id not in present:
+            session.add(ChannelOrg(channel_id=channel.id, org_id=org_id, joined_time=now_ns()))
+        joined = _peer_ids(session, channel.id)
+        for node in blockchains.nodes_of(session, org_id):
+            if node.id not in joined:
+                session.add(ChannelPeer(channel_id=channel.id, node_id=node.id))
+    session.flush()
+    _append_block(session, channel, event="org_added", cause=cause)
+
+
+def org_ids_in(session: Session, channel: Channel) -> list[int]:
+    """The organisations in a channel's configuration."""
+    return _org_ids(session, channel.id)
+
+
+def find_channel(session: Session, *, blockchain_id: str, name: str) -> Channel | None:
+    """The channel, or None (for rules that refer to channels of other tenants' instances)."""
+    return session.scalar(select(Channel).where(Channel.blockchain_id == blockchain_id, Channel.name == name))
+
+
+def foreign_memberships(session: Session, *, blockchain_id: str) -> list[tuple[Channel, list[int]]]:
+    """Channels of *other* instances that organisations of this instance are in, with those organisations."""
+    own = [org.id for org in blockchains.orgs_of(session, blockchain_id)]
+    found: dict[int, tuple[Channel, list[int]]] = {}
+    if own:
+        rows = session.execute(
+            select(Channel, ChannelOrg.org_id)
+            .join(ChannelOrg, ChannelOrg.channel_id == Channel.id)
+            .where(ChannelOrg.org_id.in_(own), Channel.blockchain_id != blockchain_id)
+            .order_by(Channel.id)
+        )
+        for channel, org_id in rows:
+            found.setdefault(channel.id, (channel, []))[1].append(org_id)
+    return list(found.values())
+
+
 def leave(session: Session, channel: Channel, *, org_ids: list[int], cause: str) -> None:
     """Take organisations and their peers out of the channel, with one new block."""
     node_ids = [n.id for org_id in org_ids for n in blockchains.nodes_of(session, org_id)]
@@ -270,9 +310,12 @@ def views_of(session: Session, *, blockchain_id: str) -> list[ChannelView]:
             select(ChannelOrg).where(ChannelOrg.channel_id == channel.id).order_by(ChannelOrg.id)
         ):
             org = blockchains.org_by_id(session, member.org_id)
-            view.org_names.append(org.name)
+            # A consortium member's organisation may share its name with one of the channel's own ones
+            # ("organization" is everyone's default): it is then told apart by the start of its name hash.
+            label = org.name if org.name not in view.peers else f"{org.name}-{org.name_hash[:8]}"
+            view.org_names.append(label)
             view.org_hashes.append(org.name_hash)
-            view.peers[org.name] = [n.name for n in blockchains.nodes_of(session, org.id) if n.id in joined]
+            view.peers[label] = [n.name for n in blockchains.nodes_of(session, org.id) if n.id in joined]
         views.append(view)
     return views
 

@@ -175,6 +175,24 @@ def list_accounts(session: Session, *, region: str) -> list[AccountSummary]:
     return summaries
 
 
+@dataclass(frozen=True)
+class Tenant:
+    """Another account as a tenant of the same region: what an inviter needs to know of an invitee."""
+
+    domain_id: str
+    name: str
+    project_id: str | None
+
+
+def tenant_named(session: Session, *, name: str, region: str) -> Tenant | None:
+    """The account named ``name`` with its project in ``region``, or None."""
+    account = session.scalar(select(Account).where(Account.name == name))
+    if account is None:
+        return None
+    project_id = session.scalar(select(Project.id).where(Project.domain_id == account.id, Project.name == region))
+    return Tenant(account.id, account.name, project_id)
+
+
 def account_id(session: Session, *, name: str) -> str:
     """The domain id of the account named ``name`` (operators' CLI)."""
     return _account_by_name(session, name).id

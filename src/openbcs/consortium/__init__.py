@@ -1,0 +1,1 @@
+"""Consortium membership: invitations, the invitee's notifications, members, joining and quitting."""

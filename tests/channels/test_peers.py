@@ -1,0 +1,232 @@
+"""BatchAddPeersToChannel and BatchRemovePeersFromChannel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from openbcs.db import Database
+from tests.channels.helpers import Bcs, block_orgs, count_rows, error, peer_names, snapshot
+
+
+def _instance(bcs: Bcs) -> str:
+    """orga with 3 peers, orgb with 2, and an empty channel ``trade``."""
+    bid = bcs.create_instance("chan-peers", peer_orgs=[("orga", 3), ("orgb", 2)], channels=[])
+    bcs.run(bcs.create_channels(bid, "trade"))
+    return bid
+
+
+def _channels_of_peers(bcs: Bcs, bid: str) -> dict[str, list[str]]:
+    return {name: peer["channels"] for org in bcs.nodes(bid).values() for name, peer in org["peers"].items()}
+
+
+# --- adding ------------------------------------------------------------------------------------------------------
+
+
+def test_an_organisation_new_to_the_channel_joins_with_a_configuration_block(bcs: Bcs, db: Database) -> None:
+    bid = _instance(bcs)
+    response = bcs.add_peers(bid, "trade", {"orga": 2})
+    record = bcs.run(response)
+
+    assert (record["resource_type"], record["operation_type"]) == ("BCSSVC01", "04")
+    assert bcs.channel(bid, "trade")["peers"] == {"orga": peer_names(bid, "orga", 2)}
+    history = bcs.history(bid, "trade")
+    assert history["verified"] is True
+    assert [b["event"] for b in history["blocks"]] == ["create", "org_added"]
+    added = history["blocks"][1]
+    assert added["orgs"] == block_orgs(bid, "orga")
+    assert added["orgs"][0]["msp_id"] == bcs.nodes(bid)["orga"]["org_msp_id"]
+    assert added["cause"] == response.json()["operation_id"]
+    assert added["previous_hash"] == history["blocks"][0]["hash"]
+    # The nodes view shows each peer's channels: the two lowest-numbered peers of orga joined.
+    a, b = peer_names(bid, "orga", 3), peer_names(bid, "orgb", 2)
+    assert _channels_of_peers(bcs, bid) == {a[0]: ["trade"], a[1]: ["trade"], a[2]: [], b[0]: [], b[1]: []}
+    detail = {c["name"]: c for c in bcs.detail(bid)["channels"]}["trade"]
+    assert detail["org_names"] == ["orga"]
+    assert detail["peers"] == {"orga": a[:2]}
+    assert count_rows(db, "channel_orgs") == 1
+    assert count_rows(db, "channel_peers") == 2
+
+
+def test_more_peers_of_an_organisation_already_in_add_no_block(bcs: Bcs, db: Database) -> None:
+    bid = _instance(bcs)
+    bcs.run(bcs.add_peers(bid, "trade", {"orga": 1}))
+    blocks_before = bcs.history(bid, "trade")["blocks"]
+
+    bcs.run(bcs.add_peers(bid, "trade", {"orga": 2}))
+
+    assert bcs.history(bid, "trade")["blocks"] == blocks_before
+    assert bcs.channel(bid, "trade")["peers"] == {"orga": peer_names(bid, "orga", 3)}
+    assert count_rows(db, "channel_config_blocks") == 2
+    # Every peer of orga is in now: asking for more is a state error, and changes nothing.
+    before = snapshot(db)
+    response = bcs.add_peers(bid, "trade", {"orga": 1})
+    assert error(response) == (400, "BCS.4006003")
+    assert "all its peers are in channel trade already" in response.json()["error_msg"]
+    assert snapshot(db) == before
+
+
+def test_two_new_organisations_in_one_call_add_a_block_each(bcs: Bcs) -> None:
+    bid = _instance(bcs)
+    response = bcs.add_peers(bid, "trade", {"orga": 3, "orgb": 1})
+    bcs.run(response)
+    history = bcs.history(bid, "trade")
+    assert history["verified"] is True
+    assert [b["event"] for b in history["blocks"]] == ["create", "org_added", "org_added"]
+    assert history["blocks"][1]["orgs"] == block_orgs(bid, "orga")
+    assert history["blocks"][2]["orgs"] == block_orgs(bid, "orga", "orgb")
+    assert {b["cause"] for b in history["blocks"][1:]} == {response.json()["operation_id"]}
+    assert bcs.channel(bid, "trade")["peers"] == {
+        "orga": peer_names(bid, "orga", 3),
+        "orgb": peer_names(bid, "orgb", 1),
+    }
+
+
+def test_peers_join_channels_independently(bcs: Bcs) -> None:
+    bid = bcs.create_instance("chan-two", peer_orgs=[("orga", 2)])  # default channel "channel" has both peers
+    bcs.run(bcs.create_channels(bid, "second"))
+    bcs.run(bcs.add_peers(bid, "second", {"orga": 1}))
+    a = peer_names(bid, "orga", 2)
+    assert _channels_of_peers(bcs, bid) == {a[0]: ["channel", "second"], a[1]: ["channel"]}
+
+
+@pytest.mark.parametrize(
+    ("channel_peers", "code", "message"),
+    [
+        (
+            [{"channel_name": "trade", "peers": {"orga": 1}}, {"channel_name": "trade", "peers": {"orgb": 1}}],
+            "BCS.4006014",
+            "one channel per call",
+        ),
+        ([{"channel_name": "nochan", "peers": {"orga": 1}}], "BCS.4001052", "Input channel nochan is not exist"),
+        ([{"channel_name": "trade", "peers": {"orgz": 1}}], "BCS.4001051", "Input org orgz is not exist"),
+        ([{"channel_name": "trade", "peers": {"orderer": 1}}], "BCS.4001051", "Input org orderer is not exist"),
+        ([{"channel_name": "trade", "peers": {"orga": 0}}], "BCS.4006014", "1 to 3"),
+        ([{"channel_name": "trade", "peers": {"orga": 4}}], "BCS.4006014", "1 to 3"),
+        ([{"channel_name": "trade", "peers": {"orga": -1}}], "BCS.4006014", "1 to 3"),
+        ([{"channel_name": "trade", "peers": {"orga": 1, "orgb": 3}}], "BCS.4006014", "1 to 2"),
+        ([{"channel_name": "trade", "peers": {"orga": "1"}}], "BCS.4006003", "integer"),
+        ([{"channel_name": "trade", "peers": {}}], "BCS.4006014", "peers"),
+        ([], "BCS.4006014", "channel_peers"),
+    ],
+    ids=[
+        "two-channels",
+        "unknown-channel",
+        "unknown-org",
+        "orderer-org",
+        "zero",
+        "more-than-available",
+        "negative",
+        "second-org-too-many",
+        "count-as-string",
+        "no-orgs",
+        "no-channels",
+    ],
+)
+def test_a_refused_addition_changes_nothing(
+    bcs: Bcs, db: Database, channel_peers: list[dict[str, Any]], code: str, message: str
+) -> None:
+    bid = _instance(bcs)
+    before = snapshot(db)
+    response = bcs.call("POST", f"/blockchains/{bid}/channels/peers", {"channel_peers": channel_peers})
+    assert error(response) == (400, code)
+    assert message in response.json()["error_msg"]
+    assert snapshot(db) == before
+    assert bcs.channel(bid, "trade")["peers"] == {}
+
+
+# --- removing ----------------------------------------------------------------------------------------------------
+
+
+def test_removing_peers_takes_the_highest_numbered_and_adds_no_block(bcs: Bcs, db: Database) -> None:
+    bid = _instance(bcs)
+    bcs.run(bcs.add_peers(bid, "trade", {"orga": 3, "orgb": 2}))
+    blocks_before = bcs.history(bid, "trade")["blocks"]
+
+    record = bcs.run(bcs.remove_peers(bid, "trade", "orga", 2))
+
+    assert (record["resource_type"], record["operation_type"]) == ("BCSSVC01", "06")
+    a, b = peer_names(bid, "orga", 3), peer_names(bid, "orgb", 2)
+    assert bcs.channel(bid, "trade")["peers"] == {"orga": a[:1], "orgb": b}
+    assert bcs.history(bid, "trade")["blocks"] == blocks_before
+    assert _channels_of_peers(bcs, bid) == {a[0]: ["trade"], a[1]: [], a[2]: [], b[0]: ["trade"], b[1]: ["trade"]}
+    assert count_rows(db, "channel_peers") == 3
+
+    # The freed peers can join again: the lowest-numbered ones not in come back.
+    bcs.run(bcs.add_peers(bid, "trade", {"orga": 1}))
+    assert bcs.channel(bid, "trade")["peers"]["orga"] == a[:2]
+    assert bcs.history(bid, "trade")["blocks"] == blocks_before
+
+
+@pytest.mark.parametrize("peers", [0, 3, 4, -1], ids=["zero", "all-of-them", "more", "negative"])
+def test_removing_no_peer_or_the_last_ones_is_refused(bcs: Bcs, db: Database, peers: int) -> None:
+    bid = _instance(bcs)
+    bcs.run(bcs.add_peers(bid, "trade", {"orga": 3}))
+    before = snapshot(db)
+    response = bcs.remove_peers(bid, "trade", "orga", peers)
+    assert error(response) == (400, "BCS.4006014")
+    assert "fewer than the 3 peer(s) of orga" in response.json()["error_msg"]
+    assert snapshot(db) == before
+
+
+def test_the_only_peer_of_an_organisation_in_a_channel_cannot_leave_this_way(bcs: Bcs, db: Database) -> None:
+    bid = _instance(bcs)
+    bcs.run(bcs.add_peers(bid, "trade", {"orgb": 1}))
+    before = snapshot(db)
+    response = bcs.remove_peers(bid, "trade", "orgb", 1)
+    assert error(response) == (400, "BCS.4006014")
+    assert "BatchRemoveOrgsFromChannel" in response.json()["error_msg"]
+    assert snapshot(db) == before
+
+
+@pytest.mark.parametrize(
+    ("channel", "org", "code", "message"),
+    [
+        ("trade", "orgb", "BCS.4006003", "Invalid Parameter org orgb status : not in channel trade"),
+        ("trade", "orgz", "BCS.4001051", "Input org orgz is not exist"),
+        ("nochan", "orga", "BCS.4001052", "Input channel nochan is not exist"),
+    ],
+    ids=["org-not-in-channel", "unknown-org", "unknown-channel"],
+)
+def test_removing_peers_of_an_organisation_or_channel_that_does_not_fit_is_refused(
+    bcs: Bcs, db: Database, channel: str, org: str, code: str, message: str
+) -> None:
+    bid = _instance(bcs)
+    bcs.run(bcs.add_peers(bid, "trade", {"orga": 3}))
+    before = snapshot(db)
+    response = bcs.remove_peers(bid, channel, org, 1)
+    assert error(response) == (400, code)
+    assert response.json()["error_msg"] == message
+    assert snapshot(db) == before
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"org_name": "orga"}, "BCS.4006009"),
+        ({"peers": 1}, "BCS.4006009"),
+        ({"org_name": "orga", "peers": "1"}, "BCS.4006003"),
+        ({"org_name": "orga", "peers": 1.5}, "BCS.4006003"),
+        ({"org_name": "orga", "peers": 1, "extra": True}, "BCS.4006014"),
+    ],
+    ids=["no-peers", "no-org", "peers-string", "peers-float", "unknown-field"],
+)
+def test_a_malformed_removal_body_is_refused(bcs: Bcs, db: Database, body: dict[str, Any], code: str) -> None:
+    bid = _instance(bcs)
+    bcs.run(bcs.add_peers(bid, "trade", {"orga": 3}))
+    before = snapshot(db)
+    response = bcs.call("PUT", f"/blockchains/{bid}/trade/peers/quit", body)
+    assert error(response) == (400, code)
+    assert snapshot(db) == before
+
+
+def test_deleting_peers_of_the_instance_takes_them_out_of_channels_without_a_block(bcs: Bcs) -> None:
+    bid = _instance(bcs)
+    bcs.run(bcs.add_peers(bid, "trade", {"orga": 3}))
+    blocks_before = bcs.history(bid, "trade")["blocks"]
+    bcs.run(bcs.update(bid, {"node_orgs": [{"name": "orga", "node_count": 1}]}))
+    assert bcs.channel(bid, "trade")["peers"] == {"orga": peer_names(bid, "orga", 1)}
+    history = bcs.history(bid, "trade")
+    assert history["blocks"] == blocks_before
+    assert history["verified"] is True
