@@ -200,7 +200,11 @@ def test_a_removed_block_is_detected(bcs: Bcs, db: Database, verify_cli: Callabl
         bcs,
         bid,
         verify_cli,
-        ["block 2: expected number 1", "block 2: previous_hash does not match block 1"],
+        [
+            "block 2: expected number 1",
+            "block 2: previous_hash does not match block 1",
+            "block 3: expected number 2",
+        ],
     )
 
 
