@@ -126,6 +126,18 @@ def json_body(model: type[M]) -> Callable[..., Awaitable[M]]:
     return dependency
 
 
+def optional_json_body(model: type[M]) -> Callable[..., Awaitable[M]]:
+    """Like :func:`json_body`, for operations whose body may be left out (then every field takes its default)."""
+
+    async def dependency(request: Request, _caller: Caller) -> M:
+        raw = await request.body()
+        if not raw.strip():
+            return model()
+        return parse_json_body(model, raw, request.headers.get("content-type"))
+
+    return dependency
+
+
 def query(model: type[M]) -> Callable[..., Awaitable[M]]:
     """A dependency yielding the query string parsed as ``model``, after the caller is authenticated."""
 

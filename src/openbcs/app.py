@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from openbcs import errors, migrations
 from openbcs.api import ServerContext
 from openbcs.blockchains import routes as blockchain_routes
+from openbcs.certs import routes as cert_routes
 from openbcs.channels import routes as channel_routes
 from openbcs.consortium import routes as consortium_routes
 from openbcs.db import Database
@@ -73,7 +74,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         migrations.upgrade(db)
         ctx.migrated = True
         worker = OperationWorker(
-            db, step_seconds=settings.operation_step_seconds, poll_seconds=settings.worker_poll_seconds
+            db,
+            step_seconds=settings.operation_step_seconds,
+            poll_seconds=settings.worker_poll_seconds,
+            server_key=ctx.server_key,
         )
         await worker.start()
         ctx.worker = worker
@@ -116,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(blockchain_routes.router)
     app.include_router(channel_routes.router)
     app.include_router(consortium_routes.router)
+    app.include_router(cert_routes.router)
     return app
 
 

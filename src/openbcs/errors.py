@@ -114,11 +114,12 @@ NOTIFICATION_NOT_FOUND = _code(
     "Operation failed. The notification does not exist.",
     "handling a notification the caller did not receive",
 )
-NOTIFICATION_NOT_PENDING = _code(
+ACTION_REFUSED = _code(
     "BCS.4006005",
     400,
     "ActOnDetailNotification fail",
-    "handling a notification that is not waiting for an answer (already agreed, rejected, cancelled, ...)",
+    "handling a notification that is not waiting for an answer (already agreed, rejected, cancelled, ...); a "
+    "cert_type other than admin, user, ca ('keyType error, keyType: ... not supported')",
 )
 INVALID_CHANNEL_NAME = _code(
     "BCS.4006012",

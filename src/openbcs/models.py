@@ -1,6 +1,7 @@
 """Imports every domain's tables so that ``Base.metadata`` knows them all (for Alembic and tests)."""
 
 from openbcs.blockchains.models import Blockchain, Node, Organization, Quota
+from openbcs.certs.models import IssuedCert, OrgPki
 from openbcs.channels.models import Channel, ChannelOrg, ChannelPeer, ConfigBlock
 from openbcs.consortium.models import Invitation
 from openbcs.iam.models import AccessKey, Account, Project, User
@@ -15,9 +16,11 @@ __all__ = [
     "ChannelPeer",
     "ConfigBlock",
     "Invitation",
+    "IssuedCert",
     "Node",
     "Operation",
     "OperationSubStep",
+    "OrgPki",
     "Organization",
     "Project",
     "Quota",

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from openbcs.channels.service import GENESIS_PREVIOUS_HASH, block_hash
@@ -92,7 +91,7 @@ def block_orgs(blockchain_id: str, *orgs: str) -> list[dict[str, str]]:
     return sorted((config_org(blockchain_id, o) for o in orgs), key=lambda o: o["msp_id"])
 
 
-def issue_token(client: TestClient, account: TestAccount) -> str:
+def issue_token(client: httpx.Client, account: TestAccount) -> str:
     """A token of ``account`` from ``POST /v3/auth/tokens``."""
     response = client.post(
         "/v3/auth/tokens",
@@ -110,9 +109,9 @@ def error(response: httpx.Response) -> tuple[int, str]:
 
 @dataclass
 class Bcs:
-    """The BCS API of one account over one TestClient."""
+    """The BCS API of one account, over a TestClient or an httpx client of a live server."""
 
-    client: TestClient
+    client: httpx.Client
     account: TestAccount
     token: str
 

@@ -21,11 +21,12 @@ from sqlalchemy.orm import Session
 from openbcs import errors
 from openbcs.blockchains.models import Blockchain, Node, Organization, Quota
 from openbcs.blockchains.schemas import CreateRequestBody, NodeOrgs, UpdateInstanceRequestBody
+from openbcs.certs import service as certs
 from openbcs.channels import service as channels
 from openbcs.db import now_ns
 from openbcs.operations import kinds
 from openbcs.operations import service as operations
-from openbcs.operations.kinds import OperationContext, OperationKind, Step, SubStep
+from openbcs.operations.kinds import OperationContext, OperationFailed, OperationKind, Step, SubStep
 
 # Flavors: what one instance may hold (ShowBlockchainFlavors reports these, creation and scaling enforce them).
 ORG_PEER_MAX = 5
@@ -243,6 +244,10 @@ def _validate_creation(session: Session, *, project_id: str, domain_id: str, bod
         raise errors.missing_parameter("evs_disk_type")
     if body.database_type == "couchdb" and body.couchdb_info is None:
         raise errors.missing_parameter("couchdb_info")
+    if body.sign_algorithm == "sm2":
+        raise errors.invalid_parameter(
+            "sign_algorithm", "sm2 is not supported by OpenBCS: no maintained library issues SM2 X.509 certificates"
+        )
     if body.fabric_version != "2.2":
         raise errors.invalid_parameter("fabric_version", "inviters and private chains may only use Fabric 2.2")
     consensus = body.consensus or "etcdraft"
@@ -418,6 +423,14 @@ def _note(detail: str) -> Callable[[Session, OperationContext], str]:
     return action
 
 
+def _generate_certificates(session: Session, ctx: OperationContext) -> str:
+    """Issue whatever the instance's PKI lacks: CAs and identities of new organisations, certificates of new nodes."""
+    if ctx.server_key is None:
+        raise OperationFailed("no server key to protect the private keys with")
+    issued = certs.provision_instance(session, blockchain_id=_instance_of(session, ctx).id, server_key=ctx.server_key)
+    return f"{issued} certificate(s) issued"
+
+
 def _create_eip(session: Session, ctx: OperationContext) -> str:
     settings = _instance_of(session, ctx).settings
     return "EIP bound to the cluster nodes (modelled)" if settings.get("use_eip") else "not requested"
@@ -482,7 +495,13 @@ CREATE = kinds.register(
         description="create a BCS instance",
         on_failure=_creation_failed,
         steps=(
-            Step("Preparation", (SubStep("Generate basic configurations", _note("configuration generated")),)),
+            Step(
+                "Preparation",
+                (
+                    SubStep("Generate basic configurations", _note("configuration generated")),
+                    SubStep("Generate certificates", _generate_certificates),
+                ),
+            ),
             Step(
                 "Prepare the cluster",
                 (
@@ -665,7 +684,13 @@ SCALE = kinds.register(
         on_failure=_change_failed,
         steps=(
             Step("Preparation", (SubStep("Check resources", _note("resources available (modelled)")),)),
-            Step("Scale peers", (SubStep("Update peer nodes", _apply_node_changes),)),
+            Step(
+                "Scale peers",
+                (
+                    SubStep("Update peer nodes", _apply_node_changes),
+                    SubStep("Generate certificates", _generate_certificates),
+                ),
+            ),
             Step("Finish", (SubStep("Check instance health", _finish_change),)),
         ),
     )
@@ -680,7 +705,13 @@ ORGS = kinds.register(
         on_failure=_change_failed,
         steps=(
             Step("Preparation", (SubStep("Generate organisation configurations", _note("configuration generated")),)),
-            Step("Update organisations", (SubStep("Update organisation nodes", _apply_node_changes),)),
+            Step(
+                "Update organisations",
+                (
+                    SubStep("Update organisation nodes", _apply_node_changes),
+                    SubStep("Generate certificates", _generate_certificates),
+                ),
+            ),
             Step("Finish", (SubStep("Check instance health", _finish_change),)),
         ),
     )

@@ -164,6 +164,7 @@ def status(session: Session, *, project_id: str, blockchain_id: str) -> ShowBloc
             record,
             (
                 "Generate basic configurations",
+                "Generate certificates",
                 "Deploy orderers",
                 "Deploy peers",
                 "Create channels",

@@ -219,6 +219,11 @@ def org_ids_in(session: Session, channel: Channel) -> list[int]:
     return _org_ids(session, channel.id)
 
 
+def peer_ids_in(session: Session, channel: Channel) -> set[int]:
+    """The nodes that joined a channel."""
+    return _peer_ids(session, channel.id)
+
+
 def find_channel(session: Session, *, blockchain_id: str, name: str) -> Channel | None:
     """The channel, or None (for rules that refer to channels of other tenants' instances)."""
     return session.scalar(select(Channel).where(Channel.blockchain_id == blockchain_id, Channel.name == name))

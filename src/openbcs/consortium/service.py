@@ -175,7 +175,7 @@ def _find_notification(session: Session, *, caller: Caller, body: HandleNotifica
             raise errors.invalid_parameter(field, "does not match the invitation")
     if invitation.notification_status != WAITING:
         raise errors.BCSError(
-            errors.NOTIFICATION_NOT_PENDING,
+            errors.ACTION_REFUSED,
             f"ActOnDetailNotification fail: the notification is {invitation.notification_status}, not waiting",
         )
     return invitation

@@ -12,6 +12,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from openbcs.keys import ServerKey
+
 
 class OperationFailed(Exception):
     """Raised by an action: the operation ends ``failed`` with this message."""
@@ -28,6 +30,8 @@ class OperationContext:
     payload: dict[str, Any]
     step_name: str
     sub_step_name: str
+    # The server key, for actions that store secrets (the PKI's private keys); None where no server runs.
+    server_key: ServerKey | None = None
 
 
 Action = Callable[[Session, OperationContext], str | None]

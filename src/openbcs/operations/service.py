@@ -21,6 +21,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from openbcs.db import now_ns
+from openbcs.keys import ServerKey
 from openbcs.operations import kinds
 from openbcs.operations.kinds import OperationContext, OperationFailed
 from openbcs.operations.models import Operation, OperationSubStep
@@ -127,7 +128,15 @@ def count_active(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(Operation).where(Operation.status.in_(ACTIVE))) or 0)
 
 
-def advance(session: Session, *, operation_id: str, version: int, now: int, step_seconds: float) -> bool:
+def advance(
+    session: Session,
+    *,
+    operation_id: str,
+    version: int,
+    now: int,
+    step_seconds: float,
+    server_key: ServerKey | None = None,
+) -> bool:
     """Make one transition of an operation if nobody else has since ``version``; False if someone had."""
     claimed = session.execute(
         update(Operation)
@@ -169,6 +178,7 @@ def advance(session: Session, *, operation_id: str, version: int, now: int, step
         payload=payload,
         step_name=current.step_name,
         sub_step_name=current.name,
+        server_key=server_key,
     )
     try:
         with session.begin_nested():

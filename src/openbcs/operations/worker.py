@@ -11,6 +11,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from openbcs.db import Database, now_ns
+from openbcs.keys import ServerKey
 from openbcs.operations import kinds, service
 
 log = logging.getLogger("openbcs.worker")
@@ -30,8 +31,11 @@ def _wake_workers(session: Session) -> None:
 class OperationWorker:
     """Runs as a task on the server's event loop; several workers (or processes) may share one database."""
 
-    def __init__(self, db: Database, *, step_seconds: float, poll_seconds: float) -> None:
+    def __init__(
+        self, db: Database, *, step_seconds: float, poll_seconds: float, server_key: ServerKey | None = None
+    ) -> None:
         self.db = db
+        self.server_key = server_key
         self.step_seconds = step_seconds
         self.poll_seconds = poll_seconds
         self.transitions = 0
@@ -97,7 +101,12 @@ class OperationWorker:
 
     def _advance(self, session: Session, operation_id: str, version: int) -> bool:
         return service.advance(
-            session, operation_id=operation_id, version=version, now=now_ns(), step_seconds=self.step_seconds
+            session,
+            operation_id=operation_id,
+            version=version,
+            now=now_ns(),
+            step_seconds=self.step_seconds,
+            server_key=self.server_key,
         )
 
     def _next_due(self, session: Session) -> int | None:

@@ -1,0 +1,144 @@
+"""HTTP routes of the certificate operations (20-24): archives in Fabric's layouts, freeze and unfreeze."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from starlette.datastructures import UploadFile
+
+from openbcs import errors
+from openbcs.api import Caller, Context, json_body, optional_json_body, query
+from openbcs.certs import service
+from openbcs.certs.schemas import DownloadCertQuery, SdkConfigBody, UserCertBody
+from openbcs.consortium.schemas import ResultResponse
+
+router = APIRouter(prefix="/v2/{project_id}/blockchains/{blockchain_id}")
+
+
+def _zip(archive: service.Archive) -> Response:
+    return Response(
+        content=archive.content,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{archive.filename}"'},
+    )
+
+
+@router.get("/cert", name="DownloadBlockchainCert")
+async def download_blockchain_cert(
+    caller: Caller,
+    ctx: Context,
+    blockchain_id: str,
+    params: Annotated[DownloadCertQuery, Depends(query(DownloadCertQuery))],
+) -> Response:
+    """An organisation's admin, user or CA material as an MSP zip."""
+    archive = await ctx.db.read(
+        lambda s: service.download(
+            s,
+            project_id=caller.project_id,
+            blockchain_id=blockchain_id,
+            org_name=params.org_name,
+            cert_type=params.cert_type,
+            server_key=ctx.server_key,
+        )
+    )
+    return _zip(archive)
+
+
+@router.post("/sdk-cfg", name="DownloadBlockchainSdkConfig")
+async def download_blockchain_sdk_config(
+    caller: Caller, ctx: Context, blockchain_id: str, body: Annotated[SdkConfigBody, Depends(json_body(SdkConfigBody))]
+) -> Response:
+    """A Fabric connection profile with the certificates it references, as a zip."""
+    archive = await ctx.db.read(
+        lambda s: service.sdk_config(s, project_id=caller.project_id, blockchain_id=blockchain_id, body=body)
+    )
+    return _zip(archive)
+
+
+@router.post("/orgs/{org_name}/usercert/{user_name}", name="CreateBlockchainCertByUserName")
+async def create_blockchain_cert_by_user_name(
+    caller: Caller,
+    ctx: Context,
+    blockchain_id: str,
+    org_name: str,
+    user_name: str,
+    body: Annotated[UserCertBody, Depends(optional_json_body(UserCertBody))],
+) -> Response:
+    """A user's certificate, signed by the organisation's CA, with its key and the CA chain."""
+    archive = await ctx.db.write(
+        lambda s: service.issue_user_cert(
+            s,
+            project_id=caller.project_id,
+            blockchain_id=blockchain_id,
+            org_name=org_name,
+            user_name=user_name,
+            security_mode=body.security_mode,
+            server_key=ctx.server_key,
+        )
+    )
+    return _zip(archive)
+
+
+async def _uploaded_file(request: Request, _caller: Caller) -> bytes | None:
+    """The optional ``file`` part of a multipart form (the user-certificate zip); nothing else is accepted."""
+    content_type = request.headers.get("content-type", "")
+    if not (await request.body()).strip():
+        return None
+    if not content_type.lower().startswith("multipart/form-data"):
+        raise errors.invalid_parameter("Content-Type", "use multipart/form-data with an optional file field")
+    form = await request.form(max_files=1, max_fields=1)
+    try:
+        for name in form:
+            if name != "file":
+                raise errors.invalid_parameter(name, "unknown field")
+        upload = form.get("file")
+        if upload is None:
+            return None
+        if not isinstance(upload, UploadFile):
+            raise errors.wrong_type("file", "a file")
+        return await upload.read(service.UPLOAD_MAX_BYTES + 1)
+    finally:
+        await form.close()
+
+
+Upload = Annotated[bytes | None, Depends(_uploaded_file)]
+
+
+@router.post("/orgs/{org_name}/usercert/{user_name}/freeze", name="FreezeCert")
+async def freeze_cert(
+    caller: Caller, ctx: Context, blockchain_id: str, org_name: str, user_name: str, upload: Upload
+) -> ResultResponse:
+    """Revoke a user's certificate (the uploaded one, or all of the user's): it enters the org's CRL."""
+    await ctx.db.write(
+        lambda s: service.set_frozen(
+            s,
+            project_id=caller.project_id,
+            blockchain_id=blockchain_id,
+            org_name=org_name,
+            user_name=user_name,
+            upload=upload,
+            frozen=True,
+        )
+    )
+    return ResultResponse(result="success")
+
+
+@router.post("/orgs/{org_name}/usercert/{user_name}/unfreeze", name="UnfreezeCert")
+async def unfreeze_cert(
+    caller: Caller, ctx: Context, blockchain_id: str, org_name: str, user_name: str, upload: Upload
+) -> ResultResponse:
+    """Reinstate a frozen user's certificate: it leaves the org's CRL."""
+    await ctx.db.write(
+        lambda s: service.set_frozen(
+            s,
+            project_id=caller.project_id,
+            blockchain_id=blockchain_id,
+            org_name=org_name,
+            user_name=user_name,
+            upload=upload,
+            frozen=False,
+        )
+    )
+    return ResultResponse(result="success")

@@ -1,0 +1,111 @@
+"""Tenant isolation: another tenant's instance is indistinguishable from none, another project is forbidden."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from openbcs.blockchains.models import Blockchain, Node, Organization
+from openbcs.operations.models import Operation
+from tests.blockchains.helpers import create_body, create_instance, detail, list_ids, op_records, row_count
+
+NOT_FOUND = {
+    "error_code": "BCS.4001011",
+    "error_msg": "Operation failed. The service does not exist or has been deleted. Refresh the page.",
+}
+JSON = {"Content-Type": "application/json"}
+
+# (method, path after /blockchains/{id}, body)
+INSTANCE_CALLS = [
+    ("GET", "", None),
+    ("GET", "/status", None),
+    ("GET", "/nodes", None),
+    ("PUT", "", {"node_orgs": [{"name": "organization", "node_count": 3}]}),
+    ("PUT", "", {"node_orgs": [{"name": "organization", "node_count": 1}]}),
+    ("PUT", "", {"node_orgs": [{"name": "org-new", "node_count": 1, "pvc_name": "p"}]}),
+    ("DELETE", "", None),
+    ("GET", "/channels", None),
+    ("GET", "/channels/channel/config-history", None),
+]
+
+
+def _call(client, tenant, method: str, path: str, body):
+    headers = {**tenant.headers, **(JSON if body is not None else {})}
+    return client.request(method, path, headers=headers, content=json.dumps(body) if body is not None else None)
+
+
+def _state(db, bid: str) -> tuple:
+    def read(s):
+        instance = s.get(Blockchain, bid)
+        return (
+            instance.process_status,
+            instance.busy_operation_id,
+            sorted(
+                (n.name, n.status) for n in s.query(Node).join(Organization).filter(Organization.blockchain_id == bid)
+            ),
+        )
+
+    return db.run_read(read)
+
+
+@pytest.mark.parametrize(("method", "suffix", "body"), INSTANCE_CALLS)
+def test_another_tenants_instance_is_not_found(client, tenant, other_tenant, db, method, suffix, body):
+    theirs = create_instance(client, other_tenant.headers, other_tenant.project_id, "bcs-private")
+    before = _state(db, theirs)
+    response = _call(client, tenant, method, f"{tenant.base}/blockchains/{theirs}{suffix}", body)
+    assert response.status_code == 400
+    assert response.json() == NOT_FOUND
+    assert theirs not in response.text
+    assert _state(db, theirs) == before
+    assert row_count(db, Operation) == 1
+    assert row_count(db, Operation, Operation.project_id == tenant.project_id) == 0
+    assert detail(client, other_tenant.headers, other_tenant.project_id, theirs)["basic_info"]["process_status"] == ""
+
+
+def test_operation_records_do_not_leak(client, tenant, other_tenant):
+    theirs = create_instance(client, other_tenant.headers, other_tenant.project_id, "bcs-private")
+    assert op_records(client, tenant.headers, tenant.project_id, blockchain_id=theirs) == []
+    assert op_records(client, tenant.headers, tenant.project_id) == []
+    assert list_ids(client, tenant.headers, tenant.project_id) == []
+
+
+PROJECT_CALLS = [
+    ("GET", "/blockchains", None),
+    ("POST", "/blockchains", create_body("bcs-intruder")),
+    ("GET", "/blockchains/flavors", None),
+    ("GET", "/quotas", None),
+    ("GET", "/operation/record", None),
+    *[(m, "/blockchains/{id}" + s, b) for m, s, b in INSTANCE_CALLS],
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), PROJECT_CALLS)
+def test_another_tenants_project_is_forbidden(client, tenant, other_tenant, db, method, path, body):
+    theirs = create_instance(client, other_tenant.headers, other_tenant.project_id, "bcs-private")
+    before = _state(db, theirs)
+    response = _call(client, tenant, method, f"{other_tenant.base}{path.replace('{id}', theirs)}", body)
+    assert response.status_code == 403
+    assert response.json() == {
+        "error_code": "BCS.4030403",
+        "error_msg": f"forbidden to project [{other_tenant.project_id}]",
+    }
+    assert _state(db, theirs) == before
+    assert row_count(db, Blockchain) == 1
+    assert row_count(db, Operation) == 1
+
+
+@pytest.mark.parametrize(("method", "path", "body"), PROJECT_CALLS)
+def test_no_credentials_is_401(client, other_tenant, db, method, path, body):
+    theirs = create_instance(client, other_tenant.headers, other_tenant.project_id, "bcs-private")
+    headers = JSON if body is not None else {}
+    response = client.request(
+        method,
+        f"{other_tenant.base}{path.replace('{id}', theirs)}",
+        headers=headers,
+        content=json.dumps(body) if body is not None else None,
+    )
+    assert response.status_code == 401
+    assert response.json() == {"error_code": "BCS.4010401", "error_msg": "Incorrect token or token resolution failed"}
+    assert row_count(db, Blockchain) == 1
+    assert row_count(db, Operation) == 1
