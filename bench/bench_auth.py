@@ -400,6 +400,7 @@ class Row:
     rss_kib: int
     cpu_us_per_request: float
     busy_before: float
+    server_5xx: int | None  # 5xx lines in the server's request log during the run (None: no log to read)
     target: bool  # an authenticated call the targets are about
 
 
@@ -415,6 +416,16 @@ def machine_busy(seconds: float = 1.0) -> float:
     time.sleep(seconds)
     busy1, total1 = ticks()
     return (busy1 - busy0) / max(1, total1 - total0)
+
+
+def wait_quiet(limit_seconds: int, busy_limit: float = 0.15, quiet_needed: int = 5) -> None:
+    """Wait until the machine has been under ``busy_limit`` for ``quiet_needed`` seconds in a row."""
+    deadline, quiet, busy = time.monotonic() + limit_seconds, 0, 1.0
+    while time.monotonic() < deadline and quiet < quiet_needed:
+        busy = machine_busy()
+        quiet = quiet + 1 if busy < busy_limit else 0
+    if quiet < quiet_needed:
+        print(f"  warning: machine still {busy:.0%} busy after waiting {limit_seconds} s; going on", flush=True)
 
 
 def tree_cpu_seconds(root: int) -> float:
@@ -469,6 +480,7 @@ def load_run(
     headers: dict[str, str],
     server: subprocess.Popen[bytes],
     args: argparse.Namespace,
+    log: Path | None = None,
 ) -> Row:
     check_200(port, path, headers, label)
     url = f"http://127.0.0.1:{port}{path}"
@@ -476,18 +488,27 @@ def load_run(
         run_wrk(url, headers, connections=args.connections, duration=args.warmup)
     check_200(port, path, headers, label)
     busy = machine_busy()
+    if busy > 0.25:
+        print(f"  warning: the machine is {busy:.0%} busy before this run: absolute numbers will be low", flush=True)
     print(f"  {label}: wrk -t1 -c{args.connections} -d{args.duration:g}s ...", flush=True)
+    log_offset = log.stat().st_size if log else 0
     cpu_before = tree_cpu_seconds(server.pid)
     with RssSampler(server.pid) as rss:
         result = run_wrk(url, headers, connections=args.connections, duration=args.duration)
     cpu_us = (tree_cpu_seconds(server.pid) - cpu_before) * 1e6 / max(1, result.requests)
+    server_5xx = None
+    if log is not None:
+        time.sleep(0.5)  # let the server finish (and log) what wrk left in flight
+        with log.open("rb") as handle:
+            handle.seek(log_offset)
+            server_5xx = len(re.findall(rb" status=5\d\d", handle.read()))
     print(
         f"    {result.rps:,.0f} req/s, p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms, "
         f"non-2xx {result.non_2xx}, RSS {rss.max_kib / 1024:.1f} MiB, server CPU {cpu_us:.0f} us/request "
-        f"(machine {busy:.0%} busy before)",
+        f"(machine {busy:.0%} busy before)" + (f", 5xx in server log {server_5xx}" if log else ""),
         flush=True,
     )
-    return Row(label, result, rss.max_kib, cpu_us, busy, target)
+    return Row(label, result, rss.max_kib, cpu_us, busy, server_5xx, target)
 
 
 def measure_startup(data_dir: Path, env: dict[str, str], log: Path, workers: int) -> list[float]:
@@ -525,18 +546,22 @@ def render(rows: list[Row], startup: list[float], args: argparse.Namespace, info
         f"load average at start {info['loadavg']}; source {info['revision']}",
         "",
         "| endpoint | req/s | x baseline | p50 (ms) | p99 (ms) | requests | non-2xx | socket errors "
-        "| max server RSS (MiB) | server CPU (us/req) | machine busy before |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| 5xx in server log | max server RSS (MiB) | server CPU (us/req) | machine busy before |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         r = row.result
         lines.append(
             f"| {row.label} | {r.rps:,.0f} | {r.rps / base:.2f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} "
-            f"| {r.requests:,} | {r.non_2xx} | {r.socket_errors} | {row.rss_kib / 1024:.1f} "
+            f"| {r.requests:,} | {r.non_2xx} | {r.socket_errors} "
+            f"| {'-' if row.server_5xx is None else row.server_5xx} | {row.rss_kib / 1024:.1f} "
             f"| {row.cpu_us_per_request:.0f} | {row.busy_before:.0%} |"
         )
     median = statistics.median(startup)
     lines += [
+        "",
+        "non-2xx and socket errors are wrk's; 5xx in server log counts the answers the server logged as 5xx "
+        "during the run, including those to clients wrk had already dropped when the run ended.",
         "",
         f"Time to healthy (`openbcs serve --workers {args.workers}` on an existing data dir, launch → "
         f"`GET /healthz` 200): median {median * 1000:.0f} ms of {len(startup)} "
@@ -569,10 +594,17 @@ def render(rows: list[Row], startup: list[float], args: argparse.Namespace, info
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0] if __doc__ else None)
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds of load per endpoint (default 10)")
+    parser.add_argument("--duration", type=int, default=10, help="seconds of load per endpoint (default 10)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn workers for both servers (default 1)")
-    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of unmeasured load first (default 2)")
+    parser.add_argument("--warmup", type=int, default=2, help="seconds of unmeasured load first (default 2)")
+    parser.add_argument(
+        "--wait-quiet",
+        type=int,
+        default=0,
+        metavar="SECONDS",
+        help="first wait up to SECONDS for the shared machine to be idle (< 15%% busy for 5 s)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary data directory and server logs")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -582,6 +614,8 @@ def main() -> int:
     data_dir, log = tmp / "data", tmp / "server.log"
     env = clean_env(tmp)
     os.environ["HOME"] = str(tmp)  # huaweicloudsdkcore writes $HOME/.huaweicloud when imported
+    if args.wait_quiet:
+        wait_quiet(args.wait_quiet)
     info = machine()
     print(f"OpenBCS auth benchmark in {tmp} ({info['nproc']} CPUs, {info['cpu']}, Python {info['python']})")
     try:
@@ -614,7 +648,7 @@ def main() -> int:
                 sk=account["secret_key"],
                 project_id=account["project_id"],
             )
-            common = {"server": api, "args": args}
+            common = {"server": api, "args": args, "log": log}
             rows = [
                 load_run(
                     "baseline GET (Starlette)",

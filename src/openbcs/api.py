@@ -24,6 +24,8 @@ from openbcs.settings import Settings
 from openbcs.validation import parse_json_body, parse_query
 
 if TYPE_CHECKING:
+    from openbcs.monitoring.sources import MetricsSource
+    from openbcs.monitoring.telemetry import Telemetry
     from openbcs.operations.worker import OperationWorker
 
 log = logging.getLogger("openbcs.auth")
@@ -39,6 +41,8 @@ class ServerContext:
     server_key: ServerKey
     worker: OperationWorker | None = None
     migrated: bool = False
+    telemetry: Telemetry | None = None
+    metrics_source: MetricsSource | None = None
 
 
 def get_context(request: Request) -> ServerContext:

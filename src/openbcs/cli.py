@@ -85,6 +85,13 @@ def serve(
     workers: Annotated[int | None, typer.Option(help="Server processes.")] = None,
     log_format: Annotated[str | None, typer.Option(help="text or json.")] = None,
     log_level: Annotated[str | None, typer.Option(help="DEBUG, INFO, WARNING, ...")] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve /metrics on this port instead of the main one.")
+    ] = None,
+    metrics_source: Annotated[str | None, typer.Option(help="Node metrics: model, prometheus or none.")] = None,
+    prometheus_url: Annotated[
+        str | None, typer.Option(help="Prometheus HTTP API for --metrics-source prometheus.")
+    ] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Create two demo accounts and print their credentials.")] = False,
 ) -> None:
     """Run the API server (migrating the database first)."""
@@ -102,7 +109,12 @@ def serve(
         workers=workers,
         log_format=log_format,
         log_level=log_level,
+        metrics_port=metrics_port,
+        metrics_source=metrics_source,
+        prometheus_url=prometheus_url,
     )
+    if settings.metrics_port is not None and settings.workers > 1:
+        _fail("--metrics-port serves one process's metrics: use it with --workers 1")
     # Exported so that --workers processes, which build their settings from the environment, get the flags too.
     for key, value in settings.model_dump(exclude_unset=True).items():
         os.environ[f"OPENBCS_{key.upper()}"] = str(value)

@@ -9,8 +9,10 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from openbcs import errors
@@ -33,11 +35,16 @@ def _json_response_messages(status: int, body: dict[str, Any], request_id: str) 
     return start, {"type": "http.response.body", "body": payload}
 
 
-class RequestContextMiddleware:
-    """Gives every request an id (``X-Request-Id`` on every response), logs it, and turns crashes into 500s."""
+Observer = Callable[..., None]
 
-    def __init__(self, app: ASGIApp) -> None:
+
+class RequestContextMiddleware:
+    """Gives every request an id (``X-Request-Id`` on every response), logs it, counts it (``observer``), and turns
+    crashes into 500s."""
+
+    def __init__(self, app: ASGIApp, observer: Observer | None = None) -> None:
         self.app = app
+        self.observer = observer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -58,9 +65,12 @@ class RequestContextMiddleware:
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
             await send(message)
 
+        database_error = False
         try:
             await self.app(scope, receive, send_with_id)
-        except Exception:
+        except Exception as exc:
+            database_error = isinstance(exc, SQLAlchemyError)
+            state["error_code"] = errors.INTERNAL.code
             log.exception("unexpected error in request %s %s %s", request_id, scope["method"], scope["path"])
             if not response_started:
                 error = errors.BCSError(errors.INTERNAL)
@@ -69,6 +79,17 @@ class RequestContextMiddleware:
             status = 500
         finally:
             identity = state.get("identity")
+            duration = time.perf_counter() - started
+            operation = getattr(scope.get("route"), "name", None)
+            if self.observer is not None:
+                self.observer(
+                    operation=operation,
+                    method=scope["method"],
+                    status=status,
+                    error_code=state.get("error_code"),
+                    seconds=duration,
+                    database_error=database_error,
+                )
             log.info(
                 "request",
                 extra={
@@ -76,9 +97,9 @@ class RequestContextMiddleware:
                     "method": scope["method"],
                     "path": scope["path"],
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                    "duration_ms": round(duration * 1000, 3),
                     "project_id": getattr(identity, "project_id", None),
-                    "operation": getattr(scope.get("route"), "name", None),
+                    "operation": operation,
                 },
             )
 
@@ -102,6 +123,7 @@ class BodyLimitMiddleware:
                     declared = self.max_bytes + 1
                 if declared > self.max_bytes:
                     error = errors.BCSError(errors.BODY_TOO_LARGE)
+                    scope.setdefault("state", {})["error_code"] = error.error.code
                     request_id = scope.get("state", {}).get("request_id", "")
                     start, body = _json_response_messages(400, error.body(), request_id)
                     # The request id header is added by the outer middleware's send wrapper.

@@ -5,16 +5,19 @@ from openbcs.certs.models import IssuedCert, OrgPki
 from openbcs.channels.models import Channel, ChannelOrg, ChannelPeer, ConfigBlock
 from openbcs.consortium.models import Invitation
 from openbcs.iam.models import AccessKey, Account, Project, User
+from openbcs.monitoring.models import Alarm, Event
 from openbcs.operations.models import Operation, OperationSubStep
 
 __all__ = [
     "AccessKey",
     "Account",
+    "Alarm",
     "Blockchain",
     "Channel",
     "ChannelOrg",
     "ChannelPeer",
     "ConfigBlock",
+    "Event",
     "Invitation",
     "IssuedCert",
     "Node",

@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     secret_key: str | None = None
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
+    metrics_source: Literal["model", "prometheus", "none"] = "model"
+    prometheus_url: str | None = None
+    metrics_queries_file: Path | None = None
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    event_retention_days: float = Field(default=30, gt=0)
     # Registers the engine's diagnostic operation kind; only the engine's own tests turn it on.
     enable_test_kinds: bool = False
 

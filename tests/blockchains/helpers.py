@@ -1,19 +1,25 @@
-"""Helpers of the instance tests, also used by the channel tests: keep these names and signatures stable.
+"""Helpers of the instance tests, also used by the channel, certificate and consortium tests: keep these names and
+signatures stable.
 
+- :data:`PASSWORD`, :data:`CLUSTER` — the resource password and CCE cluster of :func:`create_body`.
 - :func:`create_body` — a valid CreateNewBlockchain body, with overrides.
 - :func:`auth` / :func:`issue_token` / :func:`new_tenant` — who calls.
 - :func:`start_creation`, :func:`create_instance` — create an instance (and wait for it to be ``Normal``).
 - :func:`wait_for_operation` / :func:`op_records` — ListOpRecord.
 - :func:`detail`, :func:`nodes`, :func:`status`, :func:`list_ids` — the read endpoints, asserting 200.
-- :func:`drive_operations` — run pending operations to their end from the test thread, for apps whose worker is
-  frozen (a huge ``operation_step_seconds``), so intermediate states can be observed without timing assumptions.
+- :func:`stop_worker` — stop the operation worker of a started ``TestClient`` app.
+- :func:`drive_operations` / :func:`step_operation` — make operations' transitions from the test thread, for apps
+  whose worker is stopped, so intermediate states can be observed without timing assumptions.
+- :func:`suite_server_key` — the server key of the apps under test (what driven operations issue certificates with).
 - :func:`row_count` — rows of a table.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
+import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +28,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from openbcs.db import Database, now_ns
+from openbcs.keys import ServerKey
 from openbcs.operations import service as operations
 from openbcs.operations.models import Operation
 from tests.support import TestAccount, token_body
@@ -190,11 +197,38 @@ def list_ids(client: TestClient, headers: dict[str, str], project_id: str) -> li
     return [b["id"] for b in body["blockchains"]]
 
 
-def drive_operations(db: Database, *, operation_id: str | None = None, max_transitions: int = 500) -> int:
+def stop_worker(client: TestClient) -> None:
+    """Stop the operation worker of the app ``client`` runs (inside its ``with`` block); operations then only move
+    when the test drives them. The app's shutdown stops it again harmlessly."""
+    worker = client.app.state.ctx.worker  # type: ignore[attr-defined]
+    assert worker is not None
+    assert worker.running
+    client.portal.call(worker.stop)  # type: ignore[union-attr]
+    assert not worker.running
+
+
+def suite_server_key() -> ServerKey:
+    """The server key of the apps under test (``OPENBCS_SECRET_KEY``, set for the session by ``tests/conftest.py``).
+
+    Operations that issue certificates need it to protect the private keys.
+    """
+    return ServerKey(base64.urlsafe_b64decode(os.environ["OPENBCS_SECRET_KEY"]))
+
+
+def drive_operations(
+    db: Database,
+    *,
+    operation_id: str | None = None,
+    max_transitions: int = 500,
+    server_key: ServerKey | None = None,
+) -> int:
     """Advance active operations (or only ``operation_id``) to their end, step time 0; transitions made.
 
-    For apps whose worker is frozen; a transition the worker made meanwhile is simply re-read (optimistic lock).
+    For apps whose worker is stopped (a transition a running worker made meanwhile would simply be re-read: the
+    operations' optimistic lock).
+    ``server_key`` defaults to :func:`suite_server_key`.
     """
+    key = server_key or suite_server_key()
     made = 0
     for _ in range(max_transitions):
         query = select(Operation.id, Operation.version).where(Operation.status.in_(operations.ACTIVE))
@@ -206,7 +240,7 @@ def drive_operations(db: Database, *, operation_id: str | None = None, max_trans
         for row in active:
             if db.run_write(
                 lambda s, r=row: operations.advance(  # type: ignore[misc]
-                    s, operation_id=r.id, version=r.version, now=now_ns(), step_seconds=0
+                    s, operation_id=r.id, version=r.version, now=now_ns(), step_seconds=0, server_key=key
                 )
             ):
                 made += 1
@@ -221,8 +255,13 @@ def row_count(db: Database, model: Any, *conditions: Any) -> int:
     return int(db.run_read(lambda s: s.scalar(query)) or 0)
 
 
-def step_operation(db: Database, operation_id: str, transitions: int) -> None:
-    """Make exactly ``transitions`` transitions of one operation (step time 0), for a frozen app."""
+def step_operation(db: Database, operation_id: str, transitions: int, *, server_key: ServerKey | None = None) -> None:
+    """Make exactly ``transitions`` transitions of one operation (step time 0), for an app whose worker is stopped.
+
+    The first transition starts the operation (``processing``, first sub-step started); each further one completes
+    the running sub-step and starts the next.
+    """
+    key = server_key or suite_server_key()
     made = 0
     while made < transitions:
         row = db.run_read(
@@ -231,7 +270,7 @@ def step_operation(db: Database, operation_id: str, transitions: int) -> None:
         assert row.status in operations.ACTIVE, f"operation {operation_id} is {row.status}"
         if db.run_write(
             lambda s, v=row.version: operations.advance(  # type: ignore[misc]
-                s, operation_id=operation_id, version=v, now=now_ns(), step_seconds=0
+                s, operation_id=operation_id, version=v, now=now_ns(), step_seconds=0, server_key=key
             )
         ):
             made += 1

@@ -1,7 +1,7 @@
 """One operation at a time: a mutating call while another operation runs gets the code for what runs.
 
-The app's worker is frozen (see ``frozen_client``): each operation holds at its first sub-step until the test drives
-it on, so "during" is a state, not a race.
+The app's worker is stopped (see ``frozen_client``): each operation holds still until the test drives it on, so
+"during" is a state, not a race.
 """
 
 from __future__ import annotations

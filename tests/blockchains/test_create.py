@@ -26,7 +26,7 @@ from tests.blockchains.helpers import (
 )
 
 CREATE_STEPS = {
-    "Preparation": ["Generate basic configurations"],
+    "Preparation": ["Generate basic configurations", "Generate certificates"],
     "Prepare the cluster": ["Check CCE cluster", "Configure network", "Configure security group"],
     "Create Other Dependent Resource": ["Create EIP", "Create network storage"],
     "Deploy blockchain": ["Deploy orderers", "Deploy peers", "Create channels"],
@@ -151,7 +151,6 @@ def test_explicit_orgs_channels_couchdb_nfs_sflic(client, tenant, db):
         "bcs-explicit",
         consensus="SFLIC",
         orderer_node_number=4,
-        sign_algorithm="sm2",
         version_type=2,
         org_disk_size=500,
         database_type="couchdb",
@@ -178,7 +177,7 @@ def test_explicit_orgs_channels_couchdb_nfs_sflic(client, tenant, db):
     basic = shown["basic_info"]
     assert (basic["consensus"], basic["sign_algorithm"], basic["version_type"], basic["database_type"]) == (
         "SFLIC",
-        "sm2",
+        "ECDSA",
         2,
         "couchdb",
     )
@@ -287,9 +286,24 @@ def test_instance_is_creating_until_its_operation_completes(frozen_client, make_
     assert (shown["orderer_info"]["status"], shown["orderer_info"]["status_detail"]) == ("IsCreating", "0/3")
     assert shown["agent_info"]["status_detail"] == "0/1"
     assert shown["channels"] == []
+    # Nothing has run yet: every part waits.
+    waiting = status(frozen_client, tenant.headers, tenant.project_id, bid)
+    assert set(waiting) == {"bcs", "cce"}
+    assert waiting["bcs"]["status"] == "waiting"
+    assert {part: waiting["cce"][part]["status"] for part in waiting["cce"]} == {
+        "cluster": "waiting",
+        "network": "waiting",
+        "security_group": "waiting",
+    }
+    [record] = op_records(frozen_client, tenant.headers, tenant.project_id, blockchain_id=bid)
+    assert (record["operation_id"], record["operation_status"]) == (op, "waiting")
+
     # Its first sub-step runs; everything else waits.
+    step_operation(db, op, 1)
     first = status(frozen_client, tenant.headers, tenant.project_id, bid)
     assert first["bcs"]["status"] == "deploying"
+    assert first["bcs"]["start_time"]
+    assert first["bcs"]["end_time"] == ""
     assert {part: first["cce"][part]["status"] for part in first["cce"]} == {
         "cluster": "waiting",
         "network": "waiting",
@@ -298,14 +312,15 @@ def test_instance_is_creating_until_its_operation_completes(frozen_client, make_
     [record] = op_records(frozen_client, tenant.headers, tenant.project_id, blockchain_id=bid)
     assert (record["operation_id"], record["operation_status"]) == (op, "processing")
     assert record["operation_process"]["Preparation"]["status"] == "processing"
+    assert record["operation_process"]["Preparation"]["detail"] == "Generate basic configurations"
     assert record["operation_process"]["Finish"]["status"] == "waiting"
     assert [
         r["operation_id"]
         for r in op_records(frozen_client, tenant.headers, tenant.project_id, operation_status="processing")
     ] == [op]
 
-    # Through the cluster sub-steps: cce finished, bcs still deploying.
-    step_operation(db, op, 4)
+    # Through the preparation and cluster sub-steps: cce finished, bcs still deploying.
+    step_operation(db, op, 5)
     middle = status(frozen_client, tenant.headers, tenant.project_id, bid)
     assert {part: middle["cce"][part]["status"] for part in middle["cce"]} == {
         "cluster": "finished",

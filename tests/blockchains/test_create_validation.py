@@ -85,6 +85,13 @@ REFUSED = [
         "Invalid Parameter sign_algorithm : Input should be 'ECDSA' or 'sm2'",
     ),
     (
+        "sign-algorithm-sm2",
+        {"sign_algorithm": "sm2"},
+        "BCS.4006014",
+        "Invalid Parameter sign_algorithm : sm2 is not supported by OpenBCS: no maintained library issues SM2 X.509 "
+        "certificates",
+    ),
+    (
         "volume-type",
         {"volume_type": "obs"},
         "BCS.4006014",

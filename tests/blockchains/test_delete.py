@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from openbcs.blockchains.models import Blockchain, Node, Organization
+from openbcs.certs.models import IssuedCert, OrgPki
 from openbcs.channels.models import Channel, ChannelOrg, ChannelPeer, ConfigBlock
 from openbcs.operations.models import Operation
 from tests.blockchains.helpers import (
@@ -52,6 +54,10 @@ def test_delete_removes_the_instance_everywhere(client, tenant, other_tenant, db
     assert row_count(db, ChannelOrg) == 2
     assert row_count(db, ChannelPeer) == 4
     assert row_count(db, ConfigBlock) == 2
+    # Nor is any key material of its organisations left behind.
+    assert row_count(db, OrgPki) == 4
+    assert row_count(db, OrgPki, OrgPki.org_id.not_in(select(Organization.id))) == 0
+    assert row_count(db, IssuedCert, IssuedCert.org_id.not_in(select(Organization.id))) == 0
     assert detail(client, other_tenant.headers, other_tenant.project_id, theirs)["basic_info"]["status"] == "Normal"
     # The records stay: creation and deletion of the deleted instance.
     assert [r["operation_type"] for r in op_records(client, tenant.headers, tenant.project_id, blockchain_id=bid)] == [
@@ -115,37 +121,37 @@ def test_accepted_flags_are_kept_with_the_operation(client, tenant, db, query, f
     assert list_ids(client, tenant.headers, tenant.project_id) == []
 
 
-@pytest.mark.parametrize(
-    ("query", "code", "message"),
-    [
-        ("is_delete_storage=maybe", "BCS.4006003", "Invalid Parameter is_delete_storage : expected a boolean"),
-        ("is_delete_obs=2", "BCS.4006003", "Invalid Parameter is_delete_obs : expected a boolean"),
-        (
-            "is_delete_ief=true",
-            "BCS.4006014",
-            "Invalid Parameter is_delete_ief : only for IEF instances, which OpenBCS does not model",
-        ),
-        (
-            "ief_nodes_id=n1,n2",
-            "BCS.4006014",
-            "Invalid Parameter is_delete_ief : only for IEF instances, which OpenBCS does not model",
-        ),
-        ("is_delete_everything=true", "BCS.4006014", "Invalid Parameter is_delete_everything : unknown field"),
-        (
-            "is_delete_storage=true&is_delete_storage=false",
-            "BCS.4006014",
-            "Invalid Parameter is_delete_storage : given more than once",
-        ),
-    ],
-)
-def test_refused_flags_change_nothing(client, tenant, db, query, code, message):
+REFUSED_FLAGS = [
+    ("is_delete_storage=maybe", "BCS.4006003", "Invalid Parameter is_delete_storage : expected a boolean"),
+    ("is_delete_obs=2", "BCS.4006003", "Invalid Parameter is_delete_obs : expected a boolean"),
+    (
+        "is_delete_ief=true",
+        "BCS.4006014",
+        "Invalid Parameter is_delete_ief : only for IEF instances, which OpenBCS does not model",
+    ),
+    (
+        "ief_nodes_id=n1,n2",
+        "BCS.4006014",
+        "Invalid Parameter is_delete_ief : only for IEF instances, which OpenBCS does not model",
+    ),
+    ("is_delete_everything=true", "BCS.4006014", "Invalid Parameter is_delete_everything : unknown field"),
+    (
+        "is_delete_storage=true&is_delete_storage=false",
+        "BCS.4006014",
+        "Invalid Parameter is_delete_storage : given more than once",
+    ),
+]
+
+
+def test_refused_flags_change_nothing(client, tenant, db):
     bid = create_instance(client, tenant.headers, tenant.project_id)
     before = detail(client, tenant.headers, tenant.project_id, bid)
-    response = client.delete(f"{tenant.base}/blockchains/{bid}?{query}", headers=tenant.headers)
-    assert error_of(response) == (400, code, message)
-    assert row_count(db, Operation) == 1
+    for query, code, message in REFUSED_FLAGS:
+        response = client.delete(f"{tenant.base}/blockchains/{bid}?{query}", headers=tenant.headers)
+        assert error_of(response) == (400, code, message), query
+        assert row_count(db, Operation) == 1, query
+        assert db.run_read(lambda s: s.get(Blockchain, bid).busy_operation_id) is None, query
     assert detail(client, tenant.headers, tenant.project_id, bid) == before
-    assert db.run_read(lambda s: s.get(Blockchain, bid).busy_operation_id) is None
 
 
 def test_unknown_instance(client, tenant, db):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from openbcs.blockchains.models import Blockchain, Node, Organization
 from openbcs.operations.models import Operation
 from tests.blockchains.helpers import create_body, create_instance, detail, list_ids, op_records, row_count
@@ -49,15 +47,14 @@ def _state(db, bid: str) -> tuple:
     return db.run_read(read)
 
 
-@pytest.mark.parametrize(("method", "suffix", "body"), INSTANCE_CALLS)
-def test_another_tenants_instance_is_not_found(client, tenant, other_tenant, db, method, suffix, body):
+def test_another_tenants_instance_is_not_found(client, tenant, other_tenant, db):
     theirs = create_instance(client, other_tenant.headers, other_tenant.project_id, "bcs-private")
     before = _state(db, theirs)
-    response = _call(client, tenant, method, f"{tenant.base}/blockchains/{theirs}{suffix}", body)
-    assert response.status_code == 400
-    assert response.json() == NOT_FOUND
-    assert theirs not in response.text
-    assert _state(db, theirs) == before
+    for method, suffix, body in INSTANCE_CALLS:
+        response = _call(client, tenant, method, f"{tenant.base}/blockchains/{theirs}{suffix}", body)
+        assert (response.status_code, response.json()) == (400, NOT_FOUND), (method, suffix, body)
+        assert theirs not in response.text
+        assert _state(db, theirs) == before, (method, suffix, body)
     assert row_count(db, Operation) == 1
     assert row_count(db, Operation, Operation.project_id == tenant.project_id) == 0
     assert detail(client, other_tenant.headers, other_tenant.project_id, theirs)["basic_info"]["process_status"] == ""
@@ -80,32 +77,34 @@ PROJECT_CALLS = [
 ]
 
 
-@pytest.mark.parametrize(("method", "path", "body"), PROJECT_CALLS)
-def test_another_tenants_project_is_forbidden(client, tenant, other_tenant, db, method, path, body):
+def test_another_tenants_project_is_forbidden(client, tenant, other_tenant, db):
     theirs = create_instance(client, other_tenant.headers, other_tenant.project_id, "bcs-private")
     before = _state(db, theirs)
-    response = _call(client, tenant, method, f"{other_tenant.base}{path.replace('{id}', theirs)}", body)
-    assert response.status_code == 403
-    assert response.json() == {
-        "error_code": "BCS.4030403",
-        "error_msg": f"forbidden to project [{other_tenant.project_id}]",
-    }
-    assert _state(db, theirs) == before
+    for method, path, body in PROJECT_CALLS:
+        response = _call(client, tenant, method, f"{other_tenant.base}{path.replace('{id}', theirs)}", body)
+        assert (response.status_code, response.json()) == (
+            403,
+            {"error_code": "BCS.4030403", "error_msg": f"forbidden to project [{other_tenant.project_id}]"},
+        ), (method, path, body)
+        assert _state(db, theirs) == before, (method, path, body)
     assert row_count(db, Blockchain) == 1
     assert row_count(db, Operation) == 1
 
 
-@pytest.mark.parametrize(("method", "path", "body"), PROJECT_CALLS)
-def test_no_credentials_is_401(client, other_tenant, db, method, path, body):
+def test_no_credentials_is_401(client, other_tenant, db):
     theirs = create_instance(client, other_tenant.headers, other_tenant.project_id, "bcs-private")
-    headers = JSON if body is not None else {}
-    response = client.request(
-        method,
-        f"{other_tenant.base}{path.replace('{id}', theirs)}",
-        headers=headers,
-        content=json.dumps(body) if body is not None else None,
-    )
-    assert response.status_code == 401
-    assert response.json() == {"error_code": "BCS.4010401", "error_msg": "Incorrect token or token resolution failed"}
+    before = _state(db, theirs)
+    for method, path, body in PROJECT_CALLS:
+        response = client.request(
+            method,
+            f"{other_tenant.base}{path.replace('{id}', theirs)}",
+            headers=JSON if body is not None else {},
+            content=json.dumps(body) if body is not None else None,
+        )
+        assert (response.status_code, response.json()) == (
+            401,
+            {"error_code": "BCS.4010401", "error_msg": "Incorrect token or token resolution failed"},
+        ), (method, path, body)
+    assert _state(db, theirs) == before
     assert row_count(db, Blockchain) == 1
     assert row_count(db, Operation) == 1

@@ -239,12 +239,7 @@ def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
     tables = Base.metadata.tables
     with db.engine.connect() as conn:
         return {
-            name: [
-                tuple(row)
-                for row in conn.execute(
-                    select(tables[name]).order_by(*tables[name].primary_key.columns)
-                )
-            ]
+            name: [tuple(row) for row in conn.execute(select(tables[name]).order_by(*tables[name].primary_key.columns))]
             for name in MODEL_TABLES
         }
 

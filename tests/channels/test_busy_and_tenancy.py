@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 
 import httpx
@@ -11,10 +12,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
+from openbcs.blockchains.models import Blockchain
 from openbcs.db import Database
 from openbcs.operations.models import Operation
+from openbcs.settings import Settings
 from tests.channels.helpers import Bcs, error, issue_token, peer_names, snapshot
-from tests.support import TestAccount
+from tests.support import LiveServer, TestAccount
 
 AppWithSteps = Callable[[float], AbstractContextManager[TestClient]]
 # Long enough that an operation started meanwhile never leaves its first sub-step during the test.
@@ -150,14 +153,13 @@ def test_channel_calls_are_refused_while_the_instance_is_being_deleted(
             assert error(response) == (400, "BCS.4001003"), name
             assert response.json()["error_msg"] == "Operation failed. The BCS service is being deleted."
         assert snapshot(db) == before
+        assert api.record(operation_id)["operation_status"] == "processing"
 
 
 # --- tenant isolation --------------------------------------------------------------------------------------------
 
 
-def test_another_tenants_instance_is_unknown_to_every_channel_call(
-    make_bcs: Callable[..., Bcs], db: Database
-) -> None:
+def test_another_tenants_instance_is_unknown_to_every_channel_call(make_bcs: Callable[..., Bcs], db: Database) -> None:
     owner, intruder = make_bcs(), make_bcs()
     bid = owner.create_instance("chan-owned", peer_orgs=[("orga", 2), ("orgb", 1)], channels=[("trade", ["orga"])])
     owner.run(owner.create_channels(bid, "spare"))
@@ -199,4 +201,50 @@ def test_the_owners_project_in_the_path_is_forbidden_to_another_tenant(
         f"/v2/{owner.project_id}/blockchains/{bid}/channels", headers={"X-Auth-Token": intruder.token}
     )
     assert error(response) == (403, "BCS.4030403")
+    assert snapshot(db) == before
+
+
+def test_concurrent_channel_calls_start_exactly_one_operation(
+    app_with_steps: AppWithSteps, make_account: Callable[..., TestAccount], db: Database, settings: Settings
+) -> None:
+    account = make_account()
+    bid = _setup(app_with_steps, account)
+    names = [f"race{n}" for n in range(6)]
+    with LiveServer(settings.model_copy(update={"operation_step_seconds": PARKED})) as server:
+        token = issue_token(httpx.Client(base_url=server.url), account)
+
+        def create(name: str) -> httpx.Response:
+            with httpx.Client(base_url=server.url, timeout=60) as http:
+                return Bcs(http, account, token).create_channels(bid, name)
+
+        with ThreadPoolExecutor(max_workers=len(names)) as pool:
+            answers = dict(zip(names, pool.map(create, names), strict=True))
+        accepted = [name for name, response in answers.items() if response.status_code == 200]
+        assert len(accepted) == 1, {n: r.text for n, r in answers.items()}
+        for name, response in answers.items():
+            if name not in accepted:
+                assert error(response) == (400, "BCS.4001020"), response.text
+        operation_id = answers[accepted[0]].json()["operation_id"]
+        with httpx.Client(base_url=server.url) as http:
+            running = Bcs(http, account, token).records(blockchain_id=bid, operation_type="04")
+        assert [r["operation_id"] for r in running if r["operation_status"] != "finished"] == [operation_id]
+
+    _due_now(db, operation_id)
+    with app_with_steps(0) as fast:
+        api = Bcs(fast, account, issue_token(fast, account))
+        api.wait(operation_id)
+        assert [c["name"] for c in api.channels(bid)] == ["trade", "side", "spare", accepted[0]]
+
+
+def test_channel_calls_on_an_abnormal_instance_are_refused(make_bcs: Callable[..., Bcs], db: Database) -> None:
+    api = make_bcs()
+    bid = api.create_instance(
+        "chan-abnormal", peer_orgs=[("orga", 2), ("orgb", 1)], channels=[("trade", ["orga"]), ("side", ["orgb"])]
+    )
+    api.run(api.create_channels(bid, "spare"))
+    db.run_write(lambda s: s.execute(update(Blockchain).where(Blockchain.id == bid).values(status="Abnormal")))
+    before = snapshot(db)
+    for name, call in _channel_calls(api, bid).items():
+        assert error(call()) == (400, "BCS.4001020"), name
+    assert [c["name"] for c in api.channels(bid)] == ["trade", "side", "spare"]
     assert snapshot(db) == before

@@ -59,7 +59,10 @@ def test_an_organisation_that_left_can_join_again(bcs: Bcs) -> None:
     bid = _instance(bcs)
     bcs.run(bcs.remove_orgs(bid, "trade", ["orga"]))
     bcs.run(bcs.add_peers(bid, "trade", {"orga": 1}))
-    assert bcs.channel(bid, "trade")["peers"] == {"orgb": peer_names(bid, "orgb", 2), "orga": peer_names(bid, "orga", 1)}
+    assert bcs.channel(bid, "trade")["peers"] == {
+        "orgb": peer_names(bid, "orgb", 2),
+        "orga": peer_names(bid, "orga", 1),
+    }
     history = bcs.history(bid, "trade")
     assert [b["event"] for b in history["blocks"]] == ["create", "org_removed", "org_added"]
     assert history["blocks"][-1]["orgs"] == block_orgs(bid, "orga", "orgb")

@@ -1,4 +1,5 @@
-"""Fixtures of the consortium tests: an app whose worker is frozen, so joining and quitting states hold still."""
+"""Fixtures of the consortium tests: cheap password hashing, and an app whose worker is frozen so that joining and
+quitting states hold still."""
 
 from __future__ import annotations
 
@@ -8,7 +9,16 @@ import pytest
 from fastapi.testclient import TestClient
 
 from openbcs.app import create_app
+from openbcs.iam import passwords
 from openbcs.settings import Settings
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every consortium test creates several accounts and logs each in: hash their passwords with a small scrypt
+    cost (the parameters are stored with each hash, so verification is unchanged). Passwords are not under test
+    here (tests/iam covers them)."""
+    monkeypatch.setattr(passwords, "_N", 2**4)
 
 
 @pytest.fixture

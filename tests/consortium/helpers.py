@@ -21,6 +21,8 @@ Setting up a consortium
 Stored state (read straight from the database, never through the API under test)
 - :func:`invitations` / :func:`invitation_row` — rows of ``consortium_invitations`` as dicts.
 - :func:`operation_rows` — ``(id, kind, status, project_id, blockchain_id)`` of every operation.
+- :func:`wait_started` — on a frozen app, wait until the worker started an operation (its only move for an hour):
+  take a :func:`snapshot` only after that.
 - :func:`snapshot` — every row of the model's tables (instances, orgs, nodes, channels, channel members, config
   blocks, operations, sub-steps, invitations): ``assert snapshot(db) == before`` proves a refused call changed
   nothing and started no operation.
@@ -98,7 +100,7 @@ def issue_token(http: httpx.Client, account: TestAccount) -> str:
 
 def union_instance_body(name: str = "bcs-union", **overrides: Any) -> dict[str, Any]:
     """A consortium (union) instance: default org ``organization`` (2 peers), default channel ``channel``."""
-    return create_body(name, blockchain_type="union", **overrides)
+    return create_body(name, **{"blockchain_type": "union", **overrides})
 
 
 def invitee_instance_body(
@@ -273,7 +275,9 @@ class Party:
     # --- membership ------------------------------------------------------------------------------------------------
 
     def invite(self, bcs_id: str, channel: str, *names: str, invitor_username: str | None = None) -> httpx.Response:
-        return self.call("POST", "/members/invitations", invite_body(bcs_id, channel, *names, invitor_username=invitor_username))
+        return self.call(
+            "POST", "/members/invitations", invite_body(bcs_id, channel, *names, invitor_username=invitor_username)
+        )
 
     def handle(self, body: dict[str, Any]) -> httpx.Response:
         return self.call("POST", "/notification/handle", body)
@@ -292,7 +296,9 @@ class Party:
         return self.call("PUT", "/members/quit", body)
 
 
-def new_party(http: httpx.Client, make_account: Any, name: str | None = None, *, drive: Database | None = None) -> Party:
+def new_party(
+    http: httpx.Client, make_account: Any, name: str | None = None, *, drive: Database | None = None
+) -> Party:
     """A fresh account and a token for it, issued by ``http``."""
     account = make_account(name)
     return Party(http, account, issue_token(http, account), drive)
@@ -327,7 +333,8 @@ class Consortium:
 
     def agree_body(self, orgs: tuple[str, ...] = (DEFAULT_ORG,), **overrides: Any) -> dict[str, Any]:
         """HandleNotification ``agreed`` with the invitee instance and ``orgs``; an override of None drops a field."""
-        assert self.invitee_bcs_id is not None and self.invitee_bcs_name is not None
+        assert self.invitee_bcs_id is not None
+        assert self.invitee_bcs_name is not None
         body: dict[str, Any] = {
             "channel_name": self.channel,
             "status": "agreed",
@@ -457,6 +464,16 @@ def operation_rows(db: Database) -> list[tuple[str, str, str, str, str | None]]:
             for o in s.scalars(select(Operation).order_by(Operation.record_time, Operation.id))
         ]
     )
+
+
+def wait_started(db: Database, operation_id: str, *, timeout: float = 30) -> None:
+    """On a frozen app: wait until its worker made the operation's first transition (``waiting`` → ``processing``),
+    its only one for an hour, so that a :func:`snapshot` taken now stays still unless a call under test changes it."""
+    deadline = time.monotonic() + timeout
+    query = select(Operation.status).where(Operation.id == operation_id)
+    while db.run_read(lambda s: s.scalar(query)) == "waiting":
+        assert time.monotonic() < deadline, f"the worker did not start {operation_id}"
+        time.sleep(0.01)
 
 
 def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:

@@ -24,6 +24,7 @@ from openbcs.blockchains.schemas import CreateRequestBody, NodeOrgs, UpdateInsta
 from openbcs.certs import service as certs
 from openbcs.channels import service as channels
 from openbcs.db import now_ns
+from openbcs.monitoring import service as monitoring
 from openbcs.operations import kinds
 from openbcs.operations import service as operations
 from openbcs.operations.kinds import OperationContext, OperationFailed, OperationKind, Step, SubStep
@@ -114,7 +115,9 @@ def get_owned(session: Session, *, project_id: str, blockchain_id: str, lock: bo
     """The project's instance, or ``BCS.4001011`` (another tenant's instance is indistinguishable from none)."""
     query = select(Blockchain).where(Blockchain.id == blockchain_id, Blockchain.project_id == project_id)
     if lock:
-        query = query.with_for_update()
+        # populate_existing: a caller may have read the instance (find) before waiting for its lock; the values the
+        # lock's previous holder committed must replace the ones read then, or its busy mark goes unseen.
+        query = query.with_for_update().execution_options(populate_existing=True)
     instance = session.scalar(query)
     if instance is None:
         raise errors.BCSError(errors.INSTANCE_NOT_FOUND)
@@ -136,6 +139,32 @@ def require_idle(instance: Blockchain) -> None:
         raise errors.BCSError(errors.INSTANCE_DELETING)
     if instance.busy_operation_id is not None or instance.status != NORMAL:
         raise errors.BCSError(errors.INSTANCE_BUSY)
+
+
+def _event(session: Session, instance: Blockchain, name: str, message: str, **metadata: object) -> None:
+    monitoring.record(
+        session,
+        blockchain_id=instance.id,
+        project_id=instance.project_id,
+        name=name,
+        message=message,
+        metadata=metadata,
+    )
+
+
+def _abnormal(session: Session, instance: Blockchain, reason: str) -> None:
+    """The instance failed: Abnormal, with an alarm that stays active while it is."""
+    instance.status = ABNORMAL
+    monitoring.raise_alarm(
+        session,
+        blockchain_id=instance.id,
+        project_id=instance.project_id,
+        key="instance-abnormal",
+        name="InstanceAbnormal",
+        severity="critical",
+        message=f"instance {instance.name} is Abnormal: {reason}",
+        metadata={"status": ABNORMAL},
+    )
 
 
 def mark_busy(instance: Blockchain, operation_id: str, process_status: str | None = None) -> None:
@@ -476,12 +505,13 @@ def _finish_creation(session: Session, ctx: OperationContext) -> str:
     instance.status = NORMAL
     instance.deploy_status = DEPLOYED
     mark_idle(instance)
+    _event(session, instance, "InstanceStateChanged", f"instance {instance.name} is Normal", status=NORMAL)
     return "instance is Normal"
 
 
-def _creation_failed(session: Session, ctx: OperationContext, _message: str) -> None:
+def _creation_failed(session: Session, ctx: OperationContext, message: str) -> None:
     instance = _instance_of(session, ctx)
-    instance.status = ABNORMAL
+    _abnormal(session, instance, message)
     instance.deploy_status = DEPLOY_FAILED
     mark_idle(instance)
     _set_nodes_status(session, instance.id, "AbNormal")
@@ -647,19 +677,55 @@ def _apply_node_changes(session: Session, ctx: OperationContext) -> str:
     added = removed = 0
     for org in orgs_of(session, instance.id):
         doomed = [node for node in nodes_of(session, org.id) if node.status == NODE_DELETING]
+        new_org = org.status == NODE_ADDING
         if doomed:
             channels.remove_nodes(session, [node.id for node in doomed], cause=ctx.operation_id)
             for node in doomed:
+                _event(
+                    session,
+                    instance,
+                    "PeerRemoved",
+                    f"{node.name} of {org.name} removed",
+                    org=org.name,
+                    node=node.name,
+                    operation_id=ctx.operation_id,
+                )
                 session.delete(node)
             removed += len(doomed)
         for node in nodes_of(session, org.id):
             if node.status in (NODE_ADDING, NODE_CREATING):
                 node.status = NODE_NORMAL
                 added += 1
+                _event(
+                    session,
+                    instance,
+                    "PeerAdded",
+                    f"{node.name} of {org.name} added",
+                    org=org.name,
+                    node=node.name,
+                    operation_id=ctx.operation_id,
+                )
         if org.status == NODE_DELETING:
+            _event(
+                session,
+                instance,
+                "OrgRemoved",
+                f"organisation {org.name} removed",
+                org=org.name,
+                operation_id=ctx.operation_id,
+            )
             session.flush()
             session.delete(org)
         else:
+            if new_org:
+                _event(
+                    session,
+                    instance,
+                    "OrgAdded",
+                    f"organisation {org.name} added",
+                    org=org.name,
+                    operation_id=ctx.operation_id,
+                )
             org.status = NODE_NORMAL
     return f"{added} node(s) added, {removed} removed"
 
@@ -669,9 +735,9 @@ def _finish_change(session: Session, ctx: OperationContext) -> str:
     return "instance is Normal"
 
 
-def _change_failed(session: Session, ctx: OperationContext, _message: str) -> None:
+def _change_failed(session: Session, ctx: OperationContext, message: str) -> None:
     instance = _instance_of(session, ctx)
-    instance.status = ABNORMAL
+    _abnormal(session, instance, message)
     mark_idle(instance)
 
 
@@ -755,9 +821,9 @@ def _remove_instance(session: Session, ctx: OperationContext) -> str:
     return "instance removed"
 
 
-def _deletion_failed(session: Session, ctx: OperationContext, _message: str) -> None:
+def _deletion_failed(session: Session, ctx: OperationContext, message: str) -> None:
     instance = _instance_of(session, ctx)
-    instance.status = ABNORMAL
+    _abnormal(session, instance, message)
     mark_idle(instance)
 
 

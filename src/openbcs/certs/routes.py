@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
@@ -17,11 +18,20 @@ from openbcs.consortium.schemas import ResultResponse
 router = APIRouter(prefix="/v2/{project_id}/blockchains/{blockchain_id}")
 
 
+def _disposition(filename: str) -> str:
+    """``attachment; filename="..."``; a name that is not ASCII (instance and organisation names may be Chinese)
+    gets an ASCII fallback and the UTF-8 name in ``filename*`` (RFC 6266), as HTTP headers carry only Latin-1."""
+    if filename.isascii():
+        return f'attachment; filename="{filename}"'
+    fallback = "".join(c if c.isascii() else "_" for c in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"
+
+
 def _zip(archive: service.Archive) -> Response:
     return Response(
         content=archive.content,
         media_type="application/zip",
-        headers={"Content-Disposition": f'attachment; filename="{archive.filename}"'},
+        headers={"Content-Disposition": _disposition(archive.filename)},
     )
 
 
@@ -97,7 +107,7 @@ async def _uploaded_file(request: Request, _caller: Caller) -> bytes | None:
         if upload is None:
             return None
         if not isinstance(upload, UploadFile):
-            raise errors.wrong_type("file", "a file")
+            raise errors.invalid_parameter("file", "must be a file part, not a text field")
         return await upload.read(service.UPLOAD_MAX_BYTES + 1)
     finally:
         await form.close()

@@ -12,6 +12,7 @@ import datetime as dt
 import io
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,10 +29,12 @@ from openbcs.certs.schemas import SdkConfigBody
 from openbcs.channels import service as channels
 from openbcs.db import now_ns
 from openbcs.keys import ServerKey
+from openbcs.monitoring import service as monitoring
 
 CERT_TYPES = ("admin", "user", "ca")
 USER_NAME = re.compile(r"^[a-z][a-z0-9]{3,23}$")
 CHAINCODE_NAME = re.compile(r"^[a-z][a-z0-9]{5,24}$")
+PEER_INDEX = re.compile(r"0|[1-9][0-9]{0,2}")
 HOSTED_PER_ORG_MAX = 100
 UPLOAD_MAX_BYTES = 30 * 1024
 DEFAULT_USER = "User1"
@@ -227,7 +230,7 @@ def download(
 
 
 def _check_user_name(user_name: str) -> None:
-    if not USER_NAME.match(user_name):
+    if not USER_NAME.fullmatch(user_name):
         raise errors.invalid_parameter("user_name", "4-24 lower-case letters and digits, starting with a letter")
 
 
@@ -248,8 +251,12 @@ def issue_user_cert(
     """
     _check_user_name(user_name)
     instance = blockchains.get_owned(session, project_id=project_id, blockchain_id=blockchain_id)
+    if instance.process_status == blockchains.IS_DELETING:
+        raise errors.BCSError(errors.INSTANCE_DELETING)
     org = blockchains.org_named(session, instance.id, org_name)
-    org_pki = _pki_of(session, org)
+    _pki_of(session, org)
+    # The org's PKI row is the lock that keeps two calls from hosting the same user twice or passing the cap.
+    org_pki = session.scalars(select(OrgPki).where(OrgPki.org_id == org.id).with_for_update()).one()
     issued: IssuedCert | None = None
     key_pem: bytes
     if security_mode:
@@ -300,11 +307,19 @@ def _uploaded_serials(upload: bytes, ca_pem: bytes, user_name: str) -> set[str]:
         raise errors.invalid_parameter("file", "not a zip archive")
     serials: set[str] = set()
     with zipfile.ZipFile(io.BytesIO(upload)) as archive:
-        for name in archive.namelist():
+        for info in archive.infolist():
+            name = info.filename
             if not name.endswith((".pem", ".crt")) or "signcerts" not in name:
                 continue
+            if info.file_size > UPLOAD_MAX_BYTES:
+                raise errors.invalid_parameter("file", f"{name} is too large for a certificate")
             try:
-                cert = pki.load_cert(archive.read(name))
+                content = archive.read(info)
+            except (zipfile.BadZipFile, RuntimeError, NotImplementedError, EOFError, zlib.error) as exc:
+                # A corrupt member (bad CRC, truncated data), an encrypted one, an unsupported compression.
+                raise errors.invalid_parameter("file", f"{name} cannot be read from the zip archive") from exc
+            try:
+                cert = pki.load_cert(content)
             except ValueError as exc:
                 raise errors.invalid_parameter("file", f"{name} is not a PEM certificate") from exc
             if not pki.issued_by(cert, ca_pem):
@@ -357,6 +372,14 @@ def set_frozen(
     for cert in targets:
         cert.revoked_at = now if frozen else None
     org_pki.crl_number += 1
+    monitoring.record(
+        session,
+        blockchain_id=instance.id,
+        project_id=instance.project_id,
+        name="CertFrozen" if frozen else "CertUnfrozen",
+        message=f"{len(targets)} certificate(s) of {user_name} in {org.name} {'frozen' if frozen else 'unfrozen'}",
+        metadata={"org": org.name, "user": user_name, "serials": ",".join(c.serial for c in targets)},
+    )
     return len(targets)
 
 
@@ -388,7 +411,7 @@ def sdk_config(session: Session, *, project_id: str, blockchain_id: str, body: S
         chaincodes = {body.channel_name: [body.chaincode_name]}
     for names in chaincodes.values():
         for name in names:
-            if not CHAINCODE_NAME.match(name):
+            if not CHAINCODE_NAME.fullmatch(name):
                 raise errors.invalid_parameter(
                     "chaincode_name", f"{name}: 6-25 lower-case letters and digits, starting with a letter"
                 )
@@ -402,7 +425,10 @@ def sdk_config(session: Session, *, project_id: str, blockchain_id: str, body: S
         org = blockchains.org_named(session, instance.id, org_name)
         org_pki = _pki_of(session, org)
         nodes = blockchains.nodes_of(session, org.id)
-        if indexes != sorted(set(indexes), key=lambda i: int(i) if i.isdigit() else -1) or not indexes:
+        for index in indexes:
+            if not PEER_INDEX.fullmatch(index):
+                raise errors.invalid_parameter(f"peer_orgs.{org_name}", f"{org_name} has no peer {index}")
+        if not indexes or [int(i) for i in indexes] != sorted({int(i) for i in indexes}):
             raise errors.invalid_parameter(f"peer_orgs.{org_name}", "peer indexes in ascending order, each once")
         domain = _domain(org)
         tlsca_path = f"{org.name}/tlsca/tlsca.{domain}-cert.pem"
@@ -411,7 +437,7 @@ def sdk_config(session: Session, *, project_id: str, blockchain_id: str, body: S
         files[f"{org.name}/admin/{admin.subject}-cert.pem"] = admin.cert.encode()
         org_peers = []
         for index in indexes:
-            if not index.isdigit() or int(index) >= len(nodes):
+            if int(index) >= len(nodes):
                 raise errors.invalid_parameter(f"peer_orgs.{org_name}", f"{org_name} has no peer {index}")
             node = nodes[int(index)]
             for channel_name, channel in channel_rows.items():

@@ -26,6 +26,7 @@ from openbcs.channels.schemas import (
     BatchRemovePeersFromChannelRequestBody,
 )
 from openbcs.db import now_ns
+from openbcs.monitoring import service as monitoring
 from openbcs.operations import kinds
 from openbcs.operations import service as operations
 from openbcs.operations.kinds import OperationContext, OperationKind, Step, SubStep
@@ -78,6 +79,8 @@ def _channel_label(channel: Channel) -> str:
 
 
 def _append_block(session: Session, channel: Channel, *, event: str, cause: str) -> ConfigBlock:
+    # Lock the channel first: two transactions appending to one chain would otherwise both take the next number.
+    session.execute(select(Channel.id).where(Channel.id == channel.id).with_for_update())
     last = session.scalar(
         select(ConfigBlock).where(ConfigBlock.channel_id == channel.id).order_by(ConfigBlock.number.desc()).limit(1)
     )
@@ -106,6 +109,17 @@ def _append_block(session: Session, channel: Channel, *, event: str, cause: str)
     )
     session.add(block)
     session.flush()
+    instance = blockchains.find(session, blockchain_id=channel.blockchain_id)
+    if instance is not None:
+        names = {"create": "ChannelCreated", "org_added": "ChannelOrgAdded", "org_removed": "ChannelOrgRemoved"}
+        monitoring.record(
+            session,
+            blockchain_id=instance.id,
+            project_id=instance.project_id,
+            name=names.get(event, event),
+            message=f"channel {channel.name}: {event.replace('_', ' ')} (block {number})",
+            metadata={"channel": channel.name, "block": number, "operation_id": cause},
+        )
     return block
 
 
@@ -524,6 +538,15 @@ def _remove_peers(session: Session, ctx: OperationContext) -> str:
 
 def _delete_channel(session: Session, ctx: OperationContext) -> str:
     channel = _channel(session, ctx)
+    instance = _instance(session, ctx)
+    monitoring.record(
+        session,
+        blockchain_id=instance.id,
+        project_id=instance.project_id,
+        name="ChannelDeleted",
+        message=f"channel {channel.name} deleted",
+        metadata={"channel": channel.name, "operation_id": ctx.operation_id},
+    )
     session.delete(channel)
     return f"channel {channel.name} deleted"
 

@@ -28,6 +28,7 @@ from openbcs.consortium.schemas import (
 )
 from openbcs.db import now_ns
 from openbcs.iam import service as iam
+from openbcs.monitoring import service as monitoring
 from openbcs.operations import kinds
 from openbcs.operations import service as operations
 from openbcs.operations.kinds import OperationContext, OperationKind, Step, SubStep
@@ -60,7 +61,10 @@ def _touch(invitation: Invitation, *, status: str | None = None, notification_st
 
 
 def _lock(session: Session, invitation_id: int) -> Invitation:
-    return session.scalars(select(Invitation).where(Invitation.id == invitation_id).with_for_update()).one()
+    # populate_existing: the row may already be in the session, read before the lock was granted; the locked row's
+    # committed values must replace those, or a change made meanwhile by the lock's previous holder goes unseen.
+    query = select(Invitation).where(Invitation.id == invitation_id).with_for_update()
+    return session.scalars(query.execution_options(populate_existing=True)).one()
 
 
 def _inviter_settings(instance: Any) -> dict[str, Any]:
@@ -266,7 +270,12 @@ def quit_consortium(session: Session, *, caller: Caller, body: QuitUnionFromMemb
                 Invitation.inviter_name == body.inviter_username,
                 Invitation.channel_name == body.channel_name,
                 Invitation.invitee_domain_id == caller.domain_id,
-                Invitation.invitee_blockchain_id == body.invitee_bcsid,
+                # A membership never agreed to (waiting, reject, cancelled) names no instance yet: it exists, and
+                # its state answers the caller (BCS.4006003), whatever instance the body names.
+                or_(
+                    Invitation.invitee_blockchain_id == body.invitee_bcsid,
+                    Invitation.invitee_blockchain_id.is_(None),
+                ),
             )
             .order_by(Invitation.id.desc())
         ).all()
@@ -312,7 +321,18 @@ def quit_consortium(session: Session, *, caller: Caller, body: QuitUnionFromMemb
 
 def delete_invitations(session: Session, *, caller: Caller, body: DeleteMemberInviteRequestBody) -> int:
     """Withdraw waiting invitations (their notifications become cancelled) and delete finished records."""
-    instance = blockchains.get_owned(session, project_id=caller.project_id, blockchain_id=body.bcs_id, lock=True)
+    # Only the invitations are locked, not the instance: answering locks the invitation and then the instances, so
+    # locking the instance first here would deadlock with an answer racing this withdrawal (on PostgreSQL).
+    try:
+        blockchain_id = blockchains.get_owned(session, project_id=caller.project_id, blockchain_id=body.bcs_id).id
+    except errors.BCSError:
+        # A deleted instance's records (released members, past ones) are still the inviter's to delete.
+        kept = select(Invitation.id).where(
+            Invitation.inviter_blockchain_id == body.bcs_id, Invitation.inviter_project_id == caller.project_id
+        )
+        if blockchains.find(session, blockchain_id=body.bcs_id) is not None or session.scalar(kept.limit(1)) is None:
+            raise
+        blockchain_id = body.bcs_id
     chosen: list[tuple[Invitation, str]] = []
     for index, entry in enumerate(body.invited_userinfo):
         field = f"invited_userinfo[{index}]"
@@ -324,7 +344,8 @@ def delete_invitations(session: Session, *, caller: Caller, body: DeleteMemberIn
             session.scalars(
                 select(Invitation)
                 .where(
-                    Invitation.inviter_blockchain_id == instance.id,
+                    Invitation.inviter_blockchain_id == blockchain_id,
+                    Invitation.inviter_project_id == caller.project_id,
                     Invitation.channel_name == body.channel_name,
                     Invitation.invitee_name == entry.invited_user,
                     Invitation.deleted_by_inviter.is_(False),
@@ -433,6 +454,25 @@ def _invitation(session: Session, ctx: OperationContext) -> Invitation:
     return _lock(session, int(ctx.payload["invitation_id"]))
 
 
+def _member_event(session: Session, invitation: Invitation, name: str, message: str) -> None:
+    """Record a membership event on both instances (while they exist)."""
+    for blockchain_id in (invitation.inviter_blockchain_id, invitation.invitee_blockchain_id):
+        instance = blockchains.find(session, blockchain_id=blockchain_id) if blockchain_id else None
+        if instance is not None:
+            monitoring.record(
+                session,
+                blockchain_id=instance.id,
+                project_id=instance.project_id,
+                name=name,
+                message=message,
+                metadata={
+                    "channel": invitation.channel_name,
+                    "invitee": invitation.invitee_name,
+                    "inviter": invitation.inviter_name,
+                },
+            )
+
+
 def _instances_idle(session: Session, invitation: Invitation) -> None:
     for blockchain_id in (invitation.inviter_blockchain_id, invitation.invitee_blockchain_id):
         instance = blockchains.find(session, blockchain_id=blockchain_id) if blockchain_id else None
@@ -453,6 +493,9 @@ def _joined(session: Session, ctx: OperationContext) -> str:
     invitation = _invitation(session, ctx)
     _touch(invitation, status=JOINED, notification_status=JOINED)
     _instances_idle(session, invitation)
+    _member_event(
+        session, invitation, "MemberJoined", f"{invitation.invitee_name} joined channel {invitation.channel_name}"
+    )
     return "member joined"
 
 
@@ -480,6 +523,9 @@ def _quitted(session: Session, ctx: OperationContext) -> str:
     invitation = _invitation(session, ctx)
     _touch(invitation, status=QUIT, notification_status=QUIT)
     _instances_idle(session, invitation)
+    _member_event(
+        session, invitation, "MemberQuit", f"{invitation.invitee_name} quit channel {invitation.channel_name}"
+    )
     return "member quit"
 
 
@@ -535,6 +581,12 @@ def _instance_deleted(session: Session, instance: Any) -> None:
         elif invitation.status == JOINED:
             invitation.status = invitation.notification_status = RELEASED
             invitation.updated_time = now
+            _member_event(
+                session,
+                invitation,
+                "MemberReleased",
+                f"the consortium of channel {invitation.channel_name} was dissolved",
+            )
     cause = instance.busy_operation_id or ""
     for channel, org_ids in channels.foreign_memberships(session, blockchain_id=instance.id):
         channels.leave(session, channel, org_ids=org_ids, cause=cause)
@@ -545,3 +597,9 @@ def _instance_deleted(session: Session, instance: Any) -> None:
     ):
         invitation.status = invitation.notification_status = QUIT
         invitation.updated_time = now
+        _member_event(
+            session,
+            invitation,
+            "MemberQuit",
+            f"{invitation.invitee_name} left channel {invitation.channel_name}: its instance was deleted",
+        )

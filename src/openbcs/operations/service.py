@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from openbcs.db import now_ns
 from openbcs.keys import ServerKey
+from openbcs.monitoring import service as monitoring
 from openbcs.operations import kinds
 from openbcs.operations.kinds import OperationContext, OperationFailed
 from openbcs.operations.models import Operation, OperationSubStep
@@ -100,6 +101,15 @@ def start(
                     messages=[],
                 )
             )
+    if blockchain_id is not None:
+        monitoring.record(
+            session,
+            blockchain_id=blockchain_id,
+            project_id=project_id,
+            name="OperationStarted",
+            message=f"{registered.description or kind} started",
+            metadata=_event_metadata(operation_id, kind),
+        )
     # Read by the worker's after-commit hook: wake up now rather than at the next poll.
     session.info["operations_started"] = True
     return operation_id
@@ -197,6 +207,7 @@ def advance(
     following = next((s for s in sub_steps if s.serial_num > current.serial_num), None)
     if following is None:
         operation.status = FINISHED
+        _finished(session, operation, kind)
     else:
         following.status = PROCESSING
         following.start_time = now
@@ -223,6 +234,45 @@ def _fail(
         context.payload = copy.deepcopy(operation.payload)
         kind.on_failure(session, context, message)
         operation.payload = context.payload
+    if operation.blockchain_id is not None:
+        monitoring.raise_alarm(
+            session,
+            blockchain_id=operation.blockchain_id,
+            project_id=operation.project_id,
+            key=FAILED_ALARM,
+            name="OperationFailed",
+            severity="major",
+            message=f"{kind.description or kind.name} failed: {message}",
+            metadata=_event_metadata(operation.id, kind.name),
+        )
+
+
+FAILED_ALARM = "operation-failed"
+
+
+def _event_metadata(operation_id: str, kind: str) -> dict[str, str]:
+    return {"operation_id": operation_id, "operation_kind": kind}
+
+
+def _finished(session: Session, operation: Operation, kind: kinds.OperationKind) -> None:
+    """Record the success; it clears the instance's alarm about an earlier failed operation."""
+    if operation.blockchain_id is None:
+        return
+    monitoring.record(
+        session,
+        blockchain_id=operation.blockchain_id,
+        project_id=operation.project_id,
+        name="OperationFinished",
+        message=f"{kind.description or kind.name} finished",
+        metadata=_event_metadata(operation.id, kind.name),
+    )
+    monitoring.clear_alarms(
+        session,
+        blockchain_id=operation.blockchain_id,
+        project_id=operation.project_id,
+        keys=[FAILED_ALARM],
+        reason=f"operation {operation.id} finished",
+    )
 
 
 # --- records ----------------------------------------------------------------------------------------------------

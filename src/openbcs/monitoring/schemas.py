@@ -1,0 +1,108 @@
+"""Request and response models of the monitoring operations (25-29); camelCase keys as the API spells them."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+SortKey = Literal["time", "name", "severity"]
+
+
+class EventMetadataRelation(_Strict):
+    key: str = Field(min_length=1, max_length=64)
+    value: list[str] = Field(min_length=1, max_length=50)
+    relation: Literal["AND", "OR", "NOT"]
+
+
+class EventResultSort(_Strict):
+    order_by: list[SortKey] = Field(default_factory=lambda: list[SortKey](["time"]), max_length=3)
+    order: Literal["asc", "desc"] = "desc"
+
+
+class ListBcsEventRequestBody(_Strict):
+    time_range: str = Field(min_length=1, max_length=64)
+    step: int = Field(gt=0)
+    search: str | None = Field(default=None, max_length=256)
+    metadata_relation: list[EventMetadataRelation] | None = Field(default=None, max_length=20)
+    sort: EventResultSort | None = None
+
+
+class EventsQuery(_Strict):
+    type: str | None = Field(default=None, max_length=32)
+
+
+class ListBcsMetricRequestBody(_Strict):
+    metric_names: list[str] | None = Field(default=None, max_length=20)
+
+
+class ListEntityMetricRequestBody(_Strict):
+    type: Literal["org", "plugin"] = "org"
+    entity_name: str | None = Field(default=None, max_length=96)
+
+
+class ListInstanceMetricRequestBody(_Strict):
+    type: Literal["org", "plugin"]
+    entity_name: str = Field(min_length=1, max_length=96)
+    instance_name: str = Field(min_length=1, max_length=96)
+
+
+class Dimension(BaseModel):
+    name: str
+    value: str
+
+
+class StatisticValue(BaseModel):
+    statistic: str
+    value: float
+
+
+class MetricDataPoints(BaseModel):
+    timestamp: int
+    unit: str
+    statistics: list[StatisticValue]
+
+
+class MetricDemision(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    namespace: str
+    metric_name: str = Field(alias="metricName")
+    dimensions: list[Dimension]
+
+
+class MetricItemResultAPI(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    metric: MetricDemision
+    data_points: list[MetricDataPoints] = Field(alias="dataPoints")
+
+
+class MetricsResponse(BaseModel):
+    metrics: list[MetricItemResultAPI]
+
+
+class EntityMetricListItem(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    cpu_usage: str = Field(alias="cpuUsage")
+    disk_read_rate: str = Field(alias="diskReadRate")
+    disk_write_rate: str = Field(alias="diskWriteRate")
+    mem_usage: str = Field(alias="memUsage")
+    recv_bytes_rate: str = Field(alias="recvBytesRate")
+    send_bytes_rate: str = Field(alias="sendBytesRate")
+    filesystem_usage: str = Field(alias="filesystemUsage")
+
+
+class EntityMetricList(BaseModel):
+    dimensions: list[Dimension]
+    values: list[EntityMetricListItem]
+
+
+class ListEntityMetricResponse(BaseModel):
+    metrics: list[EntityMetricList]

@@ -1,0 +1,223 @@
+"""Events and alarms: recorded whenever something happens to an instance, queried by ListBcsEvents(Statistic).
+
+Other domains call :func:`record`, :func:`raise_alarm` and :func:`clear_alarms` inside their own transactions, so an
+event exists exactly when what it reports was committed. An alarm stays active until what caused it is over (a
+later operation on the instance succeeds; the instance is ``Normal`` again), then it is history.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from openbcs import errors
+from openbcs.db import now_ns
+from openbcs.monitoring.models import Alarm, Event
+from openbcs.monitoring.schemas import EventMetadataRelation, ListBcsEventRequestBody
+
+SEVERITIES = {"info": 0, "minor": 1, "major": 2, "critical": 3}
+ACTIVE_ALERT, HISTORY_ALERT = "active_alert", "history_alert"
+MAX_BUCKETS = 1440
+_TIME_RANGE = re.compile(r"^(-1|\d{1,16})\.(-1|\d{1,16})\.(\d{1,9})$")
+_MS = 1_000_000
+
+
+def record(
+    session: Session,
+    *,
+    blockchain_id: str,
+    project_id: str,
+    name: str,
+    message: str,
+    severity: str = "info",
+    metadata: Mapping[str, object] | None = None,
+) -> None:
+    """Record an event of an instance."""
+    session.add(
+        Event(
+            blockchain_id=blockchain_id,
+            project_id=project_id,
+            name=name,
+            severity=severity,
+            message=message[:512],
+            metadata_={k: str(v) for k, v in (metadata or {}).items()},
+            time=now_ns(),
+        )
+    )
+
+
+def raise_alarm(
+    session: Session,
+    *,
+    blockchain_id: str,
+    project_id: str,
+    key: str,
+    name: str,
+    message: str,
+    severity: str = "major",
+    metadata: Mapping[str, object] | None = None,
+) -> None:
+    """Raise an alarm (recorded as an event too); an active alarm with the same key is kept, not duplicated."""
+    record(
+        session,
+        blockchain_id=blockchain_id,
+        project_id=project_id,
+        name=name,
+        message=message,
+        severity=severity,
+        metadata=metadata,
+    )
+    active = session.scalar(
+        select(Alarm).where(Alarm.blockchain_id == blockchain_id, Alarm.key == key, Alarm.cleared_time.is_(None))
+    )
+    if active is not None:
+        active.message = message[:512]
+        return
+    session.add(
+        Alarm(
+            blockchain_id=blockchain_id,
+            project_id=project_id,
+            key=key,
+            name=name,
+            severity=severity,
+            message=message[:512],
+            metadata_={k: str(v) for k, v in (metadata or {}).items()},
+            raised_time=now_ns(),
+            cleared_time=None,
+        )
+    )
+
+
+def clear_alarms(session: Session, *, blockchain_id: str, project_id: str, keys: Iterable[str], reason: str) -> int:
+    """Clear the instance's active alarms with these keys (each clearing is an event); returns how many."""
+    cleared = 0
+    for alarm in session.scalars(
+        select(Alarm).where(
+            Alarm.blockchain_id == blockchain_id, Alarm.key.in_(list(keys)), Alarm.cleared_time.is_(None)
+        )
+    ):
+        alarm.cleared_time = now_ns()
+        record(
+            session,
+            blockchain_id=blockchain_id,
+            project_id=project_id,
+            name="AlarmCleared",
+            message=f"{alarm.name} cleared: {reason}",
+            metadata={"alarm": alarm.name, "key": alarm.key},
+        )
+        cleared += 1
+    return cleared
+
+
+def prune(session: Session, *, retention_seconds: float) -> int:
+    """Delete events, and cleared alarms, older than the retention; returns how many rows went."""
+    cutoff = now_ns() - int(retention_seconds * 1e9)
+    gone = session.execute(delete(Event).where(Event.time < cutoff)).rowcount  # type: ignore[attr-defined]
+    gone += session.execute(  # type: ignore[attr-defined]
+        delete(Alarm).where(Alarm.cleared_time.is_not(None), Alarm.cleared_time < cutoff)
+    ).rowcount
+    return int(gone)
+
+
+# --- queries ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Window:
+    """A query window in milliseconds since the epoch, both ends included."""
+
+    start_ms: int
+    end_ms: int
+
+
+def parse_time_range(value: str, *, now_ms: int) -> Window:
+    """``start.end.minutes`` (AOM's form): ``-1.-1.N`` is the last N minutes; else the explicit start and end."""
+    match = _TIME_RANGE.match(value)
+    if not match:
+        raise errors.invalid_parameter("time_range", "use startMs.endMs.minutes, or -1.-1.N for the last N minutes")
+    start, end, minutes = int(match[1]), int(match[2]), int(match[3])
+    if minutes <= 0:
+        raise errors.invalid_parameter("time_range", "the duration in minutes must be positive")
+    if start == -1 and end == -1:
+        return Window(now_ms - minutes * 60_000, now_ms)
+    if start == -1 or end == -1:
+        raise errors.invalid_parameter("time_range", "give both start and end, or neither (-1.-1.N)")
+    if start > end:
+        raise errors.invalid_parameter("time_range", "start is after end")
+    return Window(start, end)
+
+
+@dataclass(frozen=True)
+class Record:
+    """An event or an alarm as the query sees it."""
+
+    name: str
+    severity: str
+    message: str
+    time_ms: int
+    metadata: dict[str, str] = field(default_factory=dict)
+    cleared_ms: int | None = None
+
+
+def _matches(record: Record, search: str | None, relations: list[EventMetadataRelation]) -> bool:
+    if search:
+        haystack = " ".join([record.name, record.message, *record.metadata.values()]).lower()
+        if search.lower() not in haystack:
+            return False
+    ors = [r for r in relations if r.relation == "OR"]
+    for relation in relations:
+        present = record.metadata.get(relation.key)
+        if relation.relation == "AND" and present not in relation.value:
+            return False
+        if relation.relation == "NOT" and present in relation.value:
+            return False
+    return not ors or any(record.metadata.get(r.key) in r.value for r in ors)
+
+
+def records(session: Session, *, blockchain_id: str, kind: str | None, body: ListBcsEventRequestBody) -> list[Record]:
+    """The instance's events (``kind`` None), active alarms or alarm history in the window, filtered and sorted."""
+    window = parse_time_range(body.time_range, now_ms=now_ns() // _MS)
+    start_ns, end_ns = window.start_ms * _MS, (window.end_ms + 1) * _MS - 1
+    found: list[Record] = []
+    if kind in (ACTIVE_ALERT, HISTORY_ALERT):
+        query = select(Alarm).where(Alarm.blockchain_id == blockchain_id, Alarm.raised_time <= end_ns)
+        if kind == ACTIVE_ALERT:
+            query = query.where(Alarm.cleared_time.is_(None))
+        else:
+            query = query.where(Alarm.cleared_time.is_not(None), Alarm.cleared_time >= start_ns)
+        for alarm in session.scalars(query):
+            found.append(
+                Record(
+                    alarm.name,
+                    alarm.severity,
+                    alarm.message,
+                    alarm.raised_time // _MS,
+                    dict(alarm.metadata_),
+                    alarm.cleared_time // _MS if alarm.cleared_time else None,
+                )
+            )
+    else:
+        for event in session.scalars(
+            select(Event).where(Event.blockchain_id == blockchain_id, Event.time >= start_ns, Event.time <= end_ns)
+        ):
+            found.append(Record(event.name, event.severity, event.message, event.time // _MS, dict(event.metadata_)))
+    relations = body.metadata_relation or []
+    found = [r for r in found if _matches(r, body.search, relations)]
+    order_by = body.sort.order_by if body.sort else ["time"]
+    descending = (body.sort.order if body.sort else "desc") == "desc"
+    keys = {"time": lambda r: r.time_ms, "name": lambda r: r.name, "severity": lambda r: SEVERITIES.get(r.severity, 0)}
+    for name in reversed(order_by):  # stable sorts, least significant key first
+        found.sort(key=keys[name], reverse=descending)
+    return found
+
+
+def buckets(window: Window, step_ms: int) -> list[int]:
+    """Bucket start times (ms) covering the window with ``step_ms``; at most 1440 buckets."""
+    count = (window.end_ms - window.start_ms) // step_ms + 1
+    if count > MAX_BUCKETS:
+        raise errors.invalid_parameter("step", f"the window holds more than {MAX_BUCKETS} steps of {step_ms} ms")
+    return [window.start_ms + i * step_ms for i in range(count)]

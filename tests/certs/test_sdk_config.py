@@ -1,0 +1,254 @@
+"""DownloadBlockchainSdkConfig: a Fabric connection profile whose peers and orderers are the instance's, with the
+TLS CA certificates it references in the zip under cert_path; and every body rule."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import yaml
+
+from openbcs.db import Database
+from tests.certs.helpers import (
+    Certs,
+    cert,
+    domain,
+    error,
+    filename,
+    issued_by,
+    issued_rows,
+    msp_id,
+    org_hash,
+    org_pki,
+    pki_state,
+    sans,
+    unzip,
+)
+
+ROOT = "/opt/app/crypto"
+BODY: dict[str, Any] = {
+    "chaincode_name": "mycc01",
+    "cert_path": ROOT,
+    "channel_name": "channel",
+    "peer_orgs": {"orga": ["0", "1"], "orgb": ["0"]},
+}
+ROLES = {"endorsingPeer": True, "chaincodeQuery": True, "ledgerQuery": True, "eventSource": True}
+
+
+def _body(**changes: Any) -> dict[str, Any]:
+    body = copy.deepcopy(BODY)
+    for key, value in changes.items():
+        if value is None:
+            body.pop(key, None)
+        else:
+            body[key] = value
+    return body
+
+
+def _in_zip(files: dict[str, bytes], path: str, root: str = ROOT) -> bytes:
+    assert path.startswith(f"{root}/"), path
+    return files[path.removeprefix(f"{root}/")]
+
+
+def _profile(certs: Certs, bid: str, body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, bytes]]:
+    response = certs.sdk_cfg(bid, body)
+    assert response.status_code == 200, response.text
+    assert filename(response) == "bcs-certs-sdk-config.zip"
+    files = unzip(response)
+    return yaml.safe_load(files["sdk-config.yaml"]), files
+
+
+def _check_endpoint(
+    entry: dict[str, Any], files: dict[str, bytes], db: Database, bid: str, org: str, node: str, host: str, port: int
+) -> None:
+    assert entry["url"] == f"grpcs://{host}:{port}"
+    assert entry["grpcOptions"]["ssl-target-name-override"] == host
+    tlsca_pem = _in_zip(files, entry["tlsCACerts"]["path"])
+    assert tlsca_pem.decode() == org_pki(db, bid, org).tlsca_cert
+    tlsca = cert(tlsca_pem)
+    (row,) = issued_rows(db, bid, org, role="node-tls", node_name=node)
+    node_tls = cert(row.cert)
+    assert issued_by(node_tls, tlsca)
+    assert host in sans(node_tls)[0]
+
+
+def test_the_profile_names_the_instances_nodes_and_ships_their_tls_cas(certs: Certs, bid: str, db: Database) -> None:
+    before = pki_state(db)
+    profile, files = _profile(certs, bid, BODY)
+    endpoints = certs.endpoints(bid)
+    channels = certs.channels(bid)
+
+    assert profile["name"] == "bcs-certs-sdk-config"
+    assert profile["version"]
+    assert profile["client"]["organization"] == "orga"
+    assert "certificateAuthorities" not in profile
+    assert set(profile["organizations"]) == {"orga", "orgb"}
+    for org, entry in profile["organizations"].items():
+        assert entry["mspid"] == msp_id(bid, org)
+        admin_pem = _in_zip(files, entry["signedCert"]["path"])
+        admin = certs.archive(bid, org, "admin")
+        assert admin_pem == admin[f"msp/signcerts/Admin@{org}-cert.pem"]
+        assert issued_by(cert(admin_pem), cert(org_pki(db, bid, org).ca_cert))
+    assert profile["organizations"]["orga"]["peers"] == [f"peer-{org_hash(bid, 'orga')}-{i}" for i in (0, 1)]
+    assert profile["organizations"]["orgb"]["peers"] == [f"peer-{org_hash(bid, 'orgb')}-0"]
+
+    peers = {p for o in profile["organizations"].values() for p in o["peers"]}
+    assert set(profile["peers"]) == peers
+    for org, entry in profile["organizations"].items():
+        for node in entry["peers"]:
+            assert node in endpoints[org]  # ShowBlockchainNodes
+            assert node in channels["channel"]["peers"][org]  # ListBlockchainChannels
+            host, _ip = endpoints[org][node]
+            _check_endpoint(profile["peers"][node], files, db, bid, org, node, host, 7051)
+            assert (
+                profile["peers"][node]["tlsCACerts"]["path"] == f"{ROOT}/{org}/tlsca/tlsca.{domain(bid, org)}-cert.pem"
+            )
+
+    assert list(profile["orderers"]) == channels["channel"]["consensusNodes"]["orderer"]
+    for node, entry in profile["orderers"].items():
+        host, _ip = endpoints["orderer"][node]
+        _check_endpoint(entry, files, db, bid, "orderer", node, host, 7050)
+        assert entry["tlsCACerts"]["path"] == f"{ROOT}/orderer/tlsca/tlsca.{domain(bid, 'orderer')}-cert.pem"
+
+    assert profile["channels"] == {
+        "channel": {
+            "orderers": list(profile["orderers"]),
+            "peers": dict.fromkeys(profile["peers"], ROLES),
+            "chaincodes": ["mycc01"],
+        }
+    }
+    # Every file of the zip is the profile or a certificate it references, and holds no private key.
+    referenced = {p["tlsCACerts"]["path"] for p in [*profile["peers"].values(), *profile["orderers"].values()]}
+    referenced |= {o["signedCert"]["path"] for o in profile["organizations"].values()}
+    assert {f"{ROOT}/{name}" for name in files if name != "sdk-config.yaml"} == referenced
+    assert b"PRIVATE KEY" not in b"".join(files.values())
+    assert pki_state(db) == before
+
+
+def test_a_subset_of_peers_and_other_cert_paths(certs: Certs, make_instance: Any, db: Database) -> None:
+    bid = make_instance(peer_orgs=[{"name": "orga", "node_count": 3}, {"name": "orgb", "node_count": 1}])
+    profile, files = _profile(certs, bid, _body(peer_orgs={"orga": ["0", "2"]}, cert_path="crypto/"))
+    peers = [f"peer-{org_hash(bid, 'orga')}-{i}" for i in (0, 2)]
+    assert list(profile["organizations"]) == ["orga"]
+    assert profile["organizations"]["orga"]["peers"] == peers
+    assert set(profile["peers"]) == set(profile["channels"]["channel"]["peers"]) == set(peers)
+    for entry in profile["peers"].values():
+        assert entry["tlsCACerts"]["path"].startswith("crypto/orga/tlsca/")
+        _in_zip(files, entry["tlsCACerts"]["path"], "crypto")
+    assert {name.split("/")[0] for name in files if name != "sdk-config.yaml"} == {"orga", "orderer"}
+
+
+def test_several_channels_with_is_multi_chan(certs: Certs, bid: str, db: Database) -> None:
+    body = _body(
+        is_multi_chan=True,
+        chaincode_name="",
+        channel_name="",
+        peer_orgs={"orga": ["0", "1"]},
+        channel_chaincode={"channel": ["mycc01", "othercc"], "chantwo": ["thirdcc"]},
+        union_info={"member": [org_hash(bid, "orga")]},
+    )
+    profile, _files = _profile(certs, bid, body)
+    assert set(profile["channels"]) == {"channel", "chantwo"}
+    assert profile["channels"]["channel"]["chaincodes"] == ["mycc01", "othercc"]
+    assert profile["channels"]["chantwo"]["chaincodes"] == ["thirdcc"]
+    for channel in profile["channels"].values():
+        assert set(channel["peers"]) == set(profile["organizations"]["orga"]["peers"])
+        assert channel["orderers"] == list(profile["orderers"])
+    # chaincode_name and channel_name may be left out altogether.
+    profile2, _ = _profile(certs, bid, {k: v for k, v in body.items() if k not in ("chaincode_name", "channel_name")})
+    assert profile2["channels"] == profile["channels"]
+
+
+BAD_BODIES: list[tuple[dict[str, Any], str, str]] = [
+    # (changes, error code, message fragment)
+    ({"chaincode_name": "cc1"}, "BCS.4006014", "Invalid Parameter chaincode_name : "),
+    ({"chaincode_name": "MyChaincode"}, "BCS.4006014", "Invalid Parameter chaincode_name : "),
+    ({"chaincode_name": "1mycc01"}, "BCS.4006014", "Invalid Parameter chaincode_name : "),
+    ({"chaincode_name": "my_cc01"}, "BCS.4006014", "Invalid Parameter chaincode_name : "),
+    ({"chaincode_name": "mycc01\n"}, "BCS.4006014", "Invalid Parameter chaincode_name : "),
+    ({"chaincode_name": "a" * 26}, "BCS.4006014", "Invalid Parameter chaincode_name : "),
+    ({"chaincode_name": ""}, "BCS.4006009", "one of parameters is nil: chaincode_name"),
+    ({"chaincode_name": None}, "BCS.4006009", "one of parameters is nil: chaincode_name"),
+    ({"channel_name": None}, "BCS.4006009", "one of parameters is nil: channel_name"),
+    ({"cert_path": None}, "BCS.4006009", "one of parameters is nil: cert_path"),
+    ({"cert_path": ""}, "BCS.4006009", "one of parameters is nil: cert_path"),
+    ({"peer_orgs": None}, "BCS.4006009", "one of parameters is nil: peer_orgs"),
+    ({"peer_orgs": {}}, "BCS.4006014", "peer_orgs"),
+    ({"channel_name": "nochan"}, "BCS.4001052", "Input channel nochan is not exist"),
+    ({"peer_orgs": {"nope": ["0"]}}, "BCS.4001051", "Input org nope is not exist"),
+    ({"peer_orgs": {"orderer": ["0"]}}, "BCS.4001051", "Input org orderer is not exist"),
+    ({"peer_orgs": {"orga": []}}, "BCS.4006014", "Invalid Parameter peer_orgs.orga : "),
+    ({"peer_orgs": {"orga": ["1", "0"]}}, "BCS.4006014", "Invalid Parameter peer_orgs.orga : "),
+    ({"peer_orgs": {"orga": ["0", "0"]}}, "BCS.4006014", "Invalid Parameter peer_orgs.orga : "),
+    ({"peer_orgs": {"orga": ["0", "00"]}}, "BCS.4006014", "Invalid Parameter peer_orgs.orga : "),
+    ({"peer_orgs": {"orga": ["2"]}}, "BCS.4006014", "Invalid Parameter peer_orgs.orga : orga has no peer 2"),
+    ({"peer_orgs": {"orgb": ["0", "1"]}}, "BCS.4006014", "Invalid Parameter peer_orgs.orgb : orgb has no peer 1"),
+    ({"peer_orgs": {"orga": ["-1"]}}, "BCS.4006014", "Invalid Parameter peer_orgs.orga : "),
+    ({"peer_orgs": {"orga": ["x"]}}, "BCS.4006014", "Invalid Parameter peer_orgs.orga : "),
+    ({"peer_orgs": {"orga": ["\u00b9"]}}, "BCS.4006014", "Invalid Parameter peer_orgs.orga : "),
+    ({"peer_orgs": {"orga": ["\u0661"]}}, "BCS.4006014", "Invalid Parameter peer_orgs.orga : "),
+    ({"peer_orgs": {"orga": ["0 "]}}, "BCS.4006014", "Invalid Parameter peer_orgs.orga : "),
+    ({"peer_orgs": {"orga": [0]}}, "BCS.4006003", "peer_orgs.orga[0]"),
+    ({"is_multi_chan": True}, "BCS.4006009", "one of parameters is nil: channel_chaincode"),
+    ({"is_multi_chan": True, "channel_chaincode": {}}, "BCS.4006009", "one of parameters is nil: channel_chaincode"),
+    ({"is_multi_chan": True, "channel_chaincode": {"nochan": ["mycc01"]}}, "BCS.4001052", "Input channel nochan"),
+    ({"is_multi_chan": True, "channel_chaincode": {"channel": ["Bad"]}}, "BCS.4006014", "chaincode_name : Bad"),
+    ({"union_info": {"member": ["xyz"]}}, "BCS.4006014", "Invalid Parameter union_info.member : xyz"),
+    ({"union_info": {"member": ["A" * 40]}}, "BCS.4006014", "Invalid Parameter union_info.member : "),
+    ({"union_info": {"member": ["a" * 41]}}, "BCS.4006014", "Invalid Parameter union_info.member : "),
+    ({"surprise": 1}, "BCS.4006014", "Invalid Parameter surprise : unknown field"),
+    ({"is_multi_chan": "yes"}, "BCS.4006003", "is_multi_chan"),
+]
+
+
+def test_body_rules(certs: Certs, bid: str, db: Database) -> None:
+    before = pki_state(db)
+    for changes, code, fragment in BAD_BODIES:
+        response = certs.sdk_cfg(bid, _body(**changes))
+        error(response, code, contains=fragment)
+    error(certs.sdk_cfg(bid, b"{not json"), "BCS.4006003")
+    error(certs.sdk_cfg(bid, b""), "BCS.4006009")
+    assert pki_state(db) == before
+
+
+def test_a_peer_must_have_joined_every_channel(certs: Certs, bid: str, db: Database) -> None:
+    before = pki_state(db)
+    orgb_peer = f"peer-{org_hash(bid, 'orgb')}-0"
+    # orgb is not in chantwo.
+    error(
+        certs.sdk_cfg(bid, _body(channel_name="chantwo")),
+        "BCS.4006003",
+        f"Invalid Parameter peer {orgb_peer} status : not in channel chantwo",
+    )
+    error(
+        certs.sdk_cfg(
+            bid,
+            _body(is_multi_chan=True, channel_chaincode={"channel": ["mycc01"], "chantwo": ["mycc01"]}),
+        ),
+        "BCS.4006003",
+        f"Invalid Parameter peer {orgb_peer} status : not in channel chantwo",
+    )
+    # Take orga's second peer out of "channel" (BatchRemovePeersFromChannel): it may no longer be named there.
+    http, tenant = certs.http, certs.tenant
+    response = http.put(
+        f"{certs.base}/{bid}/channel/peers/quit",
+        json={"org_name": "orga", "peers": 1},
+        headers=tenant.headers,
+    )
+    assert response.status_code == 200, response.text
+    from tests.blockchains.helpers import wait_for_operation
+
+    assert (
+        wait_for_operation(http, tenant.headers, tenant.project_id, response.json()["operation_id"])["operation_status"]
+        == "finished"
+    )
+    orga_peer1 = f"peer-{org_hash(bid, 'orga')}-1"
+    assert orga_peer1 not in certs.channels(bid)["channel"]["peers"]["orga"]
+    error(
+        certs.sdk_cfg(bid, _body(peer_orgs={"orga": ["0", "1"]})),
+        "BCS.4006003",
+        f"Invalid Parameter peer {orga_peer1} status : not in channel channel",
+    )
+    profile, _ = _profile(certs, bid, _body(peer_orgs={"orga": ["0"]}))
+    assert list(profile["peers"]) == [f"peer-{org_hash(bid, 'orga')}-0"]
+    assert pki_state(db) == before

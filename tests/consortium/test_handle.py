@@ -1,0 +1,492 @@
+"""HandleNotification: reject at once, or agree and join asynchronously (operation 05); every refusal."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+
+from openbcs.channels import service as channels_service
+from openbcs.consortium.models import Invitation
+from openbcs.operations.kinds import OperationFailed
+from tests.consortium.helpers import (
+    CHANNEL,
+    DEFAULT_ORG,
+    JOIN_OPERATION_ID,
+    block_orgs,
+    config_blocks,
+    error,
+    invitation_row,
+    invitations,
+    invitee_instance_body,
+    new_party,
+    operation_rows,
+    org_hash,
+    setup_consortium,
+    snapshot,
+    union_instance_body,
+    wait_started,
+)
+
+BUSY = (
+    400,
+    "BCS.4001020",
+    "Operation failed. The service status is abnormal or the service is being processed. Try again later.",
+)
+MISSING_INSTANCE = (
+    400,
+    "BCS.4001011",
+    "Operation failed. The service does not exist or has been deleted. Refresh the page.",
+)
+NO_NOTIFICATION = (400, "BCS.4001062", "Operation failed. The notification does not exist.")
+NOT_INVITEE_OF_THIS_INVITER = (
+    400,
+    "BCS.4006014",
+    "Invalid Parameter invitee_info.invitee_bcs_id : was not created as invitee of this inviter",
+)
+
+
+def _not_pending(status: str) -> tuple[int, str, str]:
+    return 400, "BCS.4006005", f"ActOnDetailNotification fail: the notification is {status}, not waiting"
+
+
+def test_reject_marks_invitation_and_notification_rejected(client, make_account, db):
+    consortium = setup_consortium(client, make_account, invitee_instance=False)
+    operations_before = operation_rows(db)
+
+    response = consortium.reject()
+
+    assert (response.status_code, response.json()) == (200, {"result": "success"})
+    row = invitation_row(db)
+    assert (row["status"], row["notification_status"], row["read_status"]) == ("reject", "reject", 1)
+    assert (row["invitee_blockchain_id"], row["orgs"], row["operation_id"]) == (None, [], None)
+    assert row["updated_time"] >= row["created_time"]
+    assert operation_rows(db) == operations_before
+    (notification,) = consortium.invitee.notifications()
+    assert (notification["status"], notification["read_status"], notification["invitee_orgs"]) == ("reject", 1, [])
+    (member,) = consortium.inviter.members()
+    assert (member["status"], member["invited_orgs"]) == ("reject", [])
+    assert consortium.invitee.members() == []
+    # The inviter's channel is untouched.
+    assert [b["event"] for b in config_blocks(db, consortium.inviter_bcs_id)] == ["create"]
+
+
+def test_agreeing_starts_the_join_operation_and_joining_holds_both_instances(frozen_client, make_account, db):
+    consortium = setup_consortium(frozen_client, make_account, drive=db)
+    inviter, invitee = consortium.inviter, consortium.invitee
+    invitee_bcs = str(consortium.invitee_bcs_id)
+
+    response = consortium.agree()
+
+    assert (response.status_code, response.json()) == (200, {"result": "success"})
+    row = invitation_row(db)
+    operation_id = row["operation_id"]
+    assert re.fullmatch(JOIN_OPERATION_ID, operation_id)
+    assert (row["status"], row["notification_status"], row["read_status"]) == ("joining", "joining", 1)
+    assert (row["invitee_blockchain_id"], row["invitee_blockchain_name"]) == (invitee_bcs, "bcs-invitee")
+    assert row["orgs"] == [{"name": DEFAULT_ORG, "name_hash": org_hash(invitee_bcs, DEFAULT_ORG), "node_count": 2}]
+    # The operation is the invitee's, on its instance; nothing joined the channel yet.
+    ((_, kind, status, project_id, blockchain_id),) = [op for op in operation_rows(db) if op[0] == operation_id]
+    # The frozen worker may have started the first sub-step (it then waits an hour before running it).
+    assert (kind, status in ("waiting", "processing"), project_id, blockchain_id) == (
+        "consortium.join",
+        True,
+        invitee.project_id,
+        invitee_bcs,
+    )
+    assert consortium.join_operation_id() == operation_id
+    assert [b["event"] for b in config_blocks(db, consortium.inviter_bcs_id)] == ["create"]
+    assert list(inviter.channel(consortium.inviter_bcs_id)["peers"]) == [DEFAULT_ORG]
+    assert [n["status"] for n in invitee.notifications()] == ["joining"]
+    assert [m["status"] for m in invitee.members()] == ["joining"]
+    assert [m["status"] for m in inviter.members()] == ["joining"]
+
+    # While it runs: both instances are busy, the notification cannot be answered again, nothing can be withdrawn.
+    wait_started(db, operation_id)
+    before = snapshot(db)
+    assert error(consortium.agree()) == _not_pending("joining")
+    assert error(consortium.reject()) == _not_pending("joining")
+    assert error(invitee.delete_instance(invitee_bcs)) == BUSY
+    assert error(inviter.delete_instance(consortium.inviter_bcs_id)) == BUSY
+    assert (
+        error(
+            inviter.call(
+                "PUT",
+                f"/blockchains/{consortium.inviter_bcs_id}/{CHANNEL}/peers/quit",
+                {"org_name": DEFAULT_ORG, "peers": 1},
+            )
+        )
+        == BUSY
+    )
+    assert error(consortium.invite(new_party(frozen_client, make_account).name)) == BUSY
+    assert error(invitee.quit(consortium.quit_body())) == (400, "BCS.4006003", "Invalid Parameter notification status")
+    withdraw = inviter.delete_invites(consortium.inviter_bcs_id, CHANNEL, [{"invited_user": invitee.name}])
+    assert error(withdraw) == (
+        400,
+        "BCS.4006003",
+        "Invalid Parameter invitation status : a joining member cannot be deleted",
+    )
+    assert snapshot(db) == before
+
+    invitee.wait(operation_id)
+    row = invitation_row(db)
+    assert (row["status"], row["notification_status"]) == ("joined", "joined")
+    for party, bcs in ((inviter, consortium.inviter_bcs_id), (invitee, invitee_bcs)):
+        assert party.detail(bcs)["basic_info"]["process_status"] == ""
+
+
+def test_the_join_puts_orgs_and_peers_into_the_inviters_channel_with_one_block(client, make_account, db):
+    consortium = setup_consortium(
+        client, make_account, invitee_orgs=[{"name": "orga", "node_count": 3}, {"name": "orgb", "node_count": 1}]
+    )
+    inviter, invitee = consortium.inviter, consortium.invitee
+    invitee_bcs = str(consortium.invitee_bcs_id)
+
+    operation_id = consortium.join(("orga",))
+
+    row = invitation_row(db)
+    assert (row["status"], row["notification_status"], row["operation_id"]) == ("joined", "joined", operation_id)
+    assert row["orgs"] == [{"name": "orga", "name_hash": org_hash(invitee_bcs, "orga"), "node_count": 3}]
+    # ListBlockchainChannels of the inviter: the invitee's org with all its peers; orgb stayed out.
+    channel = inviter.channel(consortium.inviter_bcs_id)
+    assert list(channel["peers"]) == [DEFAULT_ORG, "orga"]
+    assert channel["peers"]["orga"] == [f"peer-{org_hash(invitee_bcs, 'orga')}-{n}" for n in range(3)]
+    # ShowBlockchainNodes of the invitee: orga's peers are in the channel, orgb's in none.
+    node_orgs = invitee.nodes(invitee_bcs)
+    assert [p["channels"] for p in node_orgs["orga"]["peers"].values()] == [[CHANNEL]] * 3
+    assert [p["channels"] for p in node_orgs["orgb"]["peers"].values()] == [[]]
+    # The inviter's own nodes list only its organisations.
+    assert list(inviter.nodes(consortium.inviter_bcs_id)) == [DEFAULT_ORG]
+    # One configuration block, org_added, caused by the join operation, with both instances' orgs.
+    blocks = config_blocks(db, consortium.inviter_bcs_id)
+    assert [b["event"] for b in blocks] == ["create", "org_added"]
+    assert blocks[1]["cause"] == operation_id
+    assert blocks[1]["previous_hash"] == blocks[0]["hash"]
+    assert blocks[1]["orgs"] == block_orgs((consortium.inviter_bcs_id, DEFAULT_ORG), (invitee_bcs, "orga"))
+    assert inviter.history(consortium.inviter_bcs_id)["verified"] is True
+    # ListOpRecord of the invitee: the join operation with its steps.
+    record = invitee.record(operation_id)
+    assert (record["resource_type"], record["operation_type"], record["operation_status"]) == (
+        "BCSSVC01",
+        "05",
+        "finished",
+    )
+    assert (record["blockchain_id"], record["project_id"], record["desc"]) == (
+        invitee_bcs,
+        invitee.project_id,
+        "join a consortium",
+    )
+    assert [(name, step["status"]) for name, step in record["operation_process"].items()] == [
+        ("Join channel", "finished"),
+        ("Finish", "finished"),
+    ]
+    assert record["operation_process"]["Join channel"]["sub_steps"]["Update channel configuration"]["detail"] == (
+        f"1 organisation(s) joined channel {CHANNEL}"
+    )
+    # Both views show the member with its organisation and its live peer health.
+    expected_org = {
+        "name": "orga",
+        "name_hash": org_hash(invitee_bcs, "orga"),
+        "node_count": 3,
+        "status": "joined",
+        "status_detail": "3/3",
+    }
+    assert [m["invited_orgs"] for m in inviter.members()] == [[expected_org]]
+    assert [m["invited_orgs"] for m in invitee.members()] == [[expected_org]]
+    assert [n["invitee_orgs"] for n in invitee.notifications()] == [[expected_org]]
+
+
+def test_an_org_sharing_its_name_with_the_inviters_is_told_apart(client, make_account, db):
+    consortium = setup_consortium(client, make_account)
+    consortium.join()
+    invitee_hash = org_hash(str(consortium.invitee_bcs_id), DEFAULT_ORG)
+    peers = consortium.inviter.channel(consortium.inviter_bcs_id)["peers"]
+    assert list(peers) == [DEFAULT_ORG, f"{DEFAULT_ORG}-{invitee_hash[:8]}"]
+    assert peers[f"{DEFAULT_ORG}-{invitee_hash[:8]}"] == [f"peer-{invitee_hash}-0", f"peer-{invitee_hash}-1"]
+
+
+def test_one_invitee_instance_joins_two_channels_of_the_consortium(client, make_account, db):
+    consortium = setup_consortium(client, make_account)
+    consortium.join()
+    consortium.inviter.create_channel(consortium.inviter_bcs_id, "second", orgs={DEFAULT_ORG: 1})
+    assert consortium.inviter.invite(consortium.inviter_bcs_id, "second", consortium.invitee.name).status_code == 200
+    consortium.channel = "second"
+
+    consortium.join()
+
+    assert [(r["channel_name"], r["status"]) for r in invitations(db)] == [(CHANNEL, "joined"), ("second", "joined")]
+    node_orgs = consortium.invitee.nodes(str(consortium.invitee_bcs_id))
+    assert [p["channels"] for p in node_orgs[DEFAULT_ORG]["peers"].values()] == [[CHANNEL, "second"]] * 2
+    assert [b["event"] for b in config_blocks(db, consortium.inviter_bcs_id, "second")][-1] == "org_added"
+
+
+# --- refusals ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def pending(client, make_account):
+    """A waiting invitation, the invitee's instance for it, and a third tenant."""
+    consortium = setup_consortium(client, make_account)
+    consortium.third = new_party(client, make_account)  # type: ignore[attr-defined]
+    return consortium
+
+
+def _agree_refusals(c: Any) -> list[tuple[str, dict[str, Any], tuple[int, str, str]]]:
+    invitee_info = c.agree_body()["invitee_info"]
+    invitor_info = c.invitor_info()
+    return [
+        (
+            "status not agreed/reject",
+            c.agree_body(status="accept"),
+            (
+                400,
+                "BCS.4006003",
+                "Invalid Parameter notification status : status must be agreed or reject, not 'accept'",
+            ),
+        ),
+        (
+            "status agree",
+            c.agree_body(status="agree"),
+            (
+                400,
+                "BCS.4006003",
+                "Invalid Parameter notification status : status must be agreed or reject, not 'agree'",
+            ),
+        ),
+        (
+            "missing invitee_info",
+            c.agree_body(invitee_info=None),
+            (400, "BCS.4006009", "one of parameters is nil: invitee_info"),
+        ),
+        (
+            "missing invited_orgs",
+            c.agree_body(invited_orgs=None),
+            (400, "BCS.4006009", "one of parameters is nil: invited_orgs"),
+        ),
+        (
+            "empty invited_orgs",
+            c.agree_body(invited_orgs=[]),
+            (400, "BCS.4006009", "one of parameters is nil: invited_orgs"),
+        ),
+        (
+            "invitee_project_id of another project",
+            c.agree_body(invitee_info={**invitee_info, "invitee_project_id": c.third.project_id}),
+            (403, "BCS.4030403", "No permissions to request this method"),
+        ),
+        (
+            "invitee_user_id of another domain",
+            c.agree_body(invitee_info={**invitee_info, "invitee_user_id": c.inviter.domain_id}),
+            (403, "BCS.4030403", "No permissions to request this method"),
+        ),
+        (
+            "an instance that is not the caller's",
+            c.agree_body(invitee_info={**invitee_info, "invitee_bcs_id": c.inviter_bcs_id}),
+            MISSING_INSTANCE,
+        ),
+        (
+            "an unknown instance",
+            c.agree_body(invitee_info={**invitee_info, "invitee_bcs_id": "no-such-instance"}),
+            MISSING_INSTANCE,
+        ),
+        (
+            "invitee_bcs_name not the instance's",
+            c.agree_body(invitee_info={**invitee_info, "invitee_bcs_name": "bcs-other"}),
+            (400, "BCS.4006014", "Invalid Parameter invitee_info.invitee_bcs_name : does not match the instance"),
+        ),
+        ("unknown org", c.agree_body(("organization", "orgx")), (400, "BCS.4001051", "Input org orgx is not exist")),
+        (
+            "the same org twice",
+            c.agree_body(("organization", "organization")),
+            (400, "BCS.4006014", "Invalid Parameter invited_orgs : each organisation at most once"),
+        ),
+        (
+            "invitor_bcs_name mismatch",
+            c.agree_body(invitor_info={**invitor_info, "invitor_bcs_name": "bcs-other"}),
+            (400, "BCS.4006014", "Invalid Parameter invitor_info.invitor_bcs_name : does not match the invitation"),
+        ),
+        (
+            "invitor_project_id mismatch",
+            c.agree_body(invitor_info={**invitor_info, "invitor_project_id": c.third.project_id}),
+            (400, "BCS.4006014", "Invalid Parameter invitor_info.invitor_project_id : does not match the invitation"),
+        ),
+        (
+            "invitor_user_id mismatch",
+            c.agree_body(invitor_info={**invitor_info, "invitor_user_id": c.third.domain_id}),
+            (400, "BCS.4006014", "Invalid Parameter invitor_info.invitor_user_id : does not match the invitation"),
+        ),
+        (
+            "no notification for this inviter instance",
+            c.agree_body(invitor_info={**invitor_info, "invitor_bcs_id": "no-such-instance"}),
+            NO_NOTIFICATION,
+        ),
+        ("no notification for this channel", c.agree_body(channel_name="otherchannel"), NO_NOTIFICATION),
+        (
+            "missing invitor_info field",
+            c.agree_body(invitor_info={k: v for k, v in invitor_info.items() if k != "invitor_bcs_name"}),
+            (400, "BCS.4006009", "one of parameters is nil: invitor_info.invitor_bcs_name"),
+        ),
+        (
+            "missing invitee_info field",
+            c.agree_body(invitee_info={k: v for k, v in invitee_info.items() if k != "invitee_project_id"}),
+            (400, "BCS.4006009", "one of parameters is nil: invitee_info.invitee_project_id"),
+        ),
+        ("missing status", c.agree_body(status=None), (400, "BCS.4006009", "one of parameters is nil: status")),
+        (
+            "missing channel_name",
+            c.agree_body(channel_name=None),
+            (400, "BCS.4006009", "one of parameters is nil: channel_name"),
+        ),
+        (
+            "unknown field",
+            {**c.agree_body(), "hide": 1},
+            (400, "BCS.4006014", "Invalid Parameter hide : unknown field"),
+        ),
+        (
+            "invited_orgs entry of the wrong type",
+            c.agree_body(invited_orgs=["organization"]),
+            (400, "BCS.4006003", "Invalid Parameter invited_orgs[0] : expected an object"),
+        ),
+    ]
+
+
+def test_each_refusal_of_agreeing_names_its_reason_and_changes_nothing(pending, db):
+    before = snapshot(db)
+    for reason, body, expected in _agree_refusals(pending):
+        assert error(pending.invitee.handle(body)) == expected, reason
+        assert snapshot(db) == before, reason
+    # Still waiting and answerable.
+    assert invitation_row(db)["status"] == "waiting"
+    pending.join()
+    assert invitation_row(db)["status"] == "joined"
+
+
+def test_a_third_tenant_has_no_notification_to_handle(pending, db):
+    before = snapshot(db)
+    third = pending.third
+    for body in (pending.reject_body(), pending.agree_body()):
+        assert error(third.handle(body)) == NO_NOTIFICATION
+    assert snapshot(db) == before
+
+
+def test_an_instance_not_created_as_invitee_of_this_inviter_is_refused(pending, client, make_account, db):
+    invitee = pending.invitee
+    # A private instance of the invitee, a union instance of its own, and an invitee instance for another inviter.
+    private = invitee.create_instance(union_instance_body("bcs-private", blockchain_type="private"))
+    own_union = invitee.create_instance(union_instance_body("bcs-ownunion"))
+    other_inviter = new_party(client, make_account)
+    other_union = other_inviter.create_instance(union_instance_body())
+    for_other = invitee.create_instance(invitee_instance_body(other_inviter, other_union, "bcs-forother"))
+    before = snapshot(db)
+    for bcs_id, name in ((private, "bcs-private"), (own_union, "bcs-ownunion"), (for_other, "bcs-forother")):
+        info = {**pending.agree_body()["invitee_info"], "invitee_bcs_id": bcs_id, "invitee_bcs_name": name}
+        assert error(invitee.handle(pending.agree_body(invitee_info=info))) == NOT_INVITEE_OF_THIS_INVITER, name
+        assert snapshot(db) == before
+
+
+def test_an_invitee_instance_with_other_settings_is_refused(client, make_account, db):
+    """The invitee instance's database type differs from the inviter's (creation does not check it; agreeing does)."""
+    consortium = setup_consortium(client, make_account, invitee_instance=False)
+    couch = consortium.invitee.create_instance(
+        invitee_instance_body(
+            consortium.inviter,
+            consortium.inviter_bcs_id,
+            "bcs-couch",
+            database_type="couchdb",
+            couchdb_info={"user_name": "admin", "password": "Couch-pass1"},
+        )
+    )
+    consortium.invitee_bcs_id, consortium.invitee_bcs_name = couch, "bcs-couch"
+    before = snapshot(db)
+    assert error(consortium.agree()) == (
+        400,
+        "BCS.4006014",
+        "Invalid Parameter invitee_info.invitee_bcs_id : database_type couchdb does not match the inviter's goleveldb",
+    )
+    assert snapshot(db) == before
+
+
+def test_an_org_already_in_the_channel_is_refused(client, make_account, db):
+    """Defensive rule: a second waiting row for a tenant already joined (not reachable through the API, which
+    refuses inviting a member again) cannot bring the same organisation in twice."""
+    consortium = setup_consortium(client, make_account)
+    consortium.join()
+    # Mark the first membership quit in the database without taking the organisation out of the channel.
+    db.run_write(lambda s: s.execute(update(Invitation).values(status="quit", notification_status="quit")))
+    assert consortium.invite().status_code == 200
+    before = snapshot(db)
+    assert error(consortium.agree()) == (
+        400,
+        "BCS.4006003",
+        f"Invalid Parameter org {DEFAULT_ORG} status : already in channel {CHANNEL}",
+    )
+    assert snapshot(db) == before
+
+
+@pytest.mark.parametrize("answer", ["agreed", "reject"])
+@pytest.mark.parametrize("state", ["reject", "joined", "cancelled"])
+def test_a_notification_that_is_not_waiting_cannot_be_answered(client, make_account, db, state, answer):
+    consortium = setup_consortium(client, make_account)
+    if state == "reject":
+        assert consortium.reject().status_code == 200
+    elif state == "joined":
+        consortium.join()
+    else:
+        assert (
+            consortium.inviter.delete_invites(
+                consortium.inviter_bcs_id, CHANNEL, [{"invited_user": consortium.invitee.name}]
+            ).status_code
+            == 200
+        )
+    before = snapshot(db)
+    body = consortium.agree_body() if answer == "agreed" else consortium.reject_body()
+    assert error(consortium.invitee.handle(body)) == _not_pending(state)
+    assert snapshot(db) == before
+
+
+def test_a_busy_invitee_instance_is_refused(frozen_client, make_account, db):
+    consortium = setup_consortium(frozen_client, make_account, drive=db)
+    invitee = consortium.invitee
+    # An UpdateInstance (add a peer) runs on the invitee's instance.
+    update_body = {"name": DEFAULT_ORG, "node_count": 3}
+    response = invitee.call("PUT", f"/blockchains/{consortium.invitee_bcs_id}", {"node_orgs": [update_body]})
+    assert response.status_code == 200, response.text
+    wait_started(db, response.json()["operation_id"])
+    before = snapshot(db)
+    assert error(consortium.agree()) == BUSY
+    assert snapshot(db) == before
+    invitee.wait(response.json()["operation_id"])
+    consortium.join()
+    assert invitation_row(db)["orgs"][0]["node_count"] == 3
+
+
+def test_a_failed_join_puts_the_invitation_back_to_waiting(client, make_account, db, monkeypatch):
+    """docs/consortium.md: join fails => back to waiting (the channel unchanged, both instances idle again)."""
+    consortium = setup_consortium(client, make_account)
+    blocks_before = config_blocks(db, consortium.inviter_bcs_id)
+
+    def refuse(*_args: Any, **_kwargs: Any) -> None:
+        raise OperationFailed("the channel configuration update was refused")
+
+    monkeypatch.setattr(channels_service, "join_orgs", refuse)
+    assert consortium.agree().status_code == 200
+    operation_id = consortium.join_operation_id()
+    record = consortium.invitee.wait(operation_id, expect="failed")
+
+    assert record["message"] == ["the channel configuration update was refused"]
+    row = invitation_row(db)
+    assert (row["status"], row["notification_status"]) == ("waiting", "waiting")
+    assert (row["invitee_blockchain_id"], row["invitee_blockchain_name"], row["orgs"]) == (None, None, [])
+    assert config_blocks(db, consortium.inviter_bcs_id) == blocks_before
+    assert list(consortium.inviter.channel(consortium.inviter_bcs_id)["peers"]) == [DEFAULT_ORG]
+    for party, bcs in (
+        (consortium.inviter, consortium.inviter_bcs_id),
+        (consortium.invitee, consortium.invitee_bcs_id),
+    ):
+        assert party.detail(str(bcs))["basic_info"]["process_status"] == ""
+    assert [n["status"] for n in consortium.invitee.notifications()] == ["waiting"]
+
+    monkeypatch.undo()
+    consortium.join()
+    assert invitation_row(db)["status"] == "joined"

@@ -1,0 +1,297 @@
+"""The official SDK drives a whole consortium life on a live server: invite, create the invitee instance from the
+notification, agree, both see the member, quit with the seed's call, the inviter deletes the record; the channel's
+configuration history shows the join and the quit with hashes that verify."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+import time
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+
+from tests.blockchains.helpers import CLUSTER, PASSWORD
+from tests.consortium.helpers import (
+    DEFAULT_ORG,
+    JOIN_OPERATION_ID,
+    QUIT_OPERATION_ID,
+    block_orgs,
+    invitation_row,
+    issue_token,
+)
+
+
+def _wait(client: Any, operation_id: str) -> Any:
+    from huaweicloudsdkbcs.v2 import ListOpRecordRequest
+
+    deadline = time.monotonic() + 60
+    while True:
+        (record,) = client.list_op_record(ListOpRecordRequest(operation_id=operation_id)).operation_records
+        if record.operation_status not in ("waiting", "processing"):
+            assert record.operation_status == "finished", record
+            return record
+        assert time.monotonic() < deadline, f"{operation_id} still {record.operation_status}"
+        time.sleep(0.02)
+
+
+def _block_hash(label: str, block: dict[str, Any], time_ns: int) -> str:
+    """docs/instances.md: SHA-256 of the canonical JSON (sorted keys, no spaces) of the label and the fields."""
+    canonical = json.dumps(
+        {
+            "channel": label,
+            "number": block["number"],
+            "previous_hash": block["previous_hash"],
+            "event": block["event"],
+            "orgs": block["orgs"],
+            "cause": block["cause"],
+            "time": time_ns,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def test_a_consortium_life_through_the_sdk(live_server, make_account, sdk_client, db):
+    from huaweicloudsdkbcs.v2 import (
+        BatchAddPeersToChannelRequest,
+        BatchAddPeersToChannelRequestBody,
+        BatchCreateChannelsRequest,
+        BatchCreateChannelsRequestBody,
+        BatchInviteMembersToChannelRequest,
+        BatchInviteMembersToChannelRequestBody,
+        CreateNewBlockchainRequest,
+        CreateRequestBody,
+        DeleteMemberInviteRequest,
+        DeleteMemberInviteRequestBody,
+        HandleNotificationInvitee,
+        HandleNotificationInvitor,
+        HandleNotificationOrg,
+        HandleNotificationRequest,
+        HandleNotificationRequestBody,
+        HandleUnionMemberQuitListRequest,
+        InvitationDetail,
+        InvitedDomain,
+        ListMembersRequest,
+        ListNotificationsRequest,
+        ListOpRecordRequest,
+        QuitUnionFromMemberListRequestBody,
+    )
+    from huaweicloudsdkbcs.v2.model.cce_cluster_info import CCEClusterInfo
+    from huaweicloudsdkbcs.v2.model.channel_create_info import ChannelCreateInfo
+    from huaweicloudsdkbcs.v2.model.invitor_infos import InvitorInfos
+    from huaweicloudsdkbcs.v2.model.peer_channel_info import PeerChannelInfo
+
+    inviter_account, invitee_account = make_account(), make_account()
+    inviter, invitee = sdk_client(inviter_account), sdk_client(invitee_account)
+
+    def create_body(name: str, **fields: Any) -> Any:
+        defaults: dict[str, Any] = {
+            "version_type": 4,
+            "fabric_version": "2.2",
+            "consensus": "etcdraft",
+            "sign_algorithm": "ECDSA",
+            "enterprise_project_id": "0",
+            "volume_type": "evs",
+            "evs_disk_type": "SSD",
+            "org_disk_size": 100,
+            "database_type": "goleveldb",
+            "resource_password": PASSWORD,
+            "cluster_type": "cce",
+            "create_new_cluster": False,
+            "cce_cluster_info": CCEClusterInfo(**CLUSTER),
+        }
+        return CreateRequestBody(name=name, **{**defaults, **fields})
+
+    # The inviter: a union instance, and a channel "consortium" with its organisation's peers.
+    created = inviter.create_new_blockchain(
+        CreateNewBlockchainRequest(body=create_body("bcs-union", blockchain_type="union", orderer_node_number=3))
+    )
+    _wait(inviter, created.operation_id)
+    union = created.blockchain_id
+    channel_op = inviter.batch_create_channels(
+        BatchCreateChannelsRequest(
+            blockchain_id=union,
+            body=BatchCreateChannelsRequestBody(channels=[ChannelCreateInfo(channel_name="consortium")]),
+        )
+    ).operation_id
+    _wait(inviter, channel_op)
+    peers_op = inviter.batch_add_peers_to_channel(
+        BatchAddPeersToChannelRequest(
+            blockchain_id=union,
+            body=BatchAddPeersToChannelRequestBody(
+                channel_peers=[PeerChannelInfo(channel_name="consortium", peers={DEFAULT_ORG: 2})]
+            ),
+        )
+    ).operation_id
+    _wait(inviter, peers_op)
+
+    # Invite.
+    invited = inviter.batch_invite_members_to_channel(
+        BatchInviteMembersToChannelRequest(
+            body=BatchInviteMembersToChannelRequestBody(
+                bcs_id=union,
+                channel_name="consortium",
+                invitor_username=inviter_account.name,
+                invited_userinfo=[InvitedDomain(invited_user=invitee_account.name)],
+            )
+        )
+    )
+    assert invited.result == "success"
+
+    # The invitee reads its notification and creates a matching invitee instance from it.
+    (notification,) = invitee.list_notifications(ListNotificationsRequest()).notifications
+    assert (notification.channel_name, notification.status, notification.read_status) == ("consortium", "waiting", 0)
+    info = notification.invitor_info
+    assert (info.invitor_bcs_id, info.invitor_name, info.invitor_id) == (
+        union,
+        inviter_account.name,
+        inviter_account.domain_id,
+    )
+    created = invitee.create_new_blockchain(
+        CreateNewBlockchainRequest(
+            body=create_body(
+                "bcs-invitee",
+                blockchain_type="union",
+                consensus=info.invitor_consensus,
+                sign_algorithm=info.invitor_signature_algorithm,
+                fabric_version=info.invitor_fabric_version,
+                database_type=info.invitor_database_type,
+                is_invitee=True,
+                invitor_infos=InvitorInfos(
+                    tenant_id=info.invitor_id, project_id=info.invitor_project_id, blockchain_id=info.invitor_bcs_id
+                ),
+            )
+        )
+    )
+    _wait(invitee, created.operation_id)
+    invitee_bcs = created.blockchain_id
+
+    # Agree with its organisation.
+    agreed = invitee.handle_notification(
+        HandleNotificationRequest(
+            body=HandleNotificationRequestBody(
+                channel_name="consortium",
+                status="agreed",
+                invitor_info=HandleNotificationInvitor(
+                    invitor_bcs_id=info.invitor_bcs_id,
+                    invitor_bcs_name=info.invitor_bcs_name,
+                    invitor_project_id=info.invitor_project_id,
+                    invitor_user_id=info.invitor_id,
+                ),
+                invitee_info=HandleNotificationInvitee(
+                    invitee_bcs_id=invitee_bcs,
+                    invitee_bcs_name="bcs-invitee",
+                    invitee_project_id=invitee_account.project_id,
+                    invitee_user_id=invitee_account.domain_id,
+                ),
+                invited_orgs=[HandleNotificationOrg(name=DEFAULT_ORG)],
+            )
+        )
+    )
+    assert agreed.result == "success"
+    (join,) = invitee.list_op_record(ListOpRecordRequest(operation_type="05")).operation_records
+    assert re.fullmatch(JOIN_OPERATION_ID, join.operation_id)
+    _wait(invitee, join.operation_id)
+
+    # Both see the member.
+    for client in (inviter, invitee):
+        (member,) = client.list_members(ListMembersRequest()).members
+        assert (member.channel_name, member.invitor_info.invitor_bcs_id) == ("consortium", union)
+        assert (member.invitee_info.invitee_bcs_id, member.invitee_info.invitee_username) == (
+            invitee_bcs,
+            invitee_account.name,
+        )
+        assert [(o.name, o.status, o.status_detail) for o in member.invited_orgs] == [(DEFAULT_ORG, "joined", "2/2")]
+
+    # The invitee quits with the seed's call.
+    quit_answer = invitee.handle_union_member_quit_list(
+        HandleUnionMemberQuitListRequest(
+            body=QuitUnionFromMemberListRequestBody(
+                inviter_bcsid=union,
+                inviter_projectid=inviter_account.project_id,
+                inviter_domainid=inviter_account.domain_id,
+                inviter_username=inviter_account.name,
+                channel_name="consortium",
+                invitee_bcsid=invitee_bcs,
+                invitee_projectid=invitee_account.project_id,
+                invitee_domainid=invitee_account.domain_id,
+            )
+        )
+    )
+    assert quit_answer.result == "success"
+    assert re.fullmatch(QUIT_OPERATION_ID, quit_answer.operation_id)
+    record = _wait(invitee, quit_answer.operation_id)
+    assert (record.operation_type, record.blockchain_id) == ("03", invitee_bcs)
+    assert list(record.operation_process) == ["Quit channel", "Finish"]
+
+    # The inviter sees the member quit, the invitee no longer; the inviter deletes the record.
+    (member,) = inviter.list_members(ListMembersRequest()).members
+    assert [o.status for o in member.invited_orgs] == ["quit"]
+    assert invitee.list_members(ListMembersRequest()).members == []
+    deleted = inviter.delete_member_invite(
+        DeleteMemberInviteRequest(
+            body=DeleteMemberInviteRequestBody(
+                bcs_id=union,
+                channel_name="consortium",
+                invited_userinfo=[
+                    InvitationDetail(invited_user=invitee_account.name, status="quit", invited_bcs_id=invitee_bcs)
+                ],
+            )
+        )
+    )
+    assert deleted.result == "success"
+    assert inviter.list_members(ListMembersRequest()).members == []
+    (notification,) = invitee.list_notifications(ListNotificationsRequest()).notifications
+    assert notification.status == "quit"
+    row = invitation_row(db)
+    assert (row["status"], row["deleted_by_inviter"]) == ("quit", True)
+
+    # The channel's configuration history: create, the inviter's org, the join, the quit; every hash verifies.
+    with httpx.Client(base_url=live_server.url, timeout=30) as http:
+        token = issue_token(http, inviter_account)
+        response = http.get(
+            f"/v2/{inviter_account.project_id}/blockchains/{union}/channels/consortium/config-history",
+            headers={"X-Auth-Token": token},
+        )
+    assert response.status_code == 200, response.text
+    history = response.json()
+    assert (history["channel_name"], history["verified"]) == ("consortium", True)
+    blocks = history["blocks"]
+    assert [(b["number"], b["event"], b["cause"]) for b in blocks] == [
+        (0, "create", channel_op),
+        (1, "org_added", peers_op),
+        (2, "org_added", join.operation_id),
+        (3, "org_removed", quit_answer.operation_id),
+    ]
+    inviter_org = (union, DEFAULT_ORG)
+    assert [b["orgs"] for b in blocks] == [
+        [],
+        block_orgs(inviter_org),
+        block_orgs(inviter_org, (invitee_bcs, DEFAULT_ORG)),
+        block_orgs(inviter_org),
+    ]
+    assert blocks[0]["previous_hash"] == "0" * 64
+    for previous, block in itertools.pairwise(blocks):
+        assert block["previous_hash"] == previous["hash"]
+    # Recompute each hash from the stored block time (ns), independently of OpenBCS's code.
+    times = db.run_read(
+        lambda s: [
+            t
+            for (t,) in s.execute(
+                text(
+                    "SELECT b.time FROM channel_config_blocks b JOIN channels c ON c.id = b.channel_id "
+                    "WHERE c.blockchain_id = :bid AND c.name = 'consortium' ORDER BY b.number"
+                ),
+                {"bid": union},
+            )
+        ]
+    )
+    assert [b["hash"] for b in blocks] == [
+        _block_hash(f"{union}/consortium", b, t) for b, t in zip(blocks, times, strict=True)
+    ]
