@@ -45,7 +45,12 @@ def _serve(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> sub
     environment = {k: v for k, v in os.environ.items() if not k.startswith("OPENBCS_")}
     environment.update(env or {})
     return subprocess.Popen(
-        [OPENBCS, "serve", *args], cwd=cwd, env=environment, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        [OPENBCS, "serve", *args],
+        cwd=cwd,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
 
 

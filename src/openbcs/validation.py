@@ -27,6 +27,16 @@ _TYPE_NAMES = {
 }
 
 
+# Human words for the patterns the schemas use: a client should read the rule, not a regular expression.
+_PATTERN_RULES: dict[str, str] = {}
+
+
+def pattern_rule(pattern: str, rule: str) -> str:
+    """Register how to tell a client what ``pattern`` requires; returns the pattern for use in ``Field``."""
+    _PATTERN_RULES[pattern] = rule
+    return pattern
+
+
 def field_path(loc: Sequence[int | str]) -> str:
     """``('invited_userinfo', 0, 'invited_user')`` → ``invited_userinfo[0].invited_user``."""
     path = ""
@@ -57,6 +67,8 @@ def to_bcs_error(exc: ValidationError | Sequence[Mapping[str, Any]], *, strip: i
         return errors.invalid_parameter(field, "unknown field")
     if kind in _TYPE_NAMES:
         return errors.wrong_type(field, _TYPE_NAMES[kind])
+    if kind == "string_pattern_mismatch" and ctx.get("pattern") in _PATTERN_RULES:
+        return errors.invalid_parameter(field, _PATTERN_RULES[str(ctx["pattern"])])
     message = str(first.get("msg", "invalid value"))
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]

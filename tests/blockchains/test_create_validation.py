@@ -13,7 +13,7 @@ from openbcs.operations.models import Operation
 from tests.blockchains.helpers import create_body, create_instance, list_ids, row_count
 from tests.support import error_of
 
-NAME_PATTERN = "String should match pattern '^[A-Za-z0-9\\u4e00-\\u9fa5][A-Za-z0-9\\u4e00-\\u9fa5-]{3,23}$'"
+NAME_PATTERN = "4-24 characters of letters, digits, Chinese characters and '-', not starting with '-'"
 PASSWORD_RULE = (
     "Invalid Parameter resource_password : "
     "8 to 32 characters with at least three of: lower case, upper case, digits, specials"
@@ -237,6 +237,12 @@ REFUSED = [
         {"peer_orgs": [{"name": "org-one", "node_count": 0}]},
         "BCS.4006014",
         "Invalid Parameter peer_orgs[0].node_count : Input should be greater than or equal to 1",
+    ),
+    (
+        "orgs-empty-list",
+        {"peer_orgs": []},
+        "BCS.4006014",
+        "Invalid Parameter peer_orgs : at least one organisation, or leave it out for the default one",
     ),
     (
         "orgs-reserved-orderer",

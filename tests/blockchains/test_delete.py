@@ -132,7 +132,7 @@ REFUSED_FLAGS = [
     (
         "ief_nodes_id=n1,n2",
         "BCS.4006014",
-        "Invalid Parameter is_delete_ief : only for IEF instances, which OpenBCS does not model",
+        "Invalid Parameter ief_nodes_id : only for IEF instances, which OpenBCS does not model",
     ),
     ("is_delete_everything=true", "BCS.4006014", "Invalid Parameter is_delete_everything : unknown field"),
     (

@@ -138,6 +138,11 @@ INVITEE_REFUSALS = [
         "BCS.4006014",
         "Invalid Parameter fabric_version : inviters and private chains may only use Fabric 2.2",
     ),
+    (
+        {"orderer_node_number": 3},
+        "BCS.4006014",
+        "Invalid Parameter orderer_node_number : an invitee instance has no orderers: leave it out",
+    ),
 ]
 
 

@@ -307,8 +307,8 @@ REFUSED = [
         "bad-org-name",
         {"node_orgs": [{"name": "-bad", "node_count": 1, "pvc_name": "p"}]},
         "BCS.4006014",
-        "Invalid Parameter node_orgs[0].name : String should match pattern "
-        "'^[A-Za-z0-9\\u4e00-\\u9fa5][A-Za-z0-9\\u4e00-\\u9fa5-]{3,23}$'",
+        "Invalid Parameter node_orgs[0].name : "
+        "4-24 characters of letters, digits, Chinese characters and '-', not starting with '-'",
     ),
     (
         "no-orgs",

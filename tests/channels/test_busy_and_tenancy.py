@@ -210,12 +210,15 @@ def test_concurrent_channel_calls_start_exactly_one_operation(
     account = make_account()
     bid = _setup(app_with_steps, account)
     names = [f"race{n}" for n in range(6)]
-    with LiveServer(settings.model_copy(update={"operation_step_seconds": PARKED})) as server:
-        token = issue_token(httpx.Client(base_url=server.url), account)
+    with (
+        LiveServer(settings.model_copy(update={"operation_step_seconds": PARKED})) as server,
+        httpx.Client(base_url=server.url, timeout=60) as http,
+    ):
+        api = Bcs(http, account, issue_token(http, account))
 
         def create(name: str) -> httpx.Response:
-            with httpx.Client(base_url=server.url, timeout=60) as http:
-                return Bcs(http, account, token).create_channels(bid, name)
+            with httpx.Client(base_url=server.url, timeout=60) as own:
+                return Bcs(own, account, api.token).create_channels(bid, name)
 
         with ThreadPoolExecutor(max_workers=len(names)) as pool:
             answers = dict(zip(names, pool.map(create, names), strict=True))
@@ -225,8 +228,7 @@ def test_concurrent_channel_calls_start_exactly_one_operation(
             if name not in accepted:
                 assert error(response) == (400, "BCS.4001020"), response.text
         operation_id = answers[accepted[0]].json()["operation_id"]
-        with httpx.Client(base_url=server.url) as http:
-            running = Bcs(http, account, token).records(blockchain_id=bid, operation_type="04")
+        running = api.records(blockchain_id=bid, operation_type="04")
         assert [r["operation_id"] for r in running if r["operation_status"] != "finished"] == [operation_id]
 
     _due_now(db, operation_id)

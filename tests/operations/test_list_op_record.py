@@ -305,7 +305,7 @@ def test_the_worker_finishes_operations_as_list_op_record_shows(
 
 STATUSES = "Input should be 'waiting', 'processing', 'finished', 'failed' or 'stop'"
 RESOURCE_TYPES = "Input should be 'BCSSVC01', 'BCSSVC02', 'PLUGIN01', 'PLUGIN02' or 'PLUGIN03'"
-TWO_DIGITS = "String should match pattern '^\\d{2}$'"
+TWO_DIGITS = "two digits, e.g. 99"
 AT_MOST_64 = "String should have at most 64 characters"
 
 

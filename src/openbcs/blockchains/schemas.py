@@ -6,8 +6,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# 4-24 characters of letters, digits, Chinese characters and '-', not starting with '-'.
-INSTANCE_NAME = r"^[A-Za-z0-9\u4e00-\u9fa5][A-Za-z0-9\u4e00-\u9fa5-]{3,23}$"
+from openbcs.validation import pattern_rule
+
+INSTANCE_NAME = pattern_rule(
+    r"^[A-Za-z0-9\u4e00-\u9fa5][A-Za-z0-9\u4e00-\u9fa5-]{3,23}$",
+    "4-24 characters of letters, digits, Chinese characters and '-', not starting with '-'",
+)
 ORG_NAME = INSTANCE_NAME
 
 

@@ -300,6 +300,10 @@ def _validate_creation(session: Session, *, project_id: str, domain_id: str, bod
             raise errors.invalid_parameter(
                 "orderer_node_number", f"{ORDERERS_FOR[consensus]} for {consensus} consensus on Fabric 2.2"
             )
+    if body.peer_orgs is not None and not body.peer_orgs:
+        raise errors.invalid_parameter("peer_orgs", "at least one organisation, or leave it out for the default one")
+    if body.is_invitee and body.orderer_node_number is not None:
+        raise errors.invalid_parameter("orderer_node_number", "an invitee instance has no orderers: leave it out")
     org_names = [org.name for org in body.peer_orgs or []]
     if len(org_names) != len(set(org_names)):
         raise errors.invalid_parameter("peer_orgs", "organisation names must be unique")
@@ -796,8 +800,9 @@ def delete(session: Session, *, project_id: str, blockchain_id: str, flags: dict
         raise errors.BCSError(errors.INSTANCE_CREATING)
     if instance.busy_operation_id is not None:
         raise errors.BCSError(errors.INSTANCE_BUSY)
-    if flags.get("is_delete_ief") or flags.get("ief_nodes_id"):
-        raise errors.invalid_parameter("is_delete_ief", "only for IEF instances, which OpenBCS does not model")
+    for flag in ("is_delete_ief", "ief_nodes_id"):
+        if flags.get(flag):
+            raise errors.invalid_parameter(flag, "only for IEF instances, which OpenBCS does not model")
     operation_id = operations.start(
         session,
         kind=DELETE.name,
@@ -825,6 +830,7 @@ def _deletion_failed(session: Session, ctx: OperationContext, message: str) -> N
     instance = _instance_of(session, ctx)
     _abnormal(session, instance, message)
     mark_idle(instance)
+    _set_nodes_status(session, instance.id, "AbNormal")
 
 
 DELETE = kinds.register(

@@ -10,7 +10,8 @@ class _Strict(BaseModel):
 
 
 class ChannelCreateInfo(_Strict):
-    channel_name: str = Field(min_length=1, max_length=64)
+    # No max_length: any name outside check_name's rule, however long, is BCS.4006012 "Invalid channel name."
+    channel_name: str = Field(min_length=1)
     channel_description: str | None = Field(default=None, max_length=256)
 
 
