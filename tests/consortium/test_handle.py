@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
+from openbcs.blockchains.models import Blockchain
 from openbcs.channels import service as channels_service
 from openbcs.consortium.models import Invitation
 from openbcs.operations.kinds import OperationFailed
@@ -386,18 +387,35 @@ def test_an_instance_not_created_as_invitee_of_this_inviter_is_refused(pending, 
 
 
 def test_an_invitee_instance_with_other_settings_is_refused(client, make_account, db):
-    """The invitee instance's database type differs from the inviter's (creation does not check it; agreeing does)."""
+    """Creation refuses an invitee instance whose database type differs from the inviter's; agreeing checks the
+    settings again (here an instance changed behind the API's back is refused)."""
     consortium = setup_consortium(client, make_account, invitee_instance=False)
-    couch = consortium.invitee.create_instance(
+    before = snapshot(db)
+    response = consortium.invitee.call(
+        "POST",
+        "/blockchains",
         invitee_instance_body(
             consortium.inviter,
             consortium.inviter_bcs_id,
             "bcs-couch",
             database_type="couchdb",
             couchdb_info={"user_name": "admin", "password": "Couch-pass1"},
-        )
+        ),
     )
-    consortium.invitee_bcs_id, consortium.invitee_bcs_name = couch, "bcs-couch"
+    assert error(response) == (
+        400,
+        "BCS.4006014",
+        "Invalid Parameter database_type : must match the inviter's instance (goleveldb)",
+    )
+    assert snapshot(db) == before
+
+    instance = consortium.invitee.create_instance(
+        invitee_instance_body(consortium.inviter, consortium.inviter_bcs_id, "bcs-level")
+    )
+    consortium.invitee_bcs_id, consortium.invitee_bcs_name = instance, "bcs-level"
+    db.run_write(
+        lambda s: s.execute(update(Blockchain).where(Blockchain.id == instance).values(database_type="couchdb"))
+    )
     before = snapshot(db)
     assert error(consortium.agree()) == (
         400,

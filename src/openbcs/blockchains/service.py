@@ -358,6 +358,7 @@ def _validate_invitee(session: Session, *, domain_id: str, body: CreateRequestBo
         ("sign_algorithm", body.sign_algorithm, inviter.sign_algorithm),
         ("fabric_version", body.fabric_version, inviter.fabric_version),
         ("version_type", body.version_type, inviter.version_type),
+        ("database_type", body.database_type, inviter.database_type),
     ):
         if mine != theirs:
             raise errors.invalid_parameter(field, f"must match the inviter's instance ({theirs})")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,18 @@ from openbcs.monitoring import service as monitoring
 from openbcs.operations import kinds
 from openbcs.operations import service as operations
 from openbcs.operations.kinds import OperationContext, OperationKind, Step, SubStep
+
+# Called with (session, instance id, channel name) in the transaction that deletes a channel: the consortium domain
+# cancels the invitations into it.
+ChannelDeletionHook = Callable[[Session, str, str], None]
+_deletion_hooks: list[ChannelDeletionHook] = []
+
+
+def on_channel_deleted(hook: ChannelDeletionHook) -> ChannelDeletionHook:
+    """Register a function to run when a channel is deleted."""
+    _deletion_hooks.append(hook)
+    return hook
+
 
 CHANNEL_NAME = re.compile(r"^[a-z][a-z0-9]{2,22}[a-z0-9]$")
 GENESIS_PREVIOUS_HASH = "0" * 64
@@ -547,6 +560,8 @@ def _delete_channel(session: Session, ctx: OperationContext) -> str:
         message=f"channel {channel.name} deleted",
         metadata={"channel": channel.name, "operation_id": ctx.operation_id},
     )
+    for hook in _deletion_hooks:
+        hook(session, channel.blockchain_id, channel.name)
     session.delete(channel)
     return f"channel {channel.name} deleted"
 

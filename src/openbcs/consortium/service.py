@@ -437,7 +437,11 @@ def members(session: Session, *, caller: Caller) -> list[Invitation]:
             select(Invitation)
             .where(
                 or_(
-                    (Invitation.inviter_project_id == caller.project_id) & Invitation.deleted_by_inviter.is_(False),
+                    # Cancelled by the inviter's own deletions (withdrawal, instance or channel deleted): nothing
+                    # to act on, and DeleteMemberInvite cannot name that status, so they leave the inviter's view.
+                    (Invitation.inviter_project_id == caller.project_id)
+                    & Invitation.deleted_by_inviter.is_(False)
+                    & (Invitation.status != CANCELLED),
                     (Invitation.invitee_domain_id == caller.domain_id)
                     & Invitation.status.in_((JOINING, JOINED, QUITTING)),
                 )
@@ -603,3 +607,18 @@ def _instance_deleted(session: Session, instance: Any) -> None:
             "MemberQuit",
             f"{invitation.invitee_name} left channel {invitation.channel_name}: its instance was deleted",
         )
+
+
+@channels.on_channel_deleted
+def _channel_deleted(session: Session, blockchain_id: str, channel_name: str) -> None:
+    """A deleted channel (only an empty one can be) takes its waiting invitations with it: they are cancelled."""
+    for invitation in session.scalars(
+        select(Invitation)
+        .where(
+            Invitation.inviter_blockchain_id == blockchain_id,
+            Invitation.channel_name == channel_name,
+            Invitation.status == WAITING,
+        )
+        .with_for_update()
+    ):
+        _touch(invitation, status=CANCELLED, notification_status=CANCELLED)
