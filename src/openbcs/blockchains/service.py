@@ -746,46 +746,44 @@ def _change_failed(session: Session, ctx: OperationContext, message: str) -> Non
     mark_idle(instance)
 
 
-SCALE = kinds.register(
-    OperationKind(
-        name="blockchain.scale",
-        resource_type="BCSSVC01",
-        operation_type="03",
-        description="add or delete peers of organisations",
-        on_failure=_change_failed,
-        steps=(
-            Step("Preparation", (SubStep("Check resources", _note("resources available (modelled)")),)),
-            Step(
-                "Scale peers",
-                (
-                    SubStep("Update peer nodes", _apply_node_changes),
-                    SubStep("Generate certificates", _generate_certificates),
+def _change_kind(
+    name: str, operation_type: str, description: str, preparation: str, step: str, sub_step: str
+) -> OperationKind:
+    """An UpdateInstance kind: prepare, apply the node changes and issue their certificates, check health."""
+    return kinds.register(
+        OperationKind(
+            name=name,
+            resource_type="BCSSVC01",
+            operation_type=operation_type,
+            description=description,
+            on_failure=_change_failed,
+            steps=(
+                Step("Preparation", (SubStep(preparation, _note("done")),)),
+                Step(
+                    step,
+                    (SubStep(sub_step, _apply_node_changes), SubStep("Generate certificates", _generate_certificates)),
                 ),
+                Step("Finish", (SubStep("Check instance health", _finish_change),)),
             ),
-            Step("Finish", (SubStep("Check instance health", _finish_change),)),
-        ),
+        )
     )
-)
 
-ORGS = kinds.register(
-    OperationKind(
-        name="blockchain.orgs",
-        resource_type="BCSSVC01",
-        operation_type="02",
-        description="add or delete organisations",
-        on_failure=_change_failed,
-        steps=(
-            Step("Preparation", (SubStep("Generate organisation configurations", _note("configuration generated")),)),
-            Step(
-                "Update organisations",
-                (
-                    SubStep("Update organisation nodes", _apply_node_changes),
-                    SubStep("Generate certificates", _generate_certificates),
-                ),
-            ),
-            Step("Finish", (SubStep("Check instance health", _finish_change),)),
-        ),
-    )
+
+SCALE = _change_kind(
+    "blockchain.scale",
+    "03",
+    "add or delete peers of organisations",
+    "Check resources",
+    "Scale peers",
+    "Update peer nodes",
+)
+ORGS = _change_kind(
+    "blockchain.orgs",
+    "02",
+    "add or delete organisations",
+    "Generate organisation configurations",
+    "Update organisations",
+    "Update organisation nodes",
 )
 
 

@@ -116,11 +116,9 @@ async def _uploaded_file(request: Request, _caller: Caller) -> bytes | None:
 Upload = Annotated[bytes | None, Depends(_uploaded_file)]
 
 
-@router.post("/orgs/{org_name}/usercert/{user_name}/freeze", name="FreezeCert")
-async def freeze_cert(
-    caller: Caller, ctx: Context, blockchain_id: str, org_name: str, user_name: str, upload: Upload
+async def _set_frozen(
+    caller: Caller, ctx: Context, blockchain_id: str, org_name: str, user_name: str, upload: bytes | None, frozen: bool
 ) -> ResultResponse:
-    """Revoke a user's certificate (the uploaded one, or all of the user's): it enters the org's CRL."""
     await ctx.db.write(
         lambda s: service.set_frozen(
             s,
@@ -129,10 +127,18 @@ async def freeze_cert(
             org_name=org_name,
             user_name=user_name,
             upload=upload,
-            frozen=True,
+            frozen=frozen,
         )
     )
     return ResultResponse(result="success")
+
+
+@router.post("/orgs/{org_name}/usercert/{user_name}/freeze", name="FreezeCert")
+async def freeze_cert(
+    caller: Caller, ctx: Context, blockchain_id: str, org_name: str, user_name: str, upload: Upload
+) -> ResultResponse:
+    """Revoke a user's certificate (the uploaded one, or all of the user's): it enters the org's CRL."""
+    return await _set_frozen(caller, ctx, blockchain_id, org_name, user_name, upload, frozen=True)
 
 
 @router.post("/orgs/{org_name}/usercert/{user_name}/unfreeze", name="UnfreezeCert")
@@ -140,15 +146,4 @@ async def unfreeze_cert(
     caller: Caller, ctx: Context, blockchain_id: str, org_name: str, user_name: str, upload: Upload
 ) -> ResultResponse:
     """Reinstate a frozen user's certificate: it leaves the org's CRL."""
-    await ctx.db.write(
-        lambda s: service.set_frozen(
-            s,
-            project_id=caller.project_id,
-            blockchain_id=blockchain_id,
-            org_name=org_name,
-            user_name=user_name,
-            upload=upload,
-            frozen=False,
-        )
-    )
-    return ResultResponse(result="success")
+    return await _set_frozen(caller, ctx, blockchain_id, org_name, user_name, upload, frozen=False)
