@@ -301,7 +301,7 @@ def test_form_fields_other_than_file_are_refused(certs: Certs, bid: str, db: Dat
             "Too many files. Maximum number of files is 1.",
         ),
         ({"a": "1", "b": "2"}, "BCS.4006014", "Too many fields. Maximum number of fields is 1."),
-        ({"file": "not a file"}, "BCS.4006003", "Invalid Parameter file : expected a file"),
+        ({"file": "not a file"}, "BCS.4006014", "Invalid Parameter file : must be a file part, not a text field"),
     ]
     for fields, code, message in cases:
         raw, content_type = multipart(fields)
