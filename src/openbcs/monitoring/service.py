@@ -75,7 +75,9 @@ def raise_alarm(
         select(Alarm).where(Alarm.blockchain_id == blockchain_id, Alarm.key == key, Alarm.cleared_time.is_(None))
     )
     if active is not None:
+        # The alarm now reports the latest occurrence: its message and metadata (e.g. the operation id) agree.
         active.message = message[:512]
+        active.metadata_ = {k: str(v) for k, v in (metadata or {}).items()}
         return
     session.add(
         Alarm(

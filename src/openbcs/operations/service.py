@@ -344,28 +344,29 @@ def list_records(
     operation_id: str | None = None,
 ) -> list[OperationRecord]:
     """The project's operations, newest first, narrowed by the given filters."""
-    query = select(Operation).where(Operation.project_id == project_id)
-    if blockchain_id is not None:
-        query = query.where(Operation.blockchain_id == blockchain_id)
-    if operation_status is not None:
-        query = query.where(Operation.status == operation_status)
-    if resource_type is not None:
-        query = query.where(Operation.resource_type == resource_type)
-    if operation_type is not None:
-        query = query.where(Operation.operation_type == operation_type)
-    if operation_id is not None:
-        query = query.where(Operation.id == operation_id)
-    operations = list(session.scalars(query.order_by(Operation.record_time.desc(), Operation.id.desc())))
-    if not operations:
+    # Plain rows, not ORM entities: this answers ListOpRecord, and loading entities costs several times as much.
+    operations_table, sub_steps_table = Operation.__table__, OperationSubStep.__table__
+    query = select(operations_table).where(operations_table.c.project_id == project_id)
+    for column, value in (
+        ("blockchain_id", blockchain_id),
+        ("status", operation_status),
+        ("resource_type", resource_type),
+        ("operation_type", operation_type),
+        ("id", operation_id),
+    ):
+        if value is not None:
+            query = query.where(operations_table.c[column] == value)
+    rows = session.execute(query.order_by(operations_table.c.record_time.desc(), operations_table.c.id.desc())).all()
+    if not rows:
         return []
-    by_operation: dict[str, list[OperationSubStep]] = {op.id: [] for op in operations}
-    for sub_step in session.scalars(
-        select(OperationSubStep)
-        .where(OperationSubStep.operation_id.in_(list(by_operation)))
-        .order_by(OperationSubStep.serial_num)
+    by_operation: dict[str, list[Any]] = {row.id: [] for row in rows}
+    for sub_step in session.execute(
+        select(sub_steps_table)
+        .where(sub_steps_table.c.operation_id.in_(list(by_operation)))
+        .order_by(sub_steps_table.c.serial_num)
     ):
         by_operation[sub_step.operation_id].append(sub_step)
-    return [_record(op, by_operation[op.id]) for op in operations]
+    return [_record(row, by_operation[row.id]) for row in rows]
 
 
 def get_record(session: Session, *, project_id: str, operation_id: str) -> OperationRecord | None:
@@ -374,8 +375,9 @@ def get_record(session: Session, *, project_id: str, operation_id: str) -> Opera
     return found[0] if found else None
 
 
-def _record(operation: Operation, sub_steps: list[OperationSubStep]) -> OperationRecord:
-    steps: dict[int, list[OperationSubStep]] = {}
+def _record(operation: Any, sub_steps: list[Any]) -> OperationRecord:
+    """A record from an operation's row and its sub-steps' rows (columns as named in the tables)."""
+    steps: dict[int, list[Any]] = {}
     for sub_step in sub_steps:
         steps.setdefault(sub_step.step_serial, []).append(sub_step)
     step_records = []
