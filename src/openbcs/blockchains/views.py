@@ -70,11 +70,9 @@ def detail(session: Session, *, project_id: str, blockchain_id: str) -> ShowBloc
     settings = instance.settings
     peer_orgs = service.orgs_of(session, instance.id, role="peer")
     orderer_orgs = service.orgs_of(session, instance.id, role="orderer")
-    agent_ip = (
-        f"{service.node_address(peer_orgs[0], service.nodes_of(session, peer_orgs[0].id)[0])[1].split(':')[0]}"
-        if peer_orgs and service.nodes_of(session, peer_orgs[0].id)
-        else "127.0.0.1"
-    )
+    # The data-plane agent is modelled on the first peer's host.
+    first_nodes = service.nodes_of(session, peer_orgs[0].id) if peer_orgs else []
+    agent_ip = service.node_address(peer_orgs[0], first_nodes[0])[1].split(":")[0] if first_nodes else "127.0.0.1"
     basic = BasicInfo(
         id=instance.id,
         name=instance.name,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -34,6 +32,3 @@ class SdkConfigBody(_Strict):
     union_info: dict[str, list[str]] | None = None
     is_multi_chan: bool = False
     channel_chaincode: dict[str, list[str]] | None = None
-
-
-ZipType = Literal["application/zip"]
