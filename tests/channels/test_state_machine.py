@@ -239,10 +239,10 @@ class ChannelMachine(RuleBasedStateMachine):
                 if refusal:
                     break
         if self.expect(self.api.add_peers(bid, channel, peers), refusal):
+            if any(org not in members for org in peers):  # organisations new to the channel: one block per call
+                instance.blocks[channel] += 1
             for org, count in peers.items():
-                if org not in members:  # an organisation new to the channel: a configuration block
-                    members[org] = 0
-                    instance.blocks[channel] += 1
+                members.setdefault(org, 0)
                 members[org] += count
 
     @precondition(lambda self: self.model)

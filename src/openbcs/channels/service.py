@@ -214,17 +214,21 @@ def create_channel(
     return channel
 
 
-def join(session: Session, channel: Channel, *, org_id: int, peer_count: int, cause: str) -> None:
-    """Bring an organisation into the channel (a new block if it was not in it) with ``peer_count`` more peers."""
-    if org_id not in _org_ids(session, channel.id):
+def join(session: Session, channel: Channel, *, peer_counts: dict[int, int], cause: str) -> None:
+    """Bring ``peer_counts[org]`` more peers of each organisation into the channel; organisations new to it join
+    its configuration with one new block for the whole call (as when organisations leave)."""
+    present = set(_org_ids(session, channel.id))
+    new_orgs = [org_id for org_id in peer_counts if org_id not in present]
+    for org_id in new_orgs:
         session.add(ChannelOrg(channel_id=channel.id, org_id=org_id, joined_time=now_ns()))
-        session.flush()
-        _append_block(session, channel, event="org_added", cause=cause)
     joined = _peer_ids(session, channel.id)
-    waiting = [n for n in blockchains.nodes_of(session, org_id) if n.id not in joined]
-    for node in waiting[:peer_count]:
-        session.add(ChannelPeer(channel_id=channel.id, node_id=node.id))
+    for org_id, count in peer_counts.items():
+        waiting = [n for n in blockchains.nodes_of(session, org_id) if n.id not in joined]
+        for node in waiting[:count]:
+            session.add(ChannelPeer(channel_id=channel.id, node_id=node.id))
     session.flush()
+    if new_orgs:
+        _append_block(session, channel, event="org_added", cause=cause)
 
 
 def join_orgs(session: Session, channel: Channel, *, org_ids: list[int], cause: str) -> None:
@@ -422,10 +426,10 @@ def batch_create(session: Session, *, project_id: str, blockchain_id: str, body:
 
 def add_peers(session: Session, *, project_id: str, blockchain_id: str, body: BatchAddPeersToChannelRequestBody) -> str:
     """Start adding peers of organisations (``org -> how many more``) to one channel."""
+    instance = _mutable_instance(session, project_id=project_id, blockchain_id=blockchain_id)
     if len(body.channel_peers) != 1:
         raise errors.invalid_parameter("channel_peers", "one channel per call")
     wanted = body.channel_peers[0]
-    instance = _mutable_instance(session, project_id=project_id, blockchain_id=blockchain_id)
     channel = channel_named(session, blockchain_id=instance.id, name=wanted.channel_name)
     joined = _peer_ids(session, channel.id)
     for org_name, count in wanted.peers.items():
@@ -526,9 +530,11 @@ def _create_channels(session: Session, ctx: OperationContext) -> str:
 
 def _add_peers(session: Session, ctx: OperationContext) -> str:
     channel = _channel(session, ctx)
-    for org_name, count in ctx.payload["peers"].items():
-        org = blockchains.org_named(session, channel.blockchain_id, org_name)
-        join(session, channel, org_id=org.id, peer_count=count, cause=ctx.operation_id)
+    counts = {
+        blockchains.org_named(session, channel.blockchain_id, org_name).id: count
+        for org_name, count in ctx.payload["peers"].items()
+    }
+    join(session, channel, peer_counts=counts, cause=ctx.operation_id)
     return f"peers joined channel {channel.name}"
 
 

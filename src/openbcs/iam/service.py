@@ -138,7 +138,7 @@ def _store_key(session: Session, *, user_id: str, server_key: ServerKey) -> tupl
 
 def create_account(session: Session, *, name: str, password: str, region: str, server_key: ServerKey) -> NewAccount:
     """Create an account (domain), its project in ``region``, its own user and a first access key."""
-    if not ACCOUNT_NAME.match(name):
+    if not ACCOUNT_NAME.fullmatch(name):
         raise IAMRuleError("an account name has 4 to 64 letters, digits, '_' or '-', starting with a letter")
     _check_password(password)
     if session.scalar(select(Account.id).where(Account.name == name)) is not None:

@@ -138,7 +138,7 @@ class Window:
 
 def parse_time_range(value: str, *, now_ms: int) -> Window:
     """``start.end.minutes`` (AOM's form): ``-1.-1.N`` is the last N minutes; else the explicit start and end."""
-    match = _TIME_RANGE.match(value)
+    match = _TIME_RANGE.fullmatch(value)
     if not match:
         raise errors.invalid_parameter("time_range", "use startMs.endMs.minutes, or -1.-1.N for the last N minutes")
     start, end, minutes = int(match[1]), int(match[2]), int(match[3])
@@ -163,6 +163,7 @@ class Record:
     time_ms: int
     metadata: dict[str, str] = field(default_factory=dict)
     cleared_ms: int | None = None
+    time_ns: int = 0  # what sorting by time uses: events within one millisecond keep their order
 
 
 def _matches(record: Record, search: str | None, relations: list[EventMetadataRelation]) -> bool:
@@ -180,9 +181,17 @@ def _matches(record: Record, search: str | None, relations: list[EventMetadataRe
     return not ors or any(record.metadata.get(r.key) in r.value for r in ors)
 
 
-def records(session: Session, *, blockchain_id: str, kind: str | None, body: ListBcsEventRequestBody) -> list[Record]:
-    """The instance's events (``kind`` None), active alarms or alarm history in the window, filtered and sorted."""
-    window = parse_time_range(body.time_range, now_ms=now_ns() // _MS)
+def records(
+    session: Session,
+    *,
+    blockchain_id: str,
+    kind: str | None,
+    body: ListBcsEventRequestBody,
+    window: Window | None = None,
+) -> list[Record]:
+    """The instance's events (``kind`` None), active alarms or alarm history in the window (``body.time_range``
+    read now, unless the caller already did: then the same "now"), filtered and sorted."""
+    window = window or parse_time_range(body.time_range, now_ms=now_ns() // _MS)
     start_ns, end_ns = window.start_ms * _MS, (window.end_ms + 1) * _MS - 1
     found: list[Record] = []
     if kind in (ACTIVE_ALERT, HISTORY_ALERT):
@@ -191,7 +200,7 @@ def records(session: Session, *, blockchain_id: str, kind: str | None, body: Lis
             query = query.where(Alarm.cleared_time.is_(None))
         else:
             query = query.where(Alarm.cleared_time.is_not(None), Alarm.cleared_time >= start_ns)
-        for alarm in session.scalars(query):
+        for alarm in session.scalars(query.order_by(Alarm.raised_time, Alarm.id)):
             found.append(
                 Record(
                     alarm.name,
@@ -200,18 +209,31 @@ def records(session: Session, *, blockchain_id: str, kind: str | None, body: Lis
                     alarm.raised_time // _MS,
                     dict(alarm.metadata_),
                     alarm.cleared_time // _MS if alarm.cleared_time else None,
+                    alarm.raised_time,
                 )
             )
     else:
         for event in session.scalars(
-            select(Event).where(Event.blockchain_id == blockchain_id, Event.time >= start_ns, Event.time <= end_ns)
+            select(Event)
+            .where(Event.blockchain_id == blockchain_id, Event.time >= start_ns, Event.time <= end_ns)
+            .order_by(Event.time, Event.id)
         ):
-            found.append(Record(event.name, event.severity, event.message, event.time // _MS, dict(event.metadata_)))
+            found.append(
+                Record(
+                    event.name,
+                    event.severity,
+                    event.message,
+                    event.time // _MS,
+                    dict(event.metadata_),
+                    None,
+                    event.time,
+                )
+            )
     relations = body.metadata_relation or []
     found = [r for r in found if _matches(r, body.search, relations)]
     order_by = body.sort.order_by if body.sort else ["time"]
     descending = (body.sort.order if body.sort else "desc") == "desc"
-    keys = {"time": lambda r: r.time_ms, "name": lambda r: r.name, "severity": lambda r: SEVERITIES.get(r.severity, 0)}
+    keys = {"time": lambda r: r.time_ns, "name": lambda r: r.name, "severity": lambda r: SEVERITIES.get(r.severity, 0)}
     for name in reversed(order_by):  # stable sorts, least significant key first
         found.sort(key=keys[name], reverse=descending)
     return found

@@ -176,7 +176,8 @@ class PrometheusMetrics:
                 "query": self.query_for(metric, target),
                 "start": start_ms / 1000,
                 "end": end_ms / 1000,
-                "step": f"{step_ms / 1000}s",
+                # Float seconds: Prometheus's duration syntax has no fractions ("300.0s" is refused).
+                "step": f"{step_ms / 1000:g}",
             }
         )
         with urllib.request.urlopen(f"{self.url}/api/v1/query_range?{params}", timeout=self.timeout) as response:  # noqa: S310 - the operator's configured URL

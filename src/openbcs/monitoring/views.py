@@ -82,7 +82,7 @@ def statistics(
     window = service.parse_time_range(body.time_range, now_ms=now_ns() // 1_000_000)
     starts = service.buckets(window, body.step)
     counts: dict[str, list[int]] = {}
-    for record in service.records(session, blockchain_id=instance.id, kind=kind, body=body):
+    for record in service.records(session, blockchain_id=instance.id, kind=kind, body=body, window=window):
         index = (record.time_ms - window.start_ms) // body.step
         if 0 <= index < len(starts):
             counts.setdefault(record.name, [0] * len(starts))[index] += 1
@@ -160,6 +160,13 @@ async def _series(ctx: ServerContext, metric: str, target: sources.Target) -> li
         raise errors.BCSError(errors.INTERNAL, "Internal Server Error: the metrics source is unavailable") from exc
 
 
+def _decimal(value: float) -> str:
+    """A value as a plain decimal string: every digit of a large rate (``:g`` would give ``1.23457e+06``), none of the
+    trailing zeros (``6``, ``6.6``)."""
+    text = f"{value:.6f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
 def _check_names(names: list[str]) -> None:
     for index, name in enumerate(names):
         if name not in sources.METRIC_NAMES:
@@ -213,7 +220,7 @@ async def entity_metrics(
         latest: dict[str, str] = {}
         for field, metric in sources.ENTITY_FIELDS.items():
             points = await _series(ctx, metric, target)
-            latest[field] = f"{points[-1][1]:g}" if points else ""
+            latest[field] = _decimal(points[-1][1]) if points else ""
         results.append(
             EntityMetricList(
                 dimensions=[
