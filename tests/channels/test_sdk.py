@@ -115,7 +115,6 @@ def test_the_sdk_drives_a_channel_through_its_life(
     history = api.history(bid, "sdkchan")
     assert [(b["event"], b["orgs"]) for b in history["blocks"]] == [
         ("create", []),
-        ("org_added", block_orgs(bid, "orga")),
         ("org_added", block_orgs(bid, "orga", "orgb")),
         ("org_removed", []),
     ]
