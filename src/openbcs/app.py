@@ -47,8 +47,9 @@ async def _on_bcs_error(request: Request, exc: Exception) -> JSONResponse:
     return _bcs_response(request, exc)
 
 
-async def _on_iam_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _on_iam_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.IAMError)
+    request.scope.setdefault("state", {})["error_code"] = f"IAM.{exc.status}"  # for the request metrics
     return JSONResponse(exc.body(), status_code=exc.status)
 
 

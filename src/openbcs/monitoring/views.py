@@ -155,7 +155,8 @@ async def _series(ctx: ServerContext, metric: str, target: sources.Target) -> li
         return await anyio.to_thread.run_sync(
             lambda: source.series(metric, target, start_ms=end - WINDOW_MS + STEP_MS, end_ms=end, step_ms=STEP_MS)
         )
-    except (OSError, ValueError, RuntimeError) as exc:
+    except (OSError, ValueError, RuntimeError, KeyError, TypeError, AttributeError) as exc:
+        # Unreachable, refusing, or answering in an unexpected shape: the source is unavailable either way.
         log.warning("metrics source failed for %s: %s", metric, exc)
         raise errors.BCSError(errors.INTERNAL, "Internal Server Error: the metrics source is unavailable") from exc
 
