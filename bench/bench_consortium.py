@@ -114,6 +114,7 @@ FOREIGN_SIZES = (1_000, 100_000)
 LIST_RATIO_TARGET = 1.2
 DRAIN_TIMEOUT = 120.0
 BREAKDOWN_QUITS = 40
+WRK_TIMEOUT = "30s"
 RECORD_SEP = "\x1e"  # separates the precomputed raw requests in the file the Lua script reads
 
 
@@ -686,7 +687,9 @@ def parse_replay(output: str) -> ReplayCounts:
 
 
 def run_wrk_script(url: str, script: Path, *, connections: int, duration: float) -> WrkResult:
-    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration:g}s", "--latency", "-s", str(script), url]
+    # A long timeout: wrk leaves requests slower than its timeout (2 s by default) out of the latency histogram.
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration:g}s", "--timeout", WRK_TIMEOUT, "--latency"]
+    cmd += ["-s", str(script), url]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60, check=False)
     if done.returncode != 0:
         raise BenchError(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
@@ -717,9 +720,20 @@ class QuitRow:
 
 
 def count_log_status(log: Path, offset: int) -> Counter[str]:
+    """Statuses the server logged since ``offset``, once the log has stopped growing (it answers what wrk left in
+    flight after wrk has gone), and how many of those were client disconnects logged as unexpected errors."""
+    deadline, size = time.monotonic() + 15, -1
+    while time.monotonic() < deadline and log.stat().st_size != size:
+        size = log.stat().st_size
+        time.sleep(1.0)
     with log.open("rb") as handle:
         handle.seek(offset)
-        return Counter(m.decode() for m in re.findall(rb"status=(\d\d\d)", handle.read()))
+        text = handle.read()
+    found = Counter(m.decode() for m in re.findall(rb"status=(\d\d\d)", text))
+    disconnects = text.count(b"starlette.requests.ClientDisconnect")
+    if disconnects:
+        found["ClientDisconnect tracebacks"] = disconnects
+    return found
 
 
 def measured(
@@ -744,10 +758,7 @@ def measured(
     cpu_us = (tree_cpu_seconds(server.pid) - cpu_before) * 1e6 / max(1, result.requests)
     note = right_after() if right_after else None
     counts = parse_replay(result.raw) if replay else None
-    statuses = None
-    if log is not None:
-        time.sleep(0.5)
-        statuses = count_log_status(log, offset)
+    statuses = count_log_status(log, offset) if log is not None else None
     print(
         f"    {result.rps:,.0f} req/s, p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms, "
         f"non-2xx {result.non_2xx}, socket errors {result.socket_errors}, RSS {rss.max_kib / 1024:.1f} MiB, "
@@ -765,6 +776,14 @@ def active_operations(db: Database) -> int:
             )
             or 0
         )
+
+
+def drain_note(db: Database) -> str:
+    seconds, active = wait_drained(db)
+    return (
+        f"{active}; none left {seconds:.2f} s later (the server also answers, or fails to read, the requests wrk "
+        "left in flight)"
+    )
 
 
 def wait_drained(db: Database, timeout: float = DRAIN_TIMEOUT) -> tuple[float, int]:
@@ -1053,14 +1072,10 @@ def part_quit(tmp: Path, args: argparse.Namespace) -> QuitReport:
             args=args,
             log=log,
             replay=True,
-            right_after=lambda: str(active_operations(db)),
+            right_after=lambda: drain_note(db),
         )
         result_rows.append(row)
-        drain_seconds, _ = wait_drained(db)
-        after = [
-            f"quit operations not yet finished when wrk returned: {row.note}; none left "
-            f"{drain_seconds + 0.5:.1f} s later (the server also answers what wrk left in flight)"
-        ]
+        after = [f"quit operations not yet finished when wrk returned: {row.note}"]
         with db.reading() as session:
             states = Counter(
                 {s: n for s, n in session.execute(select(Invitation.status, func.count()).group_by(Invitation.status))}
@@ -1120,6 +1135,7 @@ class ListReport:
     plans: dict[tuple[str, int], list[str]]
     listed: dict[str, int]
     statements: dict[tuple[str, int], int]
+    query_us: dict[tuple[str, int], tuple[float, float]]
 
 
 def capture_queries(db: Database, fn: Callable[[Session], Any]) -> list[tuple[str, Any]]:
@@ -1137,15 +1153,34 @@ def capture_queries(db: Database, fn: Callable[[Session], Any]) -> list[tuple[st
     return captured
 
 
-def query_plan(db: Database, fn: Callable[[Session], Any]) -> list[str]:
-    """SQLite's plan for the first statement ``fn`` runs on consortium_invitations."""
+def invitation_query(db: Database, fn: Callable[[Session], Any]) -> tuple[str, Any]:
+    """The first SELECT ``fn`` runs on consortium_invitations, with its parameters."""
     for statement, parameters in capture_queries(db, fn):
         if "FROM consortium_invitations" in statement and statement.lstrip().upper().startswith("SELECT"):
-            with db.engine.connect() as conn:
-                plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
-            where = statement[statement.find("WHERE") :].replace("\n", " ")
-            return [f"query: ... {where}", *(f"plan: {row[-1]}" for row in plan)]
-    return ["(no invitation query captured)"]
+            return statement, parameters
+    raise BenchError("no invitation query captured")
+
+
+def query_plan(db: Database, statement: str, parameters: Any) -> list[str]:
+    """SQLite's ``EXPLAIN QUERY PLAN`` of the statement."""
+    with db.engine.connect() as conn:
+        plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
+    where = statement[statement.find("WHERE") :].replace("\n", " ")
+    return [f"query: ... {where}", *(f"plan: {row[-1]}" for row in plan)]
+
+
+def time_query(db: Database, statement: str, parameters: Any, runs: int = 1000) -> tuple[float, float]:
+    """Median and 99th percentile microseconds of the raw statement (fetching every row), without the ORM."""
+    samples = []
+    with db.engine.connect() as conn:
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        for _ in range(runs):
+            started = time.perf_counter()
+            cursor.execute(statement, parameters).fetchall()
+            samples.append((time.perf_counter() - started) * 1e6)
+        cursor.close()
+    samples.sort()
+    return statistics.median(samples), samples[int(len(samples) * 0.99) - 1]
 
 
 def time_inprocess(db: Database, fn: Callable[[Session], Any], runs: int = 200) -> float:
@@ -1201,7 +1236,7 @@ def part_lists(tmp: Path, args: argparse.Namespace) -> ListReport:
         "ListMembers": (f"/v2/{tenant.project_id}/members", members, "members"),
         "ListNotifications": (f"/v2/{tenant.project_id}/notifications", notifications, "notifications"),
     }
-    report = ListReport({}, {}, {}, {}, {})
+    report = ListReport({}, {}, {}, {}, {}, {})
     port = free_port()
     inserted = 0
     with running(serve_cmd(data_dir, port, 1), env=env, log=log, port=port, health="/healthz") as api:
@@ -1223,7 +1258,9 @@ def part_lists(tmp: Path, args: argparse.Namespace) -> ListReport:
                 if status != 200 or not isinstance(body, dict):
                     raise BenchError(f"{name}: {status} {body!r:.300}")
                 report.listed[name] = len(body[key])
-                report.plans[(name, size)] = query_plan(db, fn)
+                statement, parameters = invitation_query(db, fn)
+                report.plans[(name, size)] = query_plan(db, statement, parameters)
+                report.query_us[(name, size)] = time_query(db, statement, parameters)
                 report.statements[(name, size)] = len(capture_queries(db, fn))
                 report.inprocess_ms[(name, size)] = time_inprocess(db, fn)
                 for connections in list_connections(args):
@@ -1253,7 +1290,8 @@ def render(quits: QuitReport, lists: ListReport, args: argparse.Namespace, info:
     lines = [
         f"# OpenBCS consortium benchmark, {info['date']}",
         "",
-        f"`{command}` — wrk -t1 -c{args.connections} -d{args.duration:g}s --latency, uvicorn 1 worker, loopback, "
+        f"`{command}` — wrk -t1 -c{args.connections} -d{args.duration:g}s --latency (quit and baselines with "
+        f"--timeout {WRK_TIMEOUT}), uvicorn 1 worker, loopback, "
         f"warm-up {args.warmup} s before each run",
         "",
         f"Machine: {info['nproc']} CPUs, {info['cpu']}, Python {info['python']}, Linux {info['kernel']}; "
@@ -1291,9 +1329,14 @@ def render(quits: QuitReport, lists: ListReport, args: argparse.Namespace, info:
         "200/400 for the quit run are counted by the Lua script from the answers it read "
         f"(400 error codes: {counts.codes400 or 'none'}); it sent {counts.sent:,} of the prepared requests"
         + (" and ran out of memberships before the duration ended (wrk stopped early)" if counts.exhausted else "")
-        + f". Statuses in the server's request log for the run: {logged}"
+        + f". Statuses in the server's request log for the run, counted once it stopped growing: {logged}"
         " (it also logs answers to requests wrk had already given up on).",
         "",
+        *(
+            [f"wrk's socket errors in the quit run: {socket_line[0]}.", ""]
+            if (socket_line := re.findall(r"Socket errors: [^\n]+", quit_row.result.raw))
+            else []
+        ),
         f"Quit vs the SQLite-insert baseline: {quit_row.result.rps / sqlite_base:.3f}x.",
         "",
         "Checked before the load:",
@@ -1332,7 +1375,15 @@ def render(quits: QuitReport, lists: ListReport, args: argparse.Namespace, info:
             f"| {row.cpu_us_per_request:.0f} | {row.busy_before:.0%} |"
         )
     small, large = FOREIGN_SIZES
-    lines += ["", "Query plans (SQLite `EXPLAIN QUERY PLAN`, the list's invitation query):", ""]
+    lines += [
+        "",
+        "The list's invitation query alone (raw sqlite3, 1,000 runs, microseconds, median / p99): "
+        + ", ".join(f"{name} at {size:,}: {q50:.0f} / {q99:.0f}" for (name, size), (q50, q99) in lists.query_us.items())
+        + ".",
+        "",
+        "Query plans (SQLite `EXPLAIN QUERY PLAN`, the list's invitation query):",
+        "",
+    ]
     for (name, size), plan in lists.plans.items():
         lines.append(f"- {name}, {size:,} foreign: " + "; ".join(f"`{p}`" for p in plan))
     lines += [
@@ -1358,7 +1409,13 @@ def render(quits: QuitReport, lists: ListReport, args: argparse.Namespace, info:
                 )
         ia, ib = lists.inprocess_ms[(name, small)], lists.inprocess_ms[(name, large)]
         lines.append(
-            f"| (context) {name} in-process, {large:,} / {small:,} | {ib:.2f} / {ia:.2f} ms = {ib / ia:.2f} | - |"
+            f"| (context) {name} in-process, median, {large:,} / {small:,} | {ib:.2f} / {ia:.2f} ms = {ib / ia:.2f} "
+            "| - |"
+        )
+        (qa50, qa99), (qb50, qb99) = lists.query_us[(name, small)], lists.query_us[(name, large)]
+        lines.append(
+            f"| (context) {name} invitation query alone, {large:,} / {small:,} | median {qb50:.0f} / {qa50:.0f} us "
+            f"= {qb50 / qa50:.2f}, p99 {qb99:.0f} / {qa99:.0f} us = {qb99 / qa99:.2f} | - |"
         )
     return "\n".join(lines) + "\n"
 

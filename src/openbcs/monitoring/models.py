@@ -15,7 +15,7 @@ class Event(Base):
     __table_args__ = (Index("ix_monitoring_events_instance_time", "blockchain_id", "time"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    blockchain_id: Mapped[str] = mapped_column(String(36))
+    blockchain_id: Mapped[str] = mapped_column(String(64))  # as operations.blockchain_id
     project_id: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(64))
     severity: Mapped[str] = mapped_column(String(16))
@@ -31,7 +31,7 @@ class Alarm(Base):
     __table_args__ = (Index("ix_monitoring_alarms_instance_key", "blockchain_id", "key"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    blockchain_id: Mapped[str] = mapped_column(String(36))
+    blockchain_id: Mapped[str] = mapped_column(String(64))  # as operations.blockchain_id
     project_id: Mapped[str] = mapped_column(String(32))
     # What clears it: alarms with the same key on the same instance are one alarm.
     key: Mapped[str] = mapped_column(String(64))
