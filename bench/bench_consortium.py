@@ -24,15 +24,18 @@ RSS and CPU sampling.
    they run out. The baseline is ``bench/baseline_write_app.py`` under the same uvicorn: a PUT with the same
    JSON body parsed and checked (the target's baseline), and the same plus one SQLite WAL insert (context).
    A warm-up of ``--warmup`` seconds uses memberships of its own. After the run: how long the operation worker
-   needed to finish the quit operations left running, the final invitation states, and
-   ``openbcs channel verify`` over every channel.
+   needed to finish the quit operations left running, the final invitation states, ``openbcs channel verify``
+   over every channel, two members of one inviter instance quitting at the same moment, and where a quit's
+   server time goes (signature check, quit transaction, each transition of its operation, timed in-process on
+   memberships the load did not reach).
 2. **Lists among foreign records.** A tenant with 10 invitations as inviter (6 joined members, 2 waiting, 1
    rejected, 1 quit) and 6 notifications as invitee (3 joined, 2 waiting, 1 rejected), then 1,000 and later
    100,000 invitations of *other* tenants bulk-inserted into ``consortium_invitations``. ListMembers and
    ListNotifications with ``X-Auth-Token`` are loaded with wrk at both sizes, at ``--connections`` (saturated, so
    latency there is mostly queueing) and at 1 connection (unloaded latency); the server keeps running and the
    rows are inserted beside it. Also reported: the list functions timed in-process (``views.members`` /
-   ``views.notifications``, no HTTP) and SQLite's ``EXPLAIN QUERY PLAN`` of each list's invitation query.
+   ``views.notifications``, no HTTP), their SQL statement counts, and each list's invitation query alone (raw
+   sqlite3) with its ``EXPLAIN QUERY PLAN``.
 
 Prints the report, writes it to ``bench/results/consortium-<timestamp>.md`` and exits non-zero if a load run saw an
 unexpected answer (anything but 200 from the lists, anything but 200 from quit) or a socket error.
@@ -114,6 +117,12 @@ FOREIGN_SIZES = (1_000, 100_000)
 LIST_RATIO_TARGET = 1.2
 DRAIN_TIMEOUT = 120.0
 BREAKDOWN_QUITS = 40
+# What each transition of a quit operation does (operations.advance with step_seconds=0).
+TRANSITIONS = {
+    1: "start the first sub-step",
+    2: "the organisations leave the channel: config block",
+    3: "membership quit, instances idle, events",
+}
 WRK_TIMEOUT = "30s"
 RECORD_SEP = "\x1e"  # separates the precomputed raw requests in the file the Lua script reads
 
@@ -826,7 +835,9 @@ def hand_check(port: int, membership: Membership, inviter_token: str, invitee_to
         f"org {org['name']} {org['status']} {org['status_detail']}"
     )
     inviter = membership.inviter.tenant
+    started = time.perf_counter()
     status, body = http_call(port, "GET", f"/v2/{inviter.project_id}/members", {"X-Auth-Token": inviter_token})
+    took = (time.perf_counter() - started) * 1000
     mine = [
         m
         for m in (body.get("members", []) if isinstance(body, dict) else [])
@@ -835,7 +846,7 @@ def hand_check(port: int, membership: Membership, inviter_token: str, invitee_to
     if status != 200 or len(mine) != 1 or mine[0]["invitee_info"]["invitee_bcs_id"] != membership.invitee.id:
         raise BenchError(f"inviter's ListMembers: {status} {mine!r:.500}")
     notes.append(
-        f"inviter ListMembers: 200, {len(body['members'])} members of its instances, this one "
+        f"inviter ListMembers: 200 in {took:.0f} ms, {len(body['members'])} members of its instances, this one "
         f"{mine[0]['status']} with invitee instance {membership.invitee.id[:8]}"
     )
     status, body = http_call(port, "GET", f"/v2/{invitee.project_id}/notifications", {"X-Auth-Token": invitee_token})
@@ -934,10 +945,12 @@ def cost_breakdown(db: Database, server_key: ServerKey, requests: Sequence[QuitR
                     lambda session: consortium.quit_consortium(session, caller=c, body=b)
                 ),
             )
+            transition = 0
             while due := db.run_read(lambda session: operations.due(session, now=now_ns(), kind_names=names)):
                 for operation_id, version in due:
+                    transition += 1
                     timed(
-                        "one operation transition",
+                        f"operation transition {transition} ({TRANSITIONS.get(transition, '?')})",
                         lambda i=operation_id, v=version: db.run_write(
                             lambda session: operations.advance(
                                 session,

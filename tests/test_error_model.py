@@ -289,3 +289,35 @@ def test_docs_error_table_matches_the_code():
 
     documented = (Path(__file__).parent.parent / "docs" / "error-codes.md").read_text()
     assert documented == errors.catalog_markdown(), "regenerate with: openbcs errors > docs/error-codes.md"
+
+
+def test_a_client_that_disconnects_mid_body_is_not_an_error(probe_client, caller, caplog):
+    """A client gone while its body is read is logged as 499 at INFO, without a traceback, and nothing starts."""
+    import asyncio
+
+    account, token = caller
+    app = probe_client.app
+    sent: list[dict] = []
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": f"/v2/{account.project_id}/probe", "raw_path": f"/v2/{account.project_id}/probe".encode(),
+        "query_string": b"", "root_path": "", "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 5000),
+        "headers": [(b"x-auth-token", token.encode()), (b"content-type", b"application/json"), (b"host", b"t")],
+    }
+
+    async def receive() -> dict:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("openbcs").propagate = True
+        try:
+            asyncio.run(app(scope, receive, send))
+        finally:
+            logging.getLogger("openbcs").propagate = False
+    records = list({id(r): r for r in caplog.records if r.name == "openbcs.request"}.values())
+    assert [r.levelno for r in records] == [logging.INFO]
+    assert records[0].status == 499
+    assert sent == []

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from openbcs import errors
@@ -68,6 +69,9 @@ class RequestContextMiddleware:
         database_error = False
         try:
             await self.app(scope, receive, send_with_id)
+        except ClientDisconnect:
+            # The client went away while its body was being read: nothing to answer, nothing went wrong here.
+            status = 499
         except Exception as exc:
             database_error = isinstance(exc, SQLAlchemyError)
             state["error_code"] = errors.INTERNAL.code

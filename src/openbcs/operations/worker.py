@@ -87,6 +87,8 @@ class OperationWorker:
                 if await self.db.write(lambda s, i=operation_id, v=version: self._advance(s, i, v)):  # type: ignore[misc]
                     made += 1
                 self._backoff.pop(operation_id, None)
+                # On SQLite each transition runs on the event loop: let waiting requests in between them.
+                await asyncio.sleep(0)
             except Exception:
                 # A transition whose transaction keeps failing (database trouble, a failing hook) is retried with
                 # exponential backoff instead of in a tight loop; the operation stays due, so nothing is lost.
