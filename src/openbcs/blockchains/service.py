@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from openbcs import errors
@@ -201,6 +201,36 @@ def org_named(session: Session, blockchain_id: str, name: str, *, role: str | No
 def nodes_of(session: Session, org_id: int) -> list[Node]:
     """An organisation's nodes by ordinal."""
     return list(session.scalars(select(Node).where(Node.org_id == org_id).order_by(Node.ordinal)))
+
+
+@dataclass(frozen=True)
+class OrgHealth:
+    """An organisation's hash and how many of its nodes there are and are Normal."""
+
+    name_hash: str
+    nodes: int
+    healthy: int
+
+
+def org_health(session: Session, *, blockchain_ids: list[str]) -> dict[tuple[str, str], OrgHealth]:
+    """``{(instance id, org name): OrgHealth}`` for every organisation of the instances, in one query."""
+    if not blockchain_ids:
+        return {}
+    rows = session.execute(
+        select(
+            Organization.blockchain_id,
+            Organization.name,
+            Organization.name_hash,
+            func.count(Node.id),
+            func.count(case((Node.status == NODE_NORMAL, 1))),
+        )
+        .outerjoin(Node, Node.org_id == Organization.id)
+        .where(Organization.blockchain_id.in_(blockchain_ids))
+        .group_by(Organization.id, Organization.blockchain_id, Organization.name, Organization.name_hash)
+    )
+    return {
+        (bid, name): OrgHealth(name_hash, int(nodes), int(healthy)) for bid, name, name_hash, nodes, healthy in rows
+    }
 
 
 def org_by_id(session: Session, org_id: int) -> Organization:

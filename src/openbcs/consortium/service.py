@@ -391,32 +391,33 @@ class OrgState:
     status_detail: str
 
 
-def org_states(session: Session, invitation: Invitation) -> list[OrgState]:
-    """The joined organisations, live from the invitee's instance while it exists, else as they joined."""
-    states = []
-    for stored in invitation.orgs:
-        live = None
-        if invitation.invitee_blockchain_id is not None:
-            instance = blockchains.find(session, blockchain_id=invitation.invitee_blockchain_id)
-            if instance is not None:
-                try:
-                    live = blockchains.org_named(session, instance.id, stored["name"])
-                except errors.BCSError:
-                    live = None
-        if live is not None:
-            nodes = blockchains.nodes_of(session, live.id)
-            healthy = sum(1 for n in nodes if n.status == blockchains.NODE_NORMAL)
-            states.append(OrgState(live.name, live.name_hash, len(nodes), invitation.status, f"{healthy}/{len(nodes)}"))
-        else:
-            states.append(
-                OrgState(
-                    stored["name"],
-                    stored["name_hash"],
-                    stored["node_count"],
-                    invitation.status,
-                    f"0/{stored['node_count']}",
+def org_states(session: Session, invitations: list[Invitation]) -> dict[int, list[OrgState]]:
+    """Each invitation's joined organisations, live from the invitee's instance while it exists, else as they
+    joined — for a whole list at once (one query, however many members)."""
+    health = blockchains.org_health(
+        session, blockchain_ids=sorted({i.invitee_blockchain_id for i in invitations if i.invitee_blockchain_id})
+    )
+    states: dict[int, list[OrgState]] = {}
+    for invitation in invitations:
+        found = states.setdefault(invitation.id, [])
+        for stored in invitation.orgs:
+            live = health.get((invitation.invitee_blockchain_id or "", stored["name"]))
+            if live is not None:
+                found.append(
+                    OrgState(
+                        stored["name"], live.name_hash, live.nodes, invitation.status, f"{live.healthy}/{live.nodes}"
+                    )
                 )
-            )
+            else:
+                found.append(
+                    OrgState(
+                        stored["name"],
+                        stored["name_hash"],
+                        stored["node_count"],
+                        invitation.status,
+                        f"0/{stored['node_count']}",
+                    )
+                )
     return states
 
 

@@ -6,7 +6,6 @@ from sqlalchemy.orm import Session
 
 from openbcs.blockchains import service as blockchains
 from openbcs.consortium import service
-from openbcs.consortium.models import Invitation
 from openbcs.consortium.schemas import (
     InviteeInfo,
     InvitorInfo,
@@ -20,19 +19,21 @@ from openbcs.consortium.schemas import (
 )
 
 
-def _orgs(session: Session, invitation: Invitation) -> list[OrganizationV2]:
+def _orgs(states: list[service.OrgState]) -> list[OrganizationV2]:
     return [
         OrganizationV2(
             name=o.name, name_hash=o.name_hash, node_count=o.node_count, status=o.status, status_detail=o.status_detail
         )
-        for o in service.org_states(session, invitation)
+        for o in states
     ]
 
 
 def notifications(session: Session, *, caller: service.Caller) -> ListNotificationsResponse:
     """ListNotifications: the invitee's inbox, with what it needs to create a matching instance."""
     found = []
-    for invitation in service.notifications(session, caller=caller):
+    invitations = service.notifications(session, caller=caller)
+    states = service.org_states(session, invitations)
+    for invitation in invitations:
         settings = invitation.inviter_settings
         found.append(
             NotificationList(
@@ -62,7 +63,7 @@ def notifications(session: Session, *, caller: service.Caller) -> ListNotificati
                     invitee_project_id=invitation.invitee_project_id,
                 ),
                 hide=0,
-                invitee_orgs=_orgs(session, invitation),
+                invitee_orgs=_orgs(states[invitation.id]),
                 read_status=invitation.read_status,
                 cross_version_upgrade="",
             )
@@ -72,12 +73,14 @@ def notifications(session: Session, *, caller: service.Caller) -> ListNotificati
 
 def members(session: Session, *, caller: service.Caller) -> ListMembersResponse:
     """ListMembers: the inviter's invitations (every status) and the consortia the invitee belongs to."""
+    invitations = service.members(session, caller=caller)
+    states = service.org_states(session, invitations)
     return ListMembersResponse(
         members=[
             Member(
                 tcs_need=bool(invitation.inviter_settings.get("tc3_need")),
                 channel_name=invitation.channel_name,
-                invited_orgs=_orgs(session, invitation),
+                invited_orgs=_orgs(states[invitation.id]),
                 invitor_info=MemberInvitor(
                     invitor_bcs_id=invitation.inviter_blockchain_id,
                     invitor_bcs_name=invitation.inviter_blockchain_name,
@@ -92,6 +95,6 @@ def members(session: Session, *, caller: service.Caller) -> ListMembersResponse:
                 ),
                 status=invitation.status,
             )
-            for invitation in service.members(session, caller=caller)
+            for invitation in invitations
         ]
     )
