@@ -19,3 +19,9 @@ def test_migrated_schema_matches_the_models(db: Database) -> None:
 
 def test_database_is_at_the_newest_revision(db: Database) -> None:
     assert migrations.current_revision(db) == migrations.head_revision(db)
+
+
+def test_the_known_head_is_alembics_head(db: Database) -> None:
+    """``migrations.HEAD`` lets start-up skip Alembic; it must name the newest revision shipped."""
+    assert migrations.head_revision(db) == migrations.HEAD
+    assert migrations.is_current(db)

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from openbcs.db import Database
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# The newest revision in versions/ (a test keeps it equal to Alembic's head). Knowing it lets a server starting on an
+# up-to-date database skip importing Alembic at all, a quarter of a second of its start-up.
+HEAD = "0005"
 _HERE = Path(__file__).parent
 # Any fixed 64-bit number: the PostgreSQL advisory lock that keeps two starting servers from migrating at once.
 _ADVISORY_LOCK = 0x0B_C5_0B_C5
@@ -17,14 +23,29 @@ _ADVISORY_LOCK = 0x0B_C5_0B_C5
 
 def alembic_config(db: Database) -> Config:
     """An Alembic config pointing at the packaged scripts and at ``db``."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(_HERE))
     config.set_main_option("sqlalchemy.url", db.url.replace("%", "%%"))
     return config
 
 
+def is_current(db: Database) -> bool:
+    """True if the database is at :data:`HEAD` (read without Alembic)."""
+    try:
+        with db.engine.connect() as connection:
+            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD
+    except SQLAlchemyError:  # no alembic_version table yet: an empty database
+        return False
+
+
 def upgrade(db: Database, revision: str = "head") -> None:
     """Bring the schema to ``revision``; safe when several processes start together."""
+    if revision == "head" and is_current(db):
+        return
+    from alembic import command
+
     config = alembic_config(db)
     with db.engine.connect() as connection:
         if not db.is_sqlite:
