@@ -399,9 +399,15 @@ class Row:
     result: WrkResult
     rss_kib: int
     cpu_us_per_request: float
+    cpu_split: str  # shares of the server CPU per process, largest first
     others_cores: float  # CPU the rest of the machine used during the run, in cores
     server_5xx: int | None  # 5xx lines in the server's request log during the run (None: no log to read)
     target: bool  # an authenticated call the targets are about
+
+    @property
+    def busy_before(self) -> float:
+        """The share of the machine other processes used during the run (the name older reports used)."""
+        return self.others_cores / (os.cpu_count() or 1)
 
 
 def _cpu_ticks() -> tuple[int, int]:
@@ -435,10 +441,10 @@ def wait_quiet(limit_seconds: int, busy_limit: float = 0.15, quiet_needed: int =
         print(f"  warning: machine still {busy:.0%} busy after waiting {limit_seconds} s; going on", flush=True)
 
 
-def tree_cpu_seconds(root: int) -> float:
-    """User plus system CPU time of ``root`` and its live descendants."""
+def tree_cpu_by_pid(root: int) -> dict[int, float]:
+    """User plus system CPU seconds of ``root`` and of each of its live descendants."""
     tree = _children()
-    total, todo = 0, [root]
+    seconds, todo = {}, [root]
     while todo:
         pid = todo.pop()
         todo.extend(tree.get(pid, []))
@@ -446,8 +452,12 @@ def tree_cpu_seconds(root: int) -> float:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+        seconds[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return seconds
+
+
+def tree_cpu_seconds(root: int) -> float:
+    return sum(tree_cpu_by_pid(root).values())
 
 
 def machine() -> dict[str, str]:
@@ -496,15 +506,14 @@ def load_run(
     check_200(port, path, headers, label)
     print(f"  {label}: wrk -t1 -c{args.connections} -d{args.duration:g}s ...", flush=True)
     log_offset = log.stat().st_size if log else 0
-    cpu_before, own_before, (busy_before, _), started = (
-        tree_cpu_seconds(server.pid),
-        own_cpu_seconds(),
-        _cpu_ticks(),
-        time.monotonic(),
-    )
+    per_pid_before = tree_cpu_by_pid(server.pid)
+    own_before, (busy_before, _), started = own_cpu_seconds(), _cpu_ticks(), time.monotonic()
     with RssSampler(server.pid) as rss:
         result = run_wrk(url, headers, connections=args.connections, duration=args.duration)
-    server_cpu = tree_cpu_seconds(server.pid) - cpu_before
+    per_pid = {pid: t - per_pid_before.get(pid, 0.0) for pid, t in tree_cpu_by_pid(server.pid).items()}
+    server_cpu = sum(per_pid.values())
+    # How the load spread over the server's processes (uvicorn --workers N: does each worker get its share?).
+    split = "/".join(f"{t / max(server_cpu, 1e-9):.0%}" for t in sorted(per_pid.values(), reverse=True) if t > 0)
     machine_cpu = (_cpu_ticks()[0] - busy_before) / os.sysconf("SC_CLK_TCK")
     # What the rest of the machine used meanwhile, in cores: the noise on a shared machine.
     others = max(0.0, machine_cpu - server_cpu - (own_cpu_seconds() - own_before)) / (time.monotonic() - started)
@@ -520,10 +529,11 @@ def load_run(
     print(
         f"    {result.rps:,.0f} req/s, p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms, "
         f"non-2xx {result.non_2xx}, RSS {rss.max_kib / 1024:.1f} MiB, server CPU {cpu_us:.0f} us/request "
-        f"(others used {others:.2f} cores)" + (f", 5xx in server log {server_5xx}" if log else ""),
+        f"(others used {others:.2f} cores), CPU split over server processes {split}"
+        + (f", 5xx in server log {server_5xx}" if log else ""),
         flush=True,
     )
-    return Row(label, result, rss.max_kib, cpu_us, others, server_5xx, target)
+    return Row(label, result, rss.max_kib, cpu_us, split, others, server_5xx, target)
 
 
 def measure_startup(data_dir: Path, env: dict[str, str], log: Path, workers: int) -> list[float]:
@@ -561,8 +571,9 @@ def render(rows: list[Row], startup: list[float], args: argparse.Namespace, info
         f"load average at start {info['loadavg']}; source {info['revision']}",
         "",
         "| endpoint | req/s | x baseline | p50 (ms) | p99 (ms) | requests | non-2xx | socket errors "
-        "| 5xx in server log | max server RSS (MiB) | server CPU (us/req) | others' CPU (cores) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| 5xx in server log | max server RSS (MiB) | server CPU (us/req) | CPU split over server processes "
+        "| others' CPU (cores) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         r = row.result
@@ -570,7 +581,7 @@ def render(rows: list[Row], startup: list[float], args: argparse.Namespace, info
             f"| {row.label} | {r.rps:,.0f} | {r.rps / base:.2f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} "
             f"| {r.requests:,} | {r.non_2xx} | {r.socket_errors} "
             f"| {'-' if row.server_5xx is None else row.server_5xx} | {row.rss_kib / 1024:.1f} "
-            f"| {row.cpu_us_per_request:.0f} | {row.others_cores:.2f} |"
+            f"| {row.cpu_us_per_request:.0f} | {row.cpu_split} | {row.others_cores:.2f} |"
         )
     median = statistics.median(startup)
     lines += [

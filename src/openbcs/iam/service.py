@@ -294,8 +294,8 @@ def issue_token(
     return IssuedToken(token, identity, now, expires, ("password",))
 
 
-# Every authenticated request runs these: built once, as column selects (loading ORM entities costs about three
-# times as much per request, measured in docs/benchmarks.md).
+# Every authenticated request runs these: built once, as column selects that read plain rows (no ORM entities;
+# docs/benchmarks.md measures where an authenticated request's time goes).
 _TOKEN_OWNER = (
     select(
         User.id.label("user_id"),
