@@ -261,8 +261,8 @@ def quit_consortium(session: Session, *, caller: Caller, body: QuitUnionFromMemb
     if body.invitee_projectid != caller.project_id or body.invitee_domainid != caller.domain_id:
         raise errors.BCSError(errors.FORBIDDEN)
     matching = list(
-        session.scalars(
-            select(Invitation.id)
+        session.execute(
+            select(Invitation.id, Invitation.status)
             .where(
                 Invitation.inviter_blockchain_id == body.inviter_bcsid,
                 Invitation.inviter_project_id == body.inviter_projectid,
@@ -283,14 +283,8 @@ def quit_consortium(session: Session, *, caller: Caller, body: QuitUnionFromMemb
     if not matching:
         raise errors.BCSError(errors.MEMBERSHIP_NOT_FOUND)
     # The current membership if there is one, else the latest (then its state answers the caller).
-    found = (
-        session.execute(
-            select(Invitation.id)
-            .where(Invitation.id.in_(matching), Invitation.status.in_((JOINED, QUITTING)))
-            .order_by(Invitation.id.desc())
-        ).scalar()
-        or matching[0]
-    )
+    current = [row.id for row in matching if row.status in (JOINED, QUITTING)]
+    found = current[0] if current else matching[0].id
     invitation = _lock(session, found)
     if invitation.status != JOINED:
         raise errors.wrong_state("notification")
