@@ -91,22 +91,23 @@ from sqlalchemy import Table, event, func, select
 from sqlalchemy.orm import Session
 
 from openbcs import migrations
-from openbcs.blockchains import service as blockchains
-from openbcs.blockchains.models import Blockchain, Node, Organization
+from openbcs.instances import service as blockchains
+from openbcs.network.models import Instance, Node, Organization
 from openbcs.channels import service as channels
-from openbcs.channels.models import Channel, ChannelOrg, ChannelPeer, ConfigBlock
+from openbcs.network.models import Channel, ChannelOrg, ChannelPeer, ConfigBlock
 from openbcs.consortium import service as consortium
 from openbcs.consortium import views as consortium_views
 from openbcs.consortium.models import Invitation
 from openbcs.consortium.schemas import QuitUnionFromMemberListRequestBody
-from openbcs.db import Database, now_ns
+from openbcs.kernel.clock import now_ns
+from openbcs.kernel.db import Database
 from openbcs.iam import passwords, signing
 from openbcs.iam import service as iam
-from openbcs.keys import ServerKey, load_server_key
-from openbcs.operations import kinds
-from openbcs.operations import service as operations
-from openbcs.operations.models import Operation
-from openbcs.settings import Settings
+from openbcs.kernel.keys import ServerKey, load_server_key
+from openbcs.engine import kinds
+from openbcs.engine import engine as operations
+from openbcs.engine.models import Operation
+from openbcs.kernel.settings import Settings
 
 PASSWORD = "Bench-" + secrets.token_urlsafe(12)
 INVITER_ACCOUNTS = 4
@@ -127,7 +128,7 @@ WRK_TIMEOUT = "30s"
 RECORD_SEP = "\x1e"  # separates the precomputed raw requests in the file the Lua script reads
 
 
-BLOCKCHAINS = cast(Table, Blockchain.__table__)
+BLOCKCHAINS = cast(Table, Instance.__table__)
 ORGS = cast(Table, Organization.__table__)
 NODES = cast(Table, Node.__table__)
 CHANNELS = cast(Table, Channel.__table__)

@@ -1,5 +1,5 @@
-"""Fixtures every suite uses. The database is SQLite unless OPENBCS_TEST_DATABASE_URL names another one
-(CI runs the whole suite a second time with a throwaway PostgreSQL)."""
+"""Fixtures every suite uses (helpers live in ``tests/support``). The database is SQLite unless
+OPENBCS_TEST_DATABASE_URL names another one (CI runs the whole suite a second time with a throwaway PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -15,12 +15,16 @@ from sqlalchemy import text
 
 from openbcs import migrations
 from openbcs.app import create_app
-from openbcs.db import Base, Database
+from openbcs.kernel.db import Base, Database
+from openbcs.iam import passwords
 from openbcs.iam import service as iam
-from openbcs.keys import ServerKey
+from openbcs.kernel.keys import ServerKey
 from openbcs.models import __all__ as _tables  # noqa: F401  (every table on the metadata)
-from openbcs.settings import Settings
-from tests.support import LiveServer, TestAccount, token_body
+from openbcs.kernel.settings import Settings
+from tests.support.accounts import TestAccount, issue_token
+from tests.support.operations import stop_worker
+from tests.support.servers import LiveServer
+from tests.support.tenants import Tenant, new_tenant
 
 SECRET_KEY = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 
@@ -108,15 +112,59 @@ def token_for(client: TestClient) -> Callable[[TestAccount], str]:
     """A token for an account, obtained through ``POST /v3/auth/tokens``."""
 
     def issue(account: TestAccount) -> str:
-        response = client.post(
-            "/v3/auth/tokens",
-            content=token_body(account.name, account.password, account.name),
-            headers={"Content-Type": "application/json"},
-        )
-        assert response.status_code == 201, response.text
-        return response.headers["X-Subject-Token"]
+        return issue_token(client, account)
 
     return issue
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Most tests create several accounts and log each in: hash their passwords with a small scrypt cost (the
+    parameters are stored with each hash, so verification is unchanged). ``tests/iam`` keeps the real cost."""
+    if "tests/iam/" not in str(request.path):
+        monkeypatch.setattr(passwords, "_N", 2**4)
+
+
+@pytest.fixture
+def frozen_client(settings: Settings) -> Iterator[TestClient]:
+    """An app whose operation worker is stopped once the app has started: operations stay where they are until the
+    test drives them (``tests.support.operations.drive_operations``, ``Tenant(drive=db)``). Never combine with
+    ``client``, ``token_for`` or ``live_server``: their workers (step 0 s) would run the operations."""
+    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+        stop_worker(test_client)
+        yield test_client
+
+
+@pytest.fixture
+def slow_client(settings: Settings) -> Iterator[TestClient]:
+    """An app whose worker starts an operation's first sub-step and then waits an hour for the next one, so joining,
+    quitting and other in-flight states hold still (``tests.support.operations.wait_started`` waits for that first
+    step). Drive operations on from the test; never combine with ``client`` or ``live_server``."""
+    slow = settings.model_copy(update={"operation_step_seconds": 3600.0, "worker_poll_seconds": 3600.0})
+    with TestClient(create_app(slow), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def make_tenant(client: TestClient, make_account: Callable[..., TestAccount]) -> Callable[..., Tenant]:
+    """``make_tenant()``: a fresh account's API over the ``client`` app (operations run with 0 s steps)."""
+
+    def make(name: str | None = None) -> Tenant:
+        return new_tenant(client, make_account, name)
+
+    return make
+
+
+@pytest.fixture
+def tenant(make_tenant: Callable[..., Tenant]) -> Tenant:
+    """An account with a token, on the ``client`` app."""
+    return make_tenant()
+
+
+@pytest.fixture
+def other_tenant(make_tenant: Callable[..., Tenant]) -> Tenant:
+    """A second, unrelated account."""
+    return make_tenant()
 
 
 @pytest.fixture

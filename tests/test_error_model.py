@@ -13,15 +13,15 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
-from openbcs import errors
-from openbcs.api import Caller, Context, json_body
+from openbcs.kernel import errors
+from openbcs.http.deps import Caller, Context, json_body
 from openbcs.app import create_app
-from openbcs.db import Database
-from openbcs.middleware import MAX_BODY_BYTES
-from openbcs.operations import service as operations
-from openbcs.operations.models import Operation
-from openbcs.operations.testing import KIND
-from openbcs.settings import Settings
+from openbcs.kernel.db import Database
+from openbcs.http.middleware import MAX_BODY_BYTES
+from openbcs.engine import engine as operations
+from openbcs.engine.models import Operation
+from openbcs.engine.diagnostic import KIND
+from openbcs.kernel.settings import Settings
 from tests.support import error_of
 
 

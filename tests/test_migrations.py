@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from openbcs import migrations
-from openbcs.db import Base, Database
+from openbcs.kernel.db import Base, Database
 from openbcs.models import __all__ as _tables  # noqa: F401  (every table on the metadata)
 
 

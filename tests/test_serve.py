@@ -77,7 +77,7 @@ def test_first_command_serves_demo_accounts_on_8080(tmp_path):
         assert exports[f"{prefix}_PROJECT_NAME"] == "cn-north-4"
         assert re.fullmatch(r"[A-Z0-9]{20}", exports[f"{prefix}_AK"])
         assert len(exports[f"{prefix}_SK"]) == 40
-    assert (tmp_path / "openbcs-data" / "openbcs.db").exists()
+    assert (tmp_path / "openbcs-data" / "openbcs.kernel.db").exists()
     assert oct((tmp_path / "openbcs-data" / "server.key").stat().st_mode & 0o777) == "0o600"
 
     # A second start on the same data dir is idempotent: same accounts, same credentials, and they work.

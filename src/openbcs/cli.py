@@ -13,14 +13,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from sqlalchemy.orm import Session
 
-from openbcs import errors, migrations
-from openbcs.blockchains import service as blockchains
-from openbcs.channels import service as channels
-from openbcs.db import Database
+from openbcs import migrations
 from openbcs.iam import service as iam
-from openbcs.keys import load_server_key
-from openbcs.settings import Settings
+from openbcs.instances import quotas
+from openbcs.kernel import errors
+from openbcs.kernel.db import Database
+from openbcs.kernel.keys import load_server_key
+from openbcs.kernel.settings import Settings
+from openbcs.network.config_history import verify_all
 
 app = typer.Typer(help="OpenBCS: a self-hosted BCS v2 management API.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -137,7 +139,7 @@ def _print_demo(settings: Settings, db: Database) -> None:
     credentials: dict[str, dict[str, str]] = {}
     if saved.exists():
         credentials = json.loads(saved.read_text())
-        known = {a.domain_id for a in db.run_read(lambda s: iam.list_accounts(s, region=settings.region))}
+        known = {a.domain_id for a in db.run_read(iam.list_accounts, region=settings.region)}
         if any(c["domain_id"] not in known for c in credentials.values()):
             credentials = {}
     if set(credentials) != set(DEMO_ACCOUNTS):
@@ -145,9 +147,7 @@ def _print_demo(settings: Settings, db: Database) -> None:
         for name in DEMO_ACCOUNTS:
             password = secrets.token_urlsafe(12)
             created = db.run_write(
-                lambda s, n=name, p=password: iam.provision_account(  # type: ignore[misc]
-                    s, name=n, password=p, region=settings.region, server_key=server_key
-                )
+                iam.provision_account, name=name, password=password, region=settings.region, server_key=server_key
             )
             credentials[name] = {**dataclasses.asdict(created), "password": password}
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -198,9 +198,7 @@ def account_create(
         server_key = load_server_key(settings)
         try:
             created = db.run_write(
-                lambda s: iam.create_account(
-                    s, name=name, password=password, region=settings.region, server_key=server_key
-                )
+                iam.create_account, name=name, password=password, region=settings.region, server_key=server_key
             )
         except iam.IAMRuleError as exc:
             _fail(str(exc))
@@ -213,7 +211,7 @@ def account_list(data_dir: DataDir = None, database_url: DatabaseUrl = None, as_
     """List accounts with their ids and access key ids (never secrets)."""
     settings = _settings(data_dir=data_dir, database_url=database_url)
     with _database(settings) as db:
-        accounts = db.run_read(lambda s: iam.list_accounts(s, region=settings.region))
+        accounts = db.run_read(iam.list_accounts, region=settings.region)
         data = [{**dataclasses.asdict(a), "access_keys": list(a.access_keys)} for a in accounts]
         _emit(data, as_json, "\n".join(f"{a['domain_name']}\t{a['domain_id']}\t{a['project_id']}" for a in data))
 
@@ -227,7 +225,7 @@ def key_create(
     with _database(settings) as db:
         server_key = load_server_key(settings)
         try:
-            ak, sk = db.run_write(lambda s: iam.create_access_key(s, account_name=account, server_key=server_key))
+            ak, sk = db.run_write(iam.create_access_key, account_name=account, server_key=server_key)
         except iam.IAMRuleError as exc:
             _fail(str(exc))
         _emit({"access_key": ak, "secret_key": sk}, as_json, f"access_key: {ak}\nsecret_key: {sk}")
@@ -240,7 +238,7 @@ def key_delete(
     """Delete an access key."""
     with _database(_settings(data_dir=data_dir, database_url=database_url)) as db:
         try:
-            db.run_write(lambda s: iam.delete_access_key(s, access_key=access_key))
+            db.run_write(iam.delete_access_key, access_key=access_key)
         except iam.IAMRuleError as exc:
             _fail(str(exc))
         _emit({"deleted": access_key}, as_json, f"deleted {access_key}")
@@ -258,10 +256,20 @@ def user_passwd(
     """Change a user's password; every token issued before stops working."""
     with _database(_settings(data_dir=data_dir, database_url=database_url)) as db:
         try:
-            db.run_write(lambda s: iam.change_password(s, account_name=account, user_name=user, password=password))
+            db.run_write(iam.change_password, account_name=account, user_name=user, password=password)
         except iam.IAMRuleError as exc:
             _fail(str(exc))
         _emit({"account": account, "user": user or account, "password_changed": True}, as_json, "password changed")
+
+
+def _set_quota(session: Session, *, account: str, instances: int) -> str:
+    domain_id = iam.account_id(session, name=account)
+    quotas.set_instance_quota(session, domain_id=domain_id, instances=instances)
+    return domain_id
+
+
+def _quota_of(session: Session, *, account: str) -> int:
+    return quotas.instance_quota(session, domain_id=iam.account_id(session, name=account))
 
 
 @quota_app.command("set")
@@ -274,14 +282,8 @@ def quota_set(
 ) -> None:
     """Set an account's instance quota (ListQuotas reports it)."""
     with _database(_settings(data_dir=data_dir, database_url=database_url)) as db:
-
-        def apply(session: Any) -> str:
-            domain_id = iam.account_id(session, name=account)
-            blockchains.set_instance_quota(session, domain_id=domain_id, instances=instances)
-            return domain_id
-
         try:
-            domain_id = db.run_write(apply)
+            domain_id = db.run_write(_set_quota, account=account, instances=instances)
         except (iam.IAMRuleError, ValueError) as exc:
             _fail(str(exc))
         _emit(
@@ -296,7 +298,7 @@ def quota_show(
     """Show an account's instance quota."""
     with _database(_settings(data_dir=data_dir, database_url=database_url)) as db:
         try:
-            quota = db.run_read(lambda s: blockchains.instance_quota(s, domain_id=iam.account_id(s, name=account)))
+            quota = db.run_read(_quota_of, account=account)
         except iam.IAMRuleError as exc:
             _fail(str(exc))
         _emit({"account": account, "instances": quota}, as_json, f"instance quota {quota}")
@@ -306,7 +308,7 @@ def quota_show(
 def channel_verify(data_dir: DataDir = None, database_url: DatabaseUrl = None, as_json: AsJson = False) -> None:
     """Re-check every channel's configuration-history hash chain; exit 1 if any chain is broken."""
     with _database(_settings(data_dir=data_dir, database_url=database_url)) as db:
-        report = db.run_read(channels.verify_all)
+        report = db.run_read(verify_all)
         lines = [
             f"{'ok' if not problems else 'BROKEN'}\t{label}" + "".join(f"\n  {p}" for p in problems)
             for label, problems in report.items()

@@ -1,27 +1,37 @@
-"""Imports every domain's tables so that ``Base.metadata`` knows them all (for Alembic and tests)."""
+"""Imports every table so that ``Base.metadata`` knows them all (for Alembic and tests)."""
 
-from openbcs.blockchains.models import Blockchain, Node, Organization, Quota
-from openbcs.certs.models import IssuedCert, OrgPki
-from openbcs.channels.models import Channel, ChannelOrg, ChannelPeer, ConfigBlock
 from openbcs.consortium.models import Invitation
+from openbcs.engine.models import Operation, OperationLock, OperationSubStep
+from openbcs.events.models import Alarm, Event
 from openbcs.iam.models import AccessKey, Account, Project, User
-from openbcs.monitoring.models import Alarm, Event
-from openbcs.operations.models import Operation, OperationSubStep
+from openbcs.instances.models import Quota
+from openbcs.network.models import (
+    Channel,
+    ChannelOrg,
+    ChannelPeer,
+    ConfigBlock,
+    Instance,
+    IssuedCert,
+    Node,
+    Organization,
+    OrgPki,
+)
 
 __all__ = [
     "AccessKey",
     "Account",
     "Alarm",
-    "Blockchain",
     "Channel",
     "ChannelOrg",
     "ChannelPeer",
     "ConfigBlock",
     "Event",
+    "Instance",
     "Invitation",
     "IssuedCert",
     "Node",
     "Operation",
+    "OperationLock",
     "OperationSubStep",
     "OrgPki",
     "Organization",

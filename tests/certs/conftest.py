@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.blockchains.helpers import Tenant, create_instance, new_tenant
+from tests.instances.helpers import Tenant, create_instance, new_tenant
 from tests.certs.helpers import Certs
 
 # orga: 2 peers, orgb: 1 peer; the channel "channel" holds both with all their peers; 3 orderers.

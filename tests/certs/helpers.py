@@ -25,11 +25,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 
-from openbcs.blockchains.models import Organization
-from openbcs.certs.models import IssuedCert, OrgPki
-from openbcs.db import Base, Database
+from openbcs.network.models import Organization
+from openbcs.network.models import IssuedCert, OrgPki
+from openbcs.kernel.db import Base, Database
 from openbcs.models import __all__ as _tables  # noqa: F401  (every table on the metadata)
-from tests.blockchains.helpers import Tenant
+from tests.instances.helpers import Tenant
 
 JSON = {"Content-Type": "application/json"}
 ZIP_TYPE = "application/zip"

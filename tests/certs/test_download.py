@@ -12,10 +12,10 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from fastapi.testclient import TestClient
 
-from openbcs.certs.models import IssuedCert, OrgPki
-from openbcs.db import Database
-from openbcs.keys import ServerKey
-from tests.blockchains.helpers import Tenant, drive_operations, new_tenant, row_count, start_creation
+from openbcs.network.models import IssuedCert, OrgPki
+from openbcs.kernel.db import Database
+from openbcs.kernel.keys import ServerKey
+from tests.instances.helpers import Tenant, drive_operations, new_tenant, row_count, start_creation
 from tests.certs.helpers import (
     Certs,
     cert,
@@ -294,6 +294,6 @@ def test_before_the_pki_is_made_downloads_are_refused(
 
 
 def _body() -> dict[str, Any]:
-    from tests.blockchains.helpers import create_body
+    from tests.instances.helpers import create_body
 
     return create_body("bcs-early")

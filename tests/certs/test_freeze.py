@@ -10,7 +10,7 @@ from typing import Any
 
 from cryptography import x509
 
-from openbcs.db import Database
+from openbcs.kernel.db import Database
 from tests.certs.helpers import (
     Certs,
     cert,

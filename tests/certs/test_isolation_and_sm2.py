@@ -9,11 +9,11 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 
-from openbcs.blockchains.models import Blockchain, Node, Organization
-from openbcs.certs.models import IssuedCert, OrgPki
-from openbcs.db import Database
-from openbcs.operations.models import Operation
-from tests.blockchains.helpers import Tenant, create_body, create_instance, list_ids, new_tenant, row_count
+from openbcs.network.models import Instance, Node, Organization
+from openbcs.network.models import IssuedCert, OrgPki
+from openbcs.kernel.db import Database
+from openbcs.engine.models import Operation
+from tests.instances.helpers import Tenant, create_body, create_instance, list_ids, new_tenant, row_count
 from tests.certs.helpers import Certs, error, issued_rows, multipart, org_hash, pki_state
 
 NOT_FOUND = "Operation failed. The service does not exist or has been deleted. Refresh the page."
@@ -106,6 +106,6 @@ def test_sm2_is_refused_at_creation_and_nothing_is_made(client: TestClient, tena
         "Invalid Parameter sign_algorithm : sm2 is not supported by OpenBCS: no maintained library issues SM2 X.509 "
         "certificates",
     )
-    for model in (Blockchain, Organization, Node, Operation, OrgPki, IssuedCert):
+    for model in (Instance, Organization, Node, Operation, OrgPki, IssuedCert):
         assert row_count(db, model) == 0, model
     assert list_ids(client, tenant.headers, tenant.project_id) == []

@@ -13,8 +13,8 @@ import httpx
 import pytest
 import yaml
 
-from openbcs.db import Database
-from tests.blockchains.helpers import Tenant, create_instance, new_tenant
+from openbcs.kernel.db import Database
+from tests.instances.helpers import Tenant, create_instance, new_tenant
 from tests.certs.helpers import (
     Certs,
     cert,

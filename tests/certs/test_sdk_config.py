@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from openbcs.db import Database
+from openbcs.kernel.db import Database
 from tests.certs.helpers import (
     Certs,
     cert,
@@ -236,7 +236,7 @@ def test_a_peer_must_have_joined_every_channel(certs: Certs, bid: str, db: Datab
         headers=tenant.headers,
     )
     assert response.status_code == 200, response.text
-    from tests.blockchains.helpers import wait_for_operation
+    from tests.instances.helpers import wait_for_operation
 
     assert (
         wait_for_operation(http, tenant.headers, tenant.project_id, response.json()["operation_id"])["operation_status"]

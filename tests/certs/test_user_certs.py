@@ -6,9 +6,10 @@ from __future__ import annotations
 from cryptography.x509.oid import NameOID
 from sqlalchemy import insert
 
-from openbcs.certs.models import IssuedCert
-from openbcs.db import Database, now_ns
-from openbcs.keys import ServerKey
+from openbcs.network.models import IssuedCert
+from openbcs.kernel.clock import now_ns
+from openbcs.kernel.db import Database
+from openbcs.kernel.keys import ServerKey
 from tests.certs.helpers import (
     Certs,
     cert,

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from openbcs.app import create_app
-from openbcs.settings import Settings
+from openbcs.kernel.settings import Settings
 from tests.channels.helpers import Bcs, issue_token
 from tests.support import TestAccount
 

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from openbcs.channels.service import GENESIS_PREVIOUS_HASH, block_hash
-from openbcs.db import Base, Database
+from openbcs.network.config_history import GENESIS_PREVIOUS_HASH, block_hash
+from openbcs.kernel.db import Base, Database
 from openbcs.models import __all__ as _tables  # noqa: F401  (every table on the metadata)
 from tests.support import TestAccount, token_body
 

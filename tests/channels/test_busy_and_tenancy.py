@@ -12,10 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
-from openbcs.blockchains.models import Blockchain
-from openbcs.db import Database
-from openbcs.operations.models import Operation
-from openbcs.settings import Settings
+from openbcs.network.models import Instance
+from openbcs.kernel.db import Database
+from openbcs.engine.models import Operation
+from openbcs.kernel.settings import Settings
 from tests.channels.helpers import Bcs, error, issue_token, peer_names, snapshot
 from tests.support import LiveServer, TestAccount
 
@@ -244,7 +244,7 @@ def test_channel_calls_on_an_abnormal_instance_are_refused(make_bcs: Callable[..
         "chan-abnormal", peer_orgs=[("orga", 2), ("orgb", 1)], channels=[("trade", ["orga"]), ("side", ["orgb"])]
     )
     api.run(api.create_channels(bid, "spare"))
-    db.run_write(lambda s: s.execute(update(Blockchain).where(Blockchain.id == bid).values(status="Abnormal")))
+    db.run_write(lambda s: s.execute(update(Instance).where(Instance.id == bid).values(status="Abnormal")))
     before = snapshot(db)
     for name, call in _channel_calls(api, bid).items():
         assert error(call()) == (400, "BCS.4001020"), name

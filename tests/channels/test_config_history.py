@@ -11,10 +11,10 @@ from click.testing import Result
 from sqlalchemy import delete, select, text, update
 from typer.testing import CliRunner
 
-from openbcs.channels.models import Channel, ChannelOrg, ConfigBlock
-from openbcs.channels.service import GENESIS_PREVIOUS_HASH, block_hash
+from openbcs.network.models import Channel, ChannelOrg, ConfigBlock
+from openbcs.network.config_history import GENESIS_PREVIOUS_HASH, block_hash
 from openbcs.cli import app
-from openbcs.db import Database
+from openbcs.kernel.db import Database
 from tests.channels.helpers import Bcs, block_orgs, check_links, error, recompute_hashes
 
 

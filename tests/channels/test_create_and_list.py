@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from openbcs.channels.service import GENESIS_PREVIOUS_HASH
-from openbcs.db import Database
+from openbcs.network.config_history import GENESIS_PREVIOUS_HASH
+from openbcs.kernel.db import Database
 from tests.channels.helpers import (
     DEFAULT_ORG,
     OPERATION_ID,

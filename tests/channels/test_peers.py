@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from openbcs.db import Database
+from openbcs.kernel.db import Database
 from tests.channels.helpers import Bcs, block_orgs, count_rows, error, peer_names, snapshot
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from openbcs.db import Database
+from openbcs.kernel.db import Database
 from tests.channels.helpers import OPERATION_ID, Bcs, block_orgs, issue_token, orderer_names, peer_names, snapshot
 from tests.support import LiveServer, TestAccount
 

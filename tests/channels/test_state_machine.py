@@ -27,8 +27,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from openbcs.channels.service import CHANNEL_NAME
-from openbcs.db import Database
+from openbcs.network.naming import CHANNEL_NAME
+from openbcs.kernel.db import Database
 from tests.channels.helpers import (
     Bcs,
     check_links,

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from openbcs.app import create_app
 from openbcs.iam import passwords
-from openbcs.settings import Settings
+from openbcs.kernel.settings import Settings
 
 
 @pytest.fixture(autouse=True)
@@ -25,7 +25,7 @@ def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 def frozen_client(settings: Settings) -> Iterator[TestClient]:
     """An app whose worker starts an operation's first sub-step and then waits an hour for the next one.
 
-    Drive operations from the test (``Party(drive=db)`` / ``tests.blockchains.helpers.drive_operations``). Never
+    Drive operations from the test (``Party(drive=db)`` / ``tests.instances.helpers.drive_operations``). Never
     combine with ``client``, ``token_for`` or ``live_server``: their workers (step 0 s) would run the operations.
     """
     frozen = settings.model_copy(update={"operation_step_seconds": 3600.0, "worker_poll_seconds": 3600.0})

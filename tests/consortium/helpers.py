@@ -44,10 +44,10 @@ import httpx
 from sqlalchemy import select
 
 from openbcs.consortium.models import Invitation
-from openbcs.db import Base, Database
+from openbcs.kernel.db import Base, Database
 from openbcs.models import __all__ as _tables  # noqa: F401  (every table on the metadata)
-from openbcs.operations.models import Operation
-from tests.blockchains.helpers import create_body, drive_operations
+from openbcs.engine.models import Operation
+from tests.instances.helpers import create_body, drive_operations
 from tests.support import TestAccount, token_body
 
 CHANNEL = "channel"

@@ -28,13 +28,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from openbcs.blockchains.models import Blockchain, Node, Organization
-from openbcs.channels.models import Channel, ChannelOrg, ChannelPeer
+from openbcs.network.models import Instance, Node, Organization
+from openbcs.network.models import Channel, ChannelOrg, ChannelPeer
 from openbcs.consortium.models import Invitation
-from openbcs.db import Database
-from openbcs.operations.models import Operation
-from openbcs.settings import Settings
-from tests.blockchains.helpers import create_body
+from openbcs.kernel.db import Database
+from openbcs.engine.models import Operation
+from openbcs.kernel.settings import Settings
+from tests.instances.helpers import create_body
 from tests.channels.helpers import block_orgs
 from tests.support import LiveServer, TestAccount, free_port, token_body
 
@@ -326,7 +326,7 @@ def operations_of(db: Database, kind: str, blockchain_id: str) -> list[Operation
 
 def busy_state(db: Database, blockchain_id: str) -> tuple[str | None, str | None, str]:
     """``(busy_operation_id, process_status, status)`` of an instance."""
-    instance = db.run_read(lambda s: s.get_one(Blockchain, blockchain_id))
+    instance = db.run_read(lambda s: s.get_one(Instance, blockchain_id))
     return instance.busy_operation_id, instance.process_status, instance.status
 
 

@@ -15,10 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from openbcs.app import create_app
-from openbcs.channels.models import Channel, ConfigBlock
-from openbcs.db import Database
-from openbcs.operations.models import Operation, OperationSubStep
-from openbcs.settings import Settings
+from openbcs.network.models import Channel, ConfigBlock
+from openbcs.kernel.db import Database
+from openbcs.engine.models import Operation, OperationSubStep
+from openbcs.kernel.settings import Settings
 from tests.consortium.test_concurrency import (
     CHANNEL,
     ORG,

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from openbcs.blockchains.models import Blockchain
+from openbcs.network.models import Instance
 from openbcs.channels import service as channels_service
 from openbcs.consortium.models import Invitation
-from openbcs.operations.kinds import OperationFailed
+from openbcs.engine.kinds import OperationFailed
 from tests.consortium.helpers import (
     CHANNEL,
     DEFAULT_ORG,
@@ -414,7 +414,7 @@ def test_an_invitee_instance_with_other_settings_is_refused(client, make_account
     )
     consortium.invitee_bcs_id, consortium.invitee_bcs_name = instance, "bcs-level"
     db.run_write(
-        lambda s: s.execute(update(Blockchain).where(Blockchain.id == instance).values(database_type="couchdb"))
+        lambda s: s.execute(update(Instance).where(Instance.id == instance).values(database_type="couchdb"))
     )
     before = snapshot(db)
     assert error(consortium.agree()) == (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from openbcs.channels.models import Channel
+from openbcs.network.models import Channel
 from tests.consortium.helpers import (
     CHANNEL,
     DEFAULT_ORG,

@@ -10,10 +10,10 @@ import re
 
 import pytest
 
-from openbcs.blockchains import service as blockchains_service
+from openbcs.instances import service as blockchains_service
 from openbcs.channels import service as channels_service
 from openbcs.channels.service import GENESIS_PREVIOUS_HASH
-from openbcs.operations.kinds import OperationFailed
+from openbcs.engine.kinds import OperationFailed
 from tests.consortium.helpers import (
     CHANNEL,
     DEFAULT_ORG,

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
-from tests.blockchains.helpers import CLUSTER, PASSWORD
+from tests.instances.helpers import CLUSTER, PASSWORD
 from tests.consortium.helpers import (
     DEFAULT_ORG,
     JOIN_OPERATION_ID,

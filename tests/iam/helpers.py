@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from openbcs.cli import app
-from openbcs.db import Database
+from openbcs.kernel.db import Database
 from openbcs.iam.models import AccessKey, Account, Project, User
 from tests.support import TestAccount, sdk_signed_headers
 

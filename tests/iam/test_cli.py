@@ -10,9 +10,9 @@ import pytest
 from click.testing import Result
 from fastapi.testclient import TestClient
 
-from openbcs.db import Database
+from openbcs.kernel.db import Database
 from openbcs.iam.passwords import verify_password
-from openbcs.keys import ServerKey
+from openbcs.kernel.keys import ServerKey
 from tests.iam.helpers import (
     KEYSTONE_WRONG_PASSWORD,
     access_key_row,

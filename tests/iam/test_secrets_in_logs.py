@@ -15,7 +15,7 @@ import httpx
 import pytest
 from click.testing import Result
 
-from openbcs.db import Database
+from openbcs.kernel.db import Database
 from tests.iam.helpers import records_path, request_id_of, signed_request, user_of
 from tests.support import free_port, token_body
 

@@ -13,7 +13,7 @@ from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 from huaweicloudsdkcore.region.region import Region
 
-from openbcs.db import Database
+from openbcs.kernel.db import Database
 from tests.iam.helpers import (
     access_key_row,
     access_keys_of,

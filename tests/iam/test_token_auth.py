@@ -11,10 +11,10 @@ from click.testing import Result
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from openbcs.db import Database
+from openbcs.kernel.db import Database
 from openbcs.iam import service
 from openbcs.iam.passwords import verify_password
-from openbcs.keys import ServerKey
+from openbcs.kernel.keys import ServerKey
 from tests.iam.helpers import (
     KEYSTONE_WRONG_PASSWORD,
     assert_empty_records,

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from openbcs.db import Database
+from openbcs.kernel.db import Database
 from openbcs.iam import service
 from openbcs.iam.passwords import verify_password
 from tests.iam.helpers import (

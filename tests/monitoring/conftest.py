@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from openbcs.iam import passwords
-from tests.blockchains.helpers import Tenant, new_tenant
+from tests.instances.helpers import Tenant, new_tenant
 
 
 @pytest.fixture(autouse=True)

@@ -40,11 +40,11 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import delete, select
 
-from openbcs.blockchains.models import Node, Organization
-from openbcs.db import Database
-from openbcs.monitoring.models import Alarm, Event
-from openbcs.operations.models import Operation
-from tests.blockchains.helpers import Tenant
+from openbcs.network.models import Node, Organization
+from openbcs.kernel.db import Database
+from openbcs.events.models import Alarm, Event
+from openbcs.engine.models import Operation
+from tests.instances.helpers import Tenant
 
 MS = 1_000_000  # ns per ms
 MINUTE_MS = 60_000

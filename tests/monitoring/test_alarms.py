@@ -7,10 +7,10 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from openbcs.db import Database
-from openbcs.operations import service as operations
-from openbcs.operations.testing import KIND
-from tests.blockchains.helpers import Tenant, create_instance, wait_for_operation
+from openbcs.kernel.db import Database
+from openbcs.engine import engine as operations
+from openbcs.engine.diagnostic import KIND
+from tests.instances.helpers import Tenant, create_instance, wait_for_operation
 from tests.monitoring.helpers import MS, alarm_rows, event_rows, events, names, shown, statistics
 
 DIAGNOSTIC = "diagnostic operation of the engine's tests"

@@ -10,8 +10,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from openbcs.db import Database
-from tests.blockchains.helpers import Tenant, create_instance, wait_for_operation
+from openbcs.kernel.db import Database
+from tests.instances.helpers import Tenant, create_instance, wait_for_operation
 from tests.certs.helpers import Certs
 from tests.consortium.helpers import setup_consortium
 from tests.monitoring.helpers import MS, EventRow, Shown, event_rows, events, shown

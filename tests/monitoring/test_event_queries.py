@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from openbcs.db import Database
-from tests.blockchains.helpers import Tenant, create_instance, new_tenant
+from openbcs.kernel.db import Database
+from tests.instances.helpers import Tenant, create_instance, new_tenant
 from tests.monitoring.helpers import (
     MINUTE_MS,
     MS,

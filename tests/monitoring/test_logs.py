@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from openbcs.app import create_app
-from openbcs.settings import Settings
+from openbcs.kernel.settings import Settings
 from tests.monitoring.helpers import captured_log
 from tests.support import sdk_signed_headers, token_body
 

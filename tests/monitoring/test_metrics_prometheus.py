@@ -14,10 +14,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from openbcs.app import create_app
-from openbcs.db import Database
+from openbcs.kernel.db import Database
 from openbcs.monitoring.sources import DEFAULT_QUERIES
-from openbcs.settings import Settings
-from tests.blockchains.helpers import Tenant, create_instance, new_tenant
+from openbcs.kernel.settings import Settings
+from tests.instances.helpers import Tenant, create_instance, new_tenant
 from tests.monitoring.helpers import (
     ALL_METRICS,
     DEFAULT_METRICS,

@@ -8,9 +8,9 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from openbcs.app import create_app
-from openbcs.db import Database
+from openbcs.kernel.db import Database
 from openbcs.monitoring import service
-from openbcs.settings import Settings
+from openbcs.kernel.settings import Settings
 from tests.monitoring.helpers import add_alarm, add_event, alarm_rows, event_rows
 
 DAY_NS = 86_400 * 10**9

@@ -28,11 +28,11 @@ from huaweicloudsdkbcs.v2 import (
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 
-from openbcs.db import Database
-from openbcs.operations import service as operations
-from openbcs.operations.testing import KIND
-from openbcs.settings import Settings
-from tests.blockchains.helpers import create_instance, issue_token, wait_for_operation
+from openbcs.kernel.db import Database
+from openbcs.engine import engine as operations
+from openbcs.engine.diagnostic import KIND
+from openbcs.kernel.settings import Settings
+from tests.instances.helpers import create_instance, issue_token, wait_for_operation
 from tests.monitoring.helpers import (
     ALL_METRICS,
     DEFAULT_METRICS,

@@ -11,10 +11,10 @@ import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from openbcs.db import Database
-from openbcs.operations.models import Operation
-from openbcs.settings import Settings
-from tests.blockchains.helpers import Tenant
+from openbcs.kernel.db import Database
+from openbcs.engine.models import Operation
+from openbcs.kernel.settings import Settings
+from tests.instances.helpers import Tenant
 from tests.monitoring.helpers import sample, scrape
 from tests.operations.helpers import KIND, seed
 from tests.support import LiveServer, free_port

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from openbcs.operations import testing as diagnostic
+from openbcs.engine import diagnostic as diagnostic
 
 
 @pytest.fixture(autouse=True)

@@ -13,10 +13,10 @@ from typing import Any, TypeVar
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from openbcs.db import Database
-from openbcs.operations import service
-from openbcs.operations import testing as diagnostic
-from openbcs.operations.models import Operation, OperationSubStep
+from openbcs.kernel.db import Database
+from openbcs.engine import engine as service
+from openbcs.engine import diagnostic as diagnostic
+from openbcs.engine.models import Operation, OperationSubStep
 
 T = TypeVar("T")
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from openbcs.db import Database
+from openbcs.kernel.db import Database
 from openbcs.iam import service as iam
-from openbcs.keys import ServerKey
-from openbcs.operations import service
-from openbcs.settings import Settings
+from openbcs.kernel.keys import ServerKey
+from openbcs.engine import engine as service
+from openbcs.kernel.settings import Settings
 from tests.operations.helpers import KIND, SUB_STEPS, StoredOperation, read_effects, stored, wait_for
 from tests.support import free_port
 

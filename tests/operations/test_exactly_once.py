@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from openbcs.db import Database
-from openbcs.operations import service
-from openbcs.operations.worker import OperationWorker
+from openbcs.kernel.db import Database
+from openbcs.engine import engine as service
+from openbcs.engine.worker import OperationWorker
 from tests.operations.helpers import (
     KIND,
     SUB_STEPS,

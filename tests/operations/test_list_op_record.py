@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from openbcs.db import Database
-from openbcs.operations import service
+from openbcs.kernel.db import Database
+from openbcs.engine import engine as service
 from tests.operations.helpers import (
     KIND,
     SUB_STEPS,

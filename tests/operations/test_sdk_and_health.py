@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from openbcs import migrations
-from openbcs.db import Database
-from openbcs.operations.models import Operation
+from openbcs.kernel.db import Database
+from openbcs.engine.models import Operation
 from tests.operations.helpers import SUB_STEPS, all_stored, seed, stored
 from tests.support import TestAccount
 

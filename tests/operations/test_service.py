@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from openbcs.db import Database
+from openbcs.kernel.db import Database
 from openbcs.iam.models import Account
-from openbcs.operations import kinds, service
-from openbcs.operations.kinds import OperationContext, OperationFailed, OperationKind, Step, SubStep
-from openbcs.operations.models import Operation, OperationSubStep
+from openbcs.engine import engine as service, kinds
+from openbcs.engine.kinds import OperationContext, OperationFailed, OperationKind, Step, SubStep
+from openbcs.engine.models import Operation, OperationSubStep
 from tests.operations.helpers import (
     ID_PATTERN,
     KIND,

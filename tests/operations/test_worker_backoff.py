@@ -6,10 +6,10 @@ import asyncio
 
 from sqlalchemy.orm import Session
 
-from openbcs.operations import kinds, service
-from openbcs.operations.kinds import OperationContext, OperationFailed, OperationKind, Step, SubStep
-from openbcs.operations.models import Operation
-from openbcs.operations.worker import OperationWorker
+from openbcs.engine import engine as service, kinds
+from openbcs.engine.kinds import OperationContext, OperationFailed, OperationKind, Step, SubStep
+from openbcs.engine.models import Operation
+from openbcs.engine.worker import OperationWorker
 from tests.operations.helpers import new_project
 
 _attempts: list[str] = []

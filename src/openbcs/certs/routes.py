@@ -9,11 +9,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
-from openbcs import errors
-from openbcs.api import Caller, Context, json_body, optional_json_body, query
-from openbcs.certs import service
-from openbcs.certs.schemas import DownloadCertQuery, SdkConfigBody, UserCertBody
-from openbcs.consortium.schemas import ResultResponse
+from openbcs.certs import sdk_config, service
+from openbcs.certs.archives import Archive
+from openbcs.certs.schemas import DownloadCertQuery, ResultResponse, SdkConfigBody, UserCertBody
+from openbcs.http.context import Context
+from openbcs.http.deps import CurrentCaller, json_body, optional_json_body, query
+from openbcs.kernel import errors
 
 router = APIRouter(prefix="/v2/{project_id}/blockchains/{blockchain_id}")
 
@@ -27,7 +28,7 @@ def _disposition(filename: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"
 
 
-def _zip(archive: service.Archive) -> Response:
+def _zip(archive: Archive) -> Response:
     return Response(
         content=archive.content,
         media_type="application/zip",
@@ -37,39 +38,40 @@ def _zip(archive: service.Archive) -> Response:
 
 @router.get("/cert", name="DownloadBlockchainCert")
 async def download_blockchain_cert(
-    caller: Caller,
+    caller: CurrentCaller,
     ctx: Context,
     blockchain_id: str,
     params: Annotated[DownloadCertQuery, Depends(query(DownloadCertQuery))],
 ) -> Response:
     """An organisation's admin, user or CA material as an MSP zip."""
     archive = await ctx.db.read(
-        lambda s: service.download(
-            s,
-            project_id=caller.project_id,
-            blockchain_id=blockchain_id,
-            org_name=params.org_name,
-            cert_type=params.cert_type,
-            server_key=ctx.server_key,
-        )
+        service.download,
+        project_id=caller.project_id,
+        blockchain_id=blockchain_id,
+        org_name=params.org_name,
+        cert_type=params.cert_type,
+        server_key=ctx.server_key,
     )
     return _zip(archive)
 
 
 @router.post("/sdk-cfg", name="DownloadBlockchainSdkConfig")
 async def download_blockchain_sdk_config(
-    caller: Caller, ctx: Context, blockchain_id: str, body: Annotated[SdkConfigBody, Depends(json_body(SdkConfigBody))]
+    caller: CurrentCaller,
+    ctx: Context,
+    blockchain_id: str,
+    body: Annotated[SdkConfigBody, Depends(json_body(SdkConfigBody))],
 ) -> Response:
     """A Fabric connection profile with the certificates it references, as a zip."""
     archive = await ctx.db.read(
-        lambda s: service.sdk_config(s, project_id=caller.project_id, blockchain_id=blockchain_id, body=body)
+        sdk_config.sdk_config, project_id=caller.project_id, blockchain_id=blockchain_id, body=body
     )
     return _zip(archive)
 
 
 @router.post("/orgs/{org_name}/usercert/{user_name}", name="CreateBlockchainCertByUserName")
 async def create_blockchain_cert_by_user_name(
-    caller: Caller,
+    caller: CurrentCaller,
     ctx: Context,
     blockchain_id: str,
     org_name: str,
@@ -78,20 +80,18 @@ async def create_blockchain_cert_by_user_name(
 ) -> Response:
     """A user's certificate, signed by the organisation's CA, with its key and the CA chain."""
     archive = await ctx.db.write(
-        lambda s: service.issue_user_cert(
-            s,
-            project_id=caller.project_id,
-            blockchain_id=blockchain_id,
-            org_name=org_name,
-            user_name=user_name,
-            security_mode=body.security_mode,
-            server_key=ctx.server_key,
-        )
+        service.issue_user_cert,
+        project_id=caller.project_id,
+        blockchain_id=blockchain_id,
+        org_name=org_name,
+        user_name=user_name,
+        security_mode=body.security_mode,
+        server_key=ctx.server_key,
     )
     return _zip(archive)
 
 
-async def _uploaded_file(request: Request, _caller: Caller) -> bytes | None:
+async def _uploaded_file(request: Request, _caller: CurrentCaller) -> bytes | None:
     """The optional ``file`` part of a multipart form (the user-certificate zip); nothing else is accepted."""
     content_type = request.headers.get("content-type", "")
     if not (await request.body()).strip():
@@ -117,25 +117,29 @@ Upload = Annotated[bytes | None, Depends(_uploaded_file)]
 
 
 async def _set_frozen(
-    caller: Caller, ctx: Context, blockchain_id: str, org_name: str, user_name: str, upload: bytes | None, frozen: bool
+    caller: CurrentCaller,
+    ctx: Context,
+    blockchain_id: str,
+    org_name: str,
+    user_name: str,
+    upload: bytes | None,
+    frozen: bool,
 ) -> ResultResponse:
     await ctx.db.write(
-        lambda s: service.set_frozen(
-            s,
-            project_id=caller.project_id,
-            blockchain_id=blockchain_id,
-            org_name=org_name,
-            user_name=user_name,
-            upload=upload,
-            frozen=frozen,
-        )
+        service.set_frozen,
+        project_id=caller.project_id,
+        blockchain_id=blockchain_id,
+        org_name=org_name,
+        user_name=user_name,
+        upload=upload,
+        frozen=frozen,
     )
     return ResultResponse(result="success")
 
 
 @router.post("/orgs/{org_name}/usercert/{user_name}/freeze", name="FreezeCert")
 async def freeze_cert(
-    caller: Caller, ctx: Context, blockchain_id: str, org_name: str, user_name: str, upload: Upload
+    caller: CurrentCaller, ctx: Context, blockchain_id: str, org_name: str, user_name: str, upload: Upload
 ) -> ResultResponse:
     """Revoke a user's certificate (the uploaded one, or all of the user's): it enters the org's CRL."""
     return await _set_frozen(caller, ctx, blockchain_id, org_name, user_name, upload, frozen=True)
@@ -143,7 +147,7 @@ async def freeze_cert(
 
 @router.post("/orgs/{org_name}/usercert/{user_name}/unfreeze", name="UnfreezeCert")
 async def unfreeze_cert(
-    caller: Caller, ctx: Context, blockchain_id: str, org_name: str, user_name: str, upload: Upload
+    caller: CurrentCaller, ctx: Context, blockchain_id: str, org_name: str, user_name: str, upload: Upload
 ) -> ResultResponse:
     """Reinstate a frozen user's certificate: it leaves the org's CRL."""
     return await _set_frozen(caller, ctx, blockchain_id, org_name, user_name, upload, frozen=False)

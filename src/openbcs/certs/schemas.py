@@ -32,3 +32,9 @@ class SdkConfigBody(_Strict):
     union_info: dict[str, list[str]] | None = None
     is_multi_chan: bool = False
     channel_chaincode: dict[str, list[str]] | None = None
+
+
+class ResultResponse(BaseModel):
+    """What FreezeCert and UnfreezeCert answer."""
+
+    result: str = "success"

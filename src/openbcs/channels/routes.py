@@ -6,8 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from openbcs.api import Caller, Context, json_body
-from openbcs.blockchains.schemas import OperationIdResponse
 from openbcs.channels import service, views
 from openbcs.channels.schemas import (
     BatchAddPeersToChannelRequestBody,
@@ -16,48 +14,53 @@ from openbcs.channels.schemas import (
     BatchRemovePeersFromChannelRequestBody,
     ConfigHistoryResponse,
     ListBlockchainChannelsResponse,
+    OperationIdResponse,
 )
+from openbcs.http.context import Context
+from openbcs.http.deps import CurrentCaller, json_body
 
 router = APIRouter(prefix="/v2/{project_id}/blockchains/{blockchain_id}")
 
 
 @router.post("/channels", name="BatchCreateChannels")
 async def batch_create_channels(
-    caller: Caller,
+    caller: CurrentCaller,
     ctx: Context,
     blockchain_id: str,
     body: Annotated[BatchCreateChannelsRequestBody, Depends(json_body(BatchCreateChannelsRequestBody))],
 ) -> OperationIdResponse:
     """Create channels."""
     operation_id = await ctx.db.write(
-        lambda s: service.batch_create(s, project_id=caller.project_id, blockchain_id=blockchain_id, body=body)
+        service.batch_create, project_id=caller.project_id, blockchain_id=blockchain_id, body=body
     )
     return OperationIdResponse(operation_id=operation_id)
 
 
 @router.get("/channels", name="ListBlockchainChannels")
-async def list_blockchain_channels(caller: Caller, ctx: Context, blockchain_id: str) -> ListBlockchainChannelsResponse:
+async def list_blockchain_channels(
+    caller: CurrentCaller, ctx: Context, blockchain_id: str
+) -> ListBlockchainChannelsResponse:
     """The instance's channels with their peers and consensus nodes."""
-    return await ctx.db.read(lambda s: views.channels(s, project_id=caller.project_id, blockchain_id=blockchain_id))
+    return await ctx.db.read(views.channels, project_id=caller.project_id, blockchain_id=blockchain_id)
 
 
 @router.post("/channels/peers", name="BatchAddPeersToChannel")
 async def batch_add_peers_to_channel(
-    caller: Caller,
+    caller: CurrentCaller,
     ctx: Context,
     blockchain_id: str,
     body: Annotated[BatchAddPeersToChannelRequestBody, Depends(json_body(BatchAddPeersToChannelRequestBody))],
 ) -> OperationIdResponse:
     """Add peers of organisations to one channel."""
     operation_id = await ctx.db.write(
-        lambda s: service.add_peers(s, project_id=caller.project_id, blockchain_id=blockchain_id, body=body)
+        service.add_peers, project_id=caller.project_id, blockchain_id=blockchain_id, body=body
     )
     return OperationIdResponse(operation_id=operation_id)
 
 
 @router.put("/{channel_id}/orgs/quit", name="BatchRemoveOrgsFromChannel")
 async def batch_remove_orgs_from_channel(
-    caller: Caller,
+    caller: CurrentCaller,
     ctx: Context,
     blockchain_id: str,
     channel_id: str,
@@ -65,16 +68,18 @@ async def batch_remove_orgs_from_channel(
 ) -> OperationIdResponse:
     """Take organisations out of a channel."""
     operation_id = await ctx.db.write(
-        lambda s: service.remove_orgs(
-            s, project_id=caller.project_id, blockchain_id=blockchain_id, channel_name=channel_id, body=body
-        )
+        service.remove_orgs,
+        project_id=caller.project_id,
+        blockchain_id=blockchain_id,
+        channel_name=channel_id,
+        body=body,
     )
     return OperationIdResponse(operation_id=operation_id)
 
 
 @router.put("/{channel_id}/peers/quit", name="BatchRemovePeersFromChannel")
 async def batch_remove_peers_from_channel(
-    caller: Caller,
+    caller: CurrentCaller,
     ctx: Context,
     blockchain_id: str,
     channel_id: str,
@@ -82,31 +87,31 @@ async def batch_remove_peers_from_channel(
 ) -> OperationIdResponse:
     """Take some peers of one organisation out of a channel."""
     operation_id = await ctx.db.write(
-        lambda s: service.remove_peers(
-            s, project_id=caller.project_id, blockchain_id=blockchain_id, channel_name=channel_id, body=body
-        )
+        service.remove_peers,
+        project_id=caller.project_id,
+        blockchain_id=blockchain_id,
+        channel_name=channel_id,
+        body=body,
     )
     return OperationIdResponse(operation_id=operation_id)
 
 
 @router.delete("/channel/{channel_id}", name="DeleteChannel")
-async def delete_channel(caller: Caller, ctx: Context, blockchain_id: str, channel_id: str) -> OperationIdResponse:
+async def delete_channel(
+    caller: CurrentCaller, ctx: Context, blockchain_id: str, channel_id: str
+) -> OperationIdResponse:
     """Delete an empty channel."""
     operation_id = await ctx.db.write(
-        lambda s: service.delete_channel(
-            s, project_id=caller.project_id, blockchain_id=blockchain_id, channel_name=channel_id
-        )
+        service.delete_channel, project_id=caller.project_id, blockchain_id=blockchain_id, channel_name=channel_id
     )
     return OperationIdResponse(operation_id=operation_id)
 
 
 @router.get("/channels/{channel_name}/config-history", name="ShowChannelConfigHistory")
 async def show_channel_config_history(
-    caller: Caller, ctx: Context, blockchain_id: str, channel_name: str
+    caller: CurrentCaller, ctx: Context, blockchain_id: str, channel_name: str
 ) -> ConfigHistoryResponse:
     """OpenBCS extension: the channel's configuration blocks and whether their hash chain verifies."""
     return await ctx.db.read(
-        lambda s: views.config_history(
-            s, project_id=caller.project_id, blockchain_id=blockchain_id, channel_name=channel_name
-        )
+        views.config_history, project_id=caller.project_id, blockchain_id=blockchain_id, channel_name=channel_name
     )

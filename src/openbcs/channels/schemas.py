@@ -74,3 +74,9 @@ class ConfigHistoryResponse(BaseModel):
     channel_name: str
     blocks: list[ConfigBlockView]
     verified: bool
+
+
+class OperationIdResponse(BaseModel):
+    """What every asynchronous channel operation answers."""
+
+    operation_id: str

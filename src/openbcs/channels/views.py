@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from openbcs.blockchains import service as blockchains
 from openbcs.channels import service
 from openbcs.channels.schemas import (
     Channel,
@@ -13,26 +12,28 @@ from openbcs.channels.schemas import (
     ConfigOrg,
     ListBlockchainChannelsResponse,
 )
+from openbcs.kernel.clock import iso_time
+from openbcs.network import lookups
 
 
 def channels(session: Session, *, project_id: str, blockchain_id: str) -> ListBlockchainChannelsResponse:
     """ListBlockchainChannels: each channel's peers by organisation and the orderers serving it."""
-    instance = blockchains.get_owned(session, project_id=project_id, blockchain_id=blockchain_id)
+    instance = lookups.get_owned(session, project_id=project_id, blockchain_id=blockchain_id)
     orderers = {
-        org.name: [n.name for n in blockchains.nodes_of(session, org.id)]
-        for org in blockchains.orgs_of(session, instance.id, role="orderer")
+        org.name: [n.name for n in lookups.nodes_of(session, org.id)]
+        for org in lookups.orgs_of(session, instance.id, role="orderer")
     }
     return ListBlockchainChannelsResponse(
         channels=[
             Channel(
                 name=v.name,
                 description=v.description,
-                create_time=blockchains.iso_time(v.created_time),
+                create_time=iso_time(v.created_time),
                 consensus=instance.consensus,
                 peers=v.peers,
                 consensus_nodes=orderers,
             )
-            for v in service.views_of(session, blockchain_id=instance.id)
+            for v in lookups.channel_views(session, blockchain_id=instance.id)
         ]
     )
 
@@ -55,7 +56,7 @@ def config_history(
                 event=b.event,
                 orgs=[ConfigOrg(**o) for o in b.orgs],
                 cause=b.cause,
-                time=blockchains.iso_time(b.time),
+                time=iso_time(b.time),
             )
             for b in blocks
         ],

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from openbcs.db import Base
+from openbcs.kernel.db import Base
 
 
 class Invitation(Base):

@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from openbcs.api import Caller, Context, json_body
 from openbcs.consortium import service, views
 from openbcs.consortium.schemas import (
     BatchInviteMembersToChannelRequestBody,
@@ -18,66 +17,63 @@ from openbcs.consortium.schemas import (
     QuitUnionFromMemberListRequestBody,
     ResultResponse,
 )
-from openbcs.iam.service import Identity
+from openbcs.http.context import Context
+from openbcs.http.deps import CurrentCaller, json_body
 
 router = APIRouter(prefix="/v2/{project_id}")
 
 
-def _tenant(identity: Identity) -> service.Caller:
-    return service.Caller(identity.domain_id, identity.domain_name, identity.project_id, identity.project_name)
-
-
 @router.post("/members/invitations", name="BatchInviteMembersToChannel")
 async def batch_invite_members_to_channel(
-    caller: Caller,
+    caller: CurrentCaller,
     ctx: Context,
     body: Annotated[BatchInviteMembersToChannelRequestBody, Depends(json_body(BatchInviteMembersToChannelRequestBody))],
 ) -> ResultResponse:
     """Invite tenants into a channel of the caller's consortium instance."""
-    await ctx.db.write(lambda s: service.invite(s, caller=_tenant(caller), body=body))
+    await ctx.db.write(service.invite, caller=caller, body=body)
     return ResultResponse(result="success")
 
 
 @router.post("/notification/handle", name="HandleNotification")
 async def handle_notification(
-    caller: Caller,
+    caller: CurrentCaller,
     ctx: Context,
     body: Annotated[HandleNotificationRequestBody, Depends(json_body(HandleNotificationRequestBody))],
 ) -> ResultResponse:
     """Agree to (join asynchronously) or reject an invitation."""
-    await ctx.db.write(lambda s: service.handle(s, caller=_tenant(caller), body=body))
+    await ctx.db.write(service.handle, caller=caller, body=body)
     return ResultResponse(result="success")
 
 
 @router.get("/notifications", name="ListNotifications", response_model_exclude_none=True)
-async def list_notifications(caller: Caller, ctx: Context) -> ListNotificationsResponse:
+async def list_notifications(caller: CurrentCaller, ctx: Context) -> ListNotificationsResponse:
     """The caller's notifications."""
-    return await ctx.db.read(lambda s: views.notifications(s, caller=_tenant(caller)))
+    return await ctx.db.read(views.notifications, caller=caller)
 
 
 @router.get("/members", name="ListMembers")
-async def list_members(caller: Caller, ctx: Context) -> ListMembersResponse:
+async def list_members(caller: CurrentCaller, ctx: Context) -> ListMembersResponse:
     """Members: the caller's invitations as inviter, and its consortia as invitee."""
-    return await ctx.db.read(lambda s: views.members(s, caller=_tenant(caller)))
+    return await ctx.db.read(views.members, caller=caller)
 
 
 @router.delete("/members/invitations", name="DeleteMemberInvite")
 async def delete_member_invite(
-    caller: Caller,
+    caller: CurrentCaller,
     ctx: Context,
     body: Annotated[DeleteMemberInviteRequestBody, Depends(json_body(DeleteMemberInviteRequestBody))],
 ) -> ResultResponse:
     """Withdraw waiting invitations or delete finished invitation records."""
-    await ctx.db.write(lambda s: service.delete_invitations(s, caller=_tenant(caller), body=body))
+    await ctx.db.write(service.delete_invitations, caller=caller, body=body)
     return ResultResponse(result="success")
 
 
 @router.put("/members/quit", name="HandleUnionMemberQuitList")
 async def handle_union_member_quit_list(
-    caller: Caller,
+    caller: CurrentCaller,
     ctx: Context,
     body: Annotated[QuitUnionFromMemberListRequestBody, Depends(json_body(QuitUnionFromMemberListRequestBody))],
 ) -> HandleUnionMemberQuitListResponse:
     """The invitee exits a consortium (asynchronously: the operation id is returned)."""
-    operation_id = await ctx.db.write(lambda s: service.quit_consortium(s, caller=_tenant(caller), body=body))
+    operation_id = await ctx.db.write(service.quit_consortium, caller=caller, body=body)
     return HandleUnionMemberQuitListResponse(result="success", operation_id=operation_id)

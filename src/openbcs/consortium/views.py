@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from openbcs.blockchains import service as blockchains
-from openbcs.consortium import service
+from openbcs.consortium import states
+from openbcs.consortium.models import Invitation
 from openbcs.consortium.schemas import (
     InviteeInfo,
     InvitorInfo,
@@ -17,29 +20,103 @@ from openbcs.consortium.schemas import (
     NotificationList,
     OrganizationV2,
 )
+from openbcs.kernel.caller import Caller
+from openbcs.kernel.clock import iso_time
+from openbcs.network import lookups
 
 
-def _orgs(states: list[service.OrgState]) -> list[OrganizationV2]:
+@dataclass(frozen=True)
+class OrgState:
+    """A member organisation as OrganizationV2 shows it."""
+
+    name: str
+    name_hash: str
+    node_count: int
+    status: str
+    status_detail: str
+
+
+def _org_states(session: Session, invitations: list[Invitation]) -> dict[int, list[OrgState]]:
+    """Each invitation's joined organisations, live from the invitee's instance while it exists, else as they
+    joined — for a whole list at once (one query, however many members)."""
+    health = lookups.org_health(
+        session, blockchain_ids=sorted({i.invitee_blockchain_id for i in invitations if i.invitee_blockchain_id})
+    )
+    by_invitation: dict[int, list[OrgState]] = {}
+    for invitation in invitations:
+        found = by_invitation.setdefault(invitation.id, [])
+        for stored in invitation.orgs:
+            live = health.get((invitation.invitee_blockchain_id or "", stored["name"]))
+            if live is not None:
+                found.append(
+                    OrgState(
+                        stored["name"], live.name_hash, live.nodes, invitation.status, f"{live.healthy}/{live.nodes}"
+                    )
+                )
+            else:
+                found.append(
+                    OrgState(
+                        stored["name"],
+                        stored["name_hash"],
+                        stored["node_count"],
+                        invitation.status,
+                        f"0/{stored['node_count']}",
+                    )
+                )
+    return by_invitation
+
+
+def _notifications(session: Session, *, caller: Caller) -> list[Invitation]:
+    """The caller's inbox: every invitation addressed to its account, newest first."""
+    return list(
+        session.scalars(
+            select(Invitation).where(Invitation.invitee_domain_id == caller.domain_id).order_by(Invitation.id.desc())
+        )
+    )
+
+
+def _members(session: Session, *, caller: Caller) -> list[Invitation]:
+    """What the caller sees as members: as inviter, every invitation of its instances' channels that it has not
+    deleted; as invitee, the consortia it belongs to (joining, joined, quitting)."""
+    return list(
+        session.scalars(
+            select(Invitation)
+            .where(
+                or_(
+                    # Cancelled by the inviter's own deletions (withdrawal, instance or channel deleted): nothing
+                    # to act on, and DeleteMemberInvite cannot name that status, so they leave the inviter's view.
+                    (Invitation.inviter_project_id == caller.project_id)
+                    & Invitation.deleted_by_inviter.is_(False)
+                    & (Invitation.status != states.CANCELLED),
+                    (Invitation.invitee_domain_id == caller.domain_id) & Invitation.status.in_(states.BELONGING),
+                )
+            )
+            .order_by(Invitation.id)
+        )
+    )
+
+
+def _orgs(found: list[OrgState]) -> list[OrganizationV2]:
     return [
         OrganizationV2(
             name=o.name, name_hash=o.name_hash, node_count=o.node_count, status=o.status, status_detail=o.status_detail
         )
-        for o in states
+        for o in found
     ]
 
 
-def notifications(session: Session, *, caller: service.Caller) -> ListNotificationsResponse:
+def notifications(session: Session, *, caller: Caller) -> ListNotificationsResponse:
     """ListNotifications: the invitee's inbox, with what it needs to create a matching instance."""
     found = []
-    invitations = service.notifications(session, caller=caller)
-    states = service.org_states(session, invitations)
+    invitations = _notifications(session, caller=caller)
+    org_states = _org_states(session, invitations)
     for invitation in invitations:
         settings = invitation.inviter_settings
         found.append(
             NotificationList(
                 channel_name=invitation.channel_name,
                 status=invitation.notification_status,
-                updated_time=blockchains.iso_time(invitation.updated_time),
+                updated_time=iso_time(invitation.updated_time),
                 tc3_need=bool(settings.get("tc3_need")),
                 invitor_info=InvitorInfo(
                     invitor_id=invitation.inviter_domain_id,
@@ -63,7 +140,7 @@ def notifications(session: Session, *, caller: service.Caller) -> ListNotificati
                     invitee_project_id=invitation.invitee_project_id,
                 ),
                 hide=0,
-                invitee_orgs=_orgs(states[invitation.id]),
+                invitee_orgs=_orgs(org_states[invitation.id]),
                 read_status=invitation.read_status,
                 cross_version_upgrade="",
             )
@@ -71,16 +148,16 @@ def notifications(session: Session, *, caller: service.Caller) -> ListNotificati
     return ListNotificationsResponse(notifications=found)
 
 
-def members(session: Session, *, caller: service.Caller) -> ListMembersResponse:
+def members(session: Session, *, caller: Caller) -> ListMembersResponse:
     """ListMembers: the inviter's invitations (every status) and the consortia the invitee belongs to."""
-    invitations = service.members(session, caller=caller)
-    states = service.org_states(session, invitations)
+    invitations = _members(session, caller=caller)
+    org_states = _org_states(session, invitations)
     return ListMembersResponse(
         members=[
             Member(
                 tcs_need=bool(invitation.inviter_settings.get("tc3_need")),
                 channel_name=invitation.channel_name,
-                invited_orgs=_orgs(states[invitation.id]),
+                invited_orgs=_orgs(org_states[invitation.id]),
                 invitor_info=MemberInvitor(
                     invitor_bcs_id=invitation.inviter_blockchain_id,
                     invitor_bcs_name=invitation.inviter_blockchain_name,

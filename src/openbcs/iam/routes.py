@@ -10,9 +10,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from openbcs import errors
-from openbcs.api import Context, authenticate
-from openbcs.iam import service
+from openbcs.http.context import Context
+from openbcs.iam import service, tokens
+from openbcs.iam.authentication import authenticate
 from openbcs.iam.schemas import (
     CatalogEntry,
     DomainRef,
@@ -26,7 +26,9 @@ from openbcs.iam.schemas import (
     TokenResponse,
     UserRef,
 )
-from openbcs.validation import field_path
+from openbcs.kernel import errors
+from openbcs.kernel.clock import utcnow
+from openbcs.kernel.validation import field_path
 
 router = APIRouter(prefix="/v3")
 
@@ -78,19 +80,17 @@ async def create_token(
     if password.user.domain.name is None:
         raise errors.iam_bad_request("auth.identity.password.user.domain.name is required")
     issued = await ctx.db.read(
-        lambda s: service.issue_token(
-            s,
-            user_name=password.user.name,
-            domain_name=password.user.domain.name or "",
-            password=password.user.password,
-            project_id=scope.id,
-            project_name=scope.name,
-            server_key=ctx.server_key,
-            lifetime=timedelta(seconds=ctx.settings.token_lifetime_seconds),
-            now=service.utcnow(),
-        )
+        tokens.issue_token,
+        user_name=password.user.name,
+        domain_name=password.user.domain.name or "",
+        password=password.user.password,
+        project_id=scope.id,
+        project_name=scope.name,
+        server_key=ctx.server_key,
+        lifetime=timedelta(seconds=ctx.settings.token_lifetime_seconds),
+        now=utcnow(),
     )
-    who = issued.identity
+    who = issued.caller
     domain = DomainRef(id=who.domain_id, name=who.domain_name)
     token = TokenBody(
         expires_at=_iso(issued.expires_at),
@@ -114,14 +114,10 @@ async def list_projects(
 ) -> ProjectList:
     """The caller's projects (the SDK calls this with ``?name=<region>`` when it is given no project id)."""
     try:
-        identity = await authenticate(request, ctx, None)
+        caller = await authenticate(request, ctx, None)
     except errors.BCSError as exc:  # an IAM endpoint answers in IAM's shape
         raise errors.iam_unauthorized("The request you have made requires authentication.") from exc
-    # Built inside the read transaction: its rollback expires the rows, so they cannot be read after it.
-    projects = await ctx.db.read(
-        lambda s: [
-            ProjectInfo(id=p.id, name=p.name, domain_id=p.domain_id, parent_id=p.domain_id)
-            for p in service.projects_named(s, domain_id=identity.domain_id, name=name)
-        ]
+    projects = await ctx.db.read(service.projects_named, domain_id=caller.domain_id, name=name)
+    return ProjectList(
+        projects=[ProjectInfo(id=p.id, name=p.name, domain_id=p.domain_id, parent_id=p.domain_id) for p in projects]
     )
-    return ProjectList(projects=projects)

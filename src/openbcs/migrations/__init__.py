@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from openbcs.db import Database
+from openbcs.kernel.db import Database
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
 # The newest revision in versions/ (a test keeps it equal to Alembic's head). Knowing it lets a server starting on an
 # up-to-date database skip importing Alembic at all, a quarter of a second of its start-up.
-HEAD = "0005"
+HEAD = "0006"
 _HERE = Path(__file__).parent
 # Any fixed 64-bit number: the PostgreSQL advisory lock that keeps two starting servers from migrating at once.
 _ADVISORY_LOCK = 0x0B_C5_0B_C5

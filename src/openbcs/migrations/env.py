@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 import openbcs.models  # noqa: F401  (registers every table on Base.metadata)
-from openbcs.db import Base
+from openbcs.kernel.db import Base
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - OpenBCS always passes its connection

@@ -7,8 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
-from openbcs.api import Caller, Context, json_body, query
-from openbcs.monitoring import views
+from openbcs.http.context import Context
+from openbcs.http.deps import CurrentCaller, json_body, query
+from openbcs.monitoring import metrics, views
+from openbcs.monitoring.deps import Monitoring
 from openbcs.monitoring.schemas import (
     EventsQuery,
     ListBcsEventRequestBody,
@@ -29,64 +31,67 @@ EventsType = Annotated[EventsQuery, Depends(query(EventsQuery))]
 
 @router.post("/events", name="ListBcsEvents")
 async def list_bcs_events(
-    caller: Caller, ctx: Context, blockchain_id: str, params: EventsType, body: EventsBody
+    caller: CurrentCaller, ctx: Context, blockchain_id: str, params: EventsType, body: EventsBody
 ) -> MetricsResponse:
     """The instance's events, or its active or past alarms."""
     return await ctx.db.read(
-        lambda s: views.events(
-            s, project_id=caller.project_id, blockchain_id=blockchain_id, type_=params.type, body=body
-        )
+        views.events, project_id=caller.project_id, blockchain_id=blockchain_id, type_=params.type, body=body
     )
 
 
 @router.post("/events/statistic", name="ListBcsEventsStatistic")
 async def list_bcs_events_statistic(
-    caller: Caller, ctx: Context, blockchain_id: str, params: EventsType, body: EventsBody
+    caller: CurrentCaller, ctx: Context, blockchain_id: str, params: EventsType, body: EventsBody
 ) -> MetricsResponse:
     """Counts of the instance's events (or alarms) per name and step."""
     return await ctx.db.read(
-        lambda s: views.statistics(
-            s, project_id=caller.project_id, blockchain_id=blockchain_id, type_=params.type, body=body
-        )
+        views.statistics, project_id=caller.project_id, blockchain_id=blockchain_id, type_=params.type, body=body
     )
 
 
 @router.post("/metric/list", name="ListBcsMetric")
 async def list_bcs_metric(
-    caller: Caller,
+    caller: CurrentCaller,
     ctx: Context,
+    monitoring: Monitoring,
     blockchain_id: str,
     body: Annotated[ListBcsMetricRequestBody, Depends(json_body(ListBcsMetricRequestBody))],
 ) -> MetricsResponse:
     """The instance's node metrics."""
-    return await views.bcs_metrics(ctx, project_id=caller.project_id, blockchain_id=blockchain_id, body=body)
+    return await metrics.bcs_metrics(
+        ctx.db, monitoring.source, project_id=caller.project_id, blockchain_id=blockchain_id, body=body
+    )
 
 
 @router.post("/entity/metric/list", name="ListEntityMetric")
 async def list_entity_metric(
-    caller: Caller,
+    caller: CurrentCaller,
     ctx: Context,
+    monitoring: Monitoring,
     blockchain_id: str,
     body: Annotated[ListEntityMetricRequestBody, Depends(json_body(ListEntityMetricRequestBody))],
 ) -> ListEntityMetricResponse:
     """Each organisation's (or plugin's) latest metrics."""
-    return await views.entity_metrics(ctx, project_id=caller.project_id, blockchain_id=blockchain_id, body=body)
+    return await metrics.entity_metrics(
+        ctx.db, monitoring.source, project_id=caller.project_id, blockchain_id=blockchain_id, body=body
+    )
 
 
 @router.post("/entity/instance/metric/list", name="ListInstanceMetric")
 async def list_instance_metric(
-    caller: Caller,
+    caller: CurrentCaller,
     ctx: Context,
+    monitoring: Monitoring,
     blockchain_id: str,
     body: Annotated[ListInstanceMetricRequestBody, Depends(json_body(ListInstanceMetricRequestBody))],
 ) -> MetricsResponse:
     """One pod's metrics."""
-    return await views.instance_metrics(ctx, project_id=caller.project_id, blockchain_id=blockchain_id, body=body)
+    return await metrics.instance_metrics(
+        ctx.db, monitoring.source, project_id=caller.project_id, blockchain_id=blockchain_id, body=body
+    )
 
 
 @metrics_router.get("/metrics", name="Metrics", include_in_schema=False)
-async def prometheus_metrics(ctx: Context) -> Response:
+async def prometheus_metrics(ctx: Context, monitoring: Monitoring) -> Response:
     """OpenBCS's own metrics (no authentication; serve them on a separate --metrics-port to keep them private)."""
-    assert ctx.telemetry is not None
-    telemetry = ctx.telemetry
-    return Response(await ctx.db.read(telemetry.render), media_type=CONTENT_TYPE)
+    return Response(await ctx.db.read(monitoring.telemetry.render), media_type=CONTENT_TYPE)

@@ -10,8 +10,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from openbcs.operations import service as operations
-from openbcs.operations.models import Operation
+from openbcs.engine.engine import count_active
+from openbcs.engine.models import Operation
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -72,5 +72,5 @@ class Telemetry:
         )
         for kind, status, count in rows:
             self.operations.labels(kind, status).set(count)
-        self.queue_depth.set(operations.count_active(session))
+        self.queue_depth.set(count_active(session))
         return generate_latest(self.registry)

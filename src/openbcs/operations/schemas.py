@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from openbcs.operations import service
-from openbcs.validation import pattern_rule
+from openbcs.engine.records import OperationRecord
+from openbcs.kernel.validation import pattern_rule
 
 
 class ListOpRecordQuery(BaseModel):
@@ -55,7 +55,7 @@ class RecordDetailInfo(BaseModel):
     desc: str
 
     @classmethod
-    def of(cls, record: service.OperationRecord) -> RecordDetailInfo:
+    def of(cls, record: OperationRecord) -> RecordDetailInfo:
         """The API shape of a stored operation record."""
         return cls(
             operation_id=record.operation_id,

@@ -1,0 +1,59 @@
+"""The membership vocabulary and its moves. An invitation and its notification share one vocabulary —
+``waiting``, ``joining``, ``joined``, ``reject``, ``quitting``, ``quit``, ``released``, ``cancelled`` — and move
+together under the invitation's row lock (``docs/consortium.md`` draws the machine)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from openbcs import events
+from openbcs.consortium.models import Invitation
+from openbcs.kernel.clock import now_ns
+from openbcs.network import lookups
+
+WAITING, JOINING, JOINED, REJECT = "waiting", "joining", "joined", "reject"
+QUITTING, QUIT, RELEASED, CANCELLED = "quitting", "quit", "released", "cancelled"
+STATUSES = (WAITING, JOINING, JOINED, REJECT, QUITTING, QUIT, RELEASED, CANCELLED)
+# An invitation in one of these holds the tenant's place in the channel: it cannot be invited again meanwhile.
+ACTIVE = (WAITING, JOINING, JOINED, QUITTING)
+# What DeleteMemberInvite may name: withdraw a waiting one, delete a finished record.
+DELETABLE = (WAITING, REJECT, QUIT, RELEASED)
+# What the invitee sees as its consortia in ListMembers.
+BELONGING = (JOINING, JOINED, QUITTING)
+
+
+def touch(invitation: Invitation, *, status: str | None = None, notification_status: str | None = None) -> None:
+    """Move the invitation (and/or its notification) and stamp the change."""
+    if status is not None:
+        invitation.status = status
+    if notification_status is not None:
+        invitation.notification_status = notification_status
+    invitation.updated_time = now_ns()
+
+
+def lock(session: Session, invitation_id: int) -> Invitation:
+    """The invitation under its row lock, with the values committed by the lock's previous holder."""
+    # populate_existing: the row may already be in the session, read before the lock was granted; the locked row's
+    # committed values must replace those, or a change made meanwhile by the lock's previous holder goes unseen.
+    query = select(Invitation).where(Invitation.id == invitation_id).with_for_update()
+    return session.scalars(query.execution_options(populate_existing=True)).one()
+
+
+def member_event(session: Session, invitation: Invitation, name: str, message: str) -> None:
+    """Record a membership event on both instances (while they exist)."""
+    for blockchain_id in (invitation.inviter_blockchain_id, invitation.invitee_blockchain_id):
+        instance = lookups.find(session, blockchain_id=blockchain_id) if blockchain_id else None
+        if instance is not None:
+            events.record(
+                session,
+                blockchain_id=instance.id,
+                project_id=instance.project_id,
+                name=name,
+                message=message,
+                metadata={
+                    "channel": invitation.channel_name,
+                    "invitee": invitation.invitee_name,
+                    "inviter": invitation.inviter_name,
+                },
+            )

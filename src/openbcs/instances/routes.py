@@ -1,0 +1,113 @@
+"""HTTP routes of the instance operations (7-13), quotas and flavors."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from openbcs.http.context import Context
+from openbcs.http.deps import CurrentCaller, json_body, query
+from openbcs.instances import service, views
+from openbcs.instances.schemas import (
+    BlockchainInfo,
+    CreateNewBlockchainResponse,
+    CreateRequestBody,
+    DeleteBlockchainQuery,
+    FlavorsQuery,
+    ListBlockchainsResponse,
+    ListQuotasResponse,
+    OperationIdResponse,
+    ShowBlockchainDetailResponse,
+    ShowBlockchainFlavorsResponse,
+    ShowBlockchainNodesResponse,
+    ShowBlockchainStatusResponse,
+    UpdateInstanceRequestBody,
+)
+
+router = APIRouter(prefix="/v2/{project_id}")
+
+
+@router.post("/blockchains", name="CreateNewBlockchain")
+async def create_new_blockchain(
+    caller: CurrentCaller, ctx: Context, body: Annotated[CreateRequestBody, Depends(json_body(CreateRequestBody))]
+) -> CreateNewBlockchainResponse:
+    """Create an instance; it is ``IsCreating`` until its operation finishes."""
+    created = await ctx.db.write(service.create, project_id=caller.project_id, domain_id=caller.domain_id, body=body)
+    return CreateNewBlockchainResponse(
+        blockchain_id=created.blockchain_id, blockchain_name=created.blockchain_name, operation_id=created.operation_id
+    )
+
+
+@router.get("/blockchains", name="ListBlockchains")
+async def list_blockchains(caller: CurrentCaller, ctx: Context) -> ListBlockchainsResponse:
+    """The project's instances."""
+    found = await ctx.db.read(service.list_instances, project_id=caller.project_id)
+    return ListBlockchainsResponse(blockchains=[BlockchainInfo(id=b.id, name=b.name) for b in found], count=len(found))
+
+
+@router.get("/blockchains/flavors", name="ShowBlockchainFlavors")
+async def show_blockchain_flavors(
+    caller: CurrentCaller, limits: Annotated[FlavorsQuery, Depends(query(FlavorsQuery))]
+) -> ShowBlockchainFlavorsResponse:
+    """What one instance may hold (``limit``/``offset`` are validated; there is one flavor)."""
+    return views.flavors()
+
+
+@router.get("/blockchains/{blockchain_id}", name="ShowBlockchainDetail", response_model_exclude_none=True)
+async def show_blockchain_detail(
+    caller: CurrentCaller, ctx: Context, blockchain_id: str
+) -> ShowBlockchainDetailResponse:
+    """Everything about an instance, from its stored model."""
+    return await ctx.db.read(views.detail, project_id=caller.project_id, blockchain_id=blockchain_id)
+
+
+@router.get("/blockchains/{blockchain_id}/status", name="ShowBlockchainStatus", response_model_exclude_none=True)
+async def show_blockchain_status(
+    caller: CurrentCaller, ctx: Context, blockchain_id: str
+) -> ShowBlockchainStatusResponse:
+    """Progress of the instance's creation, part by part."""
+    return await ctx.db.read(views.status, project_id=caller.project_id, blockchain_id=blockchain_id)
+
+
+@router.get("/blockchains/{blockchain_id}/nodes", name="ShowBlockchainNodes")
+async def show_blockchain_nodes(caller: CurrentCaller, ctx: Context, blockchain_id: str) -> ShowBlockchainNodesResponse:
+    """Peer organisations with their peers and the channels each peer is in."""
+    return await ctx.db.read(views.nodes, project_id=caller.project_id, blockchain_id=blockchain_id)
+
+
+@router.put("/blockchains/{blockchain_id}", name="UpdateInstance")
+async def update_instance(
+    caller: CurrentCaller,
+    ctx: Context,
+    blockchain_id: str,
+    body: Annotated[UpdateInstanceRequestBody, Depends(json_body(UpdateInstanceRequestBody))],
+) -> OperationIdResponse:
+    """Add or delete peers of organisations, or add or delete organisations (one kind per call)."""
+    operation_id = await ctx.db.write(
+        service.update, project_id=caller.project_id, blockchain_id=blockchain_id, body=body
+    )
+    return OperationIdResponse(operation_id=operation_id)
+
+
+@router.delete("/blockchains/{blockchain_id}", name="DeleteBlockchain")
+async def delete_blockchain(
+    caller: CurrentCaller,
+    ctx: Context,
+    blockchain_id: str,
+    flags: Annotated[DeleteBlockchainQuery, Depends(query(DeleteBlockchainQuery))],
+) -> OperationIdResponse:
+    """Delete an instance: ``IsDeleting``, then gone from every list."""
+    operation_id = await ctx.db.write(
+        service.delete,
+        project_id=caller.project_id,
+        blockchain_id=blockchain_id,
+        flags=flags.model_dump(exclude_none=True),
+    )
+    return OperationIdResponse(operation_id=operation_id)
+
+
+@router.get("/quotas", name="ListQuotas")
+async def list_quotas(caller: CurrentCaller, ctx: Context) -> ListQuotasResponse:
+    """The account's instance quota and the project's use of it."""
+    return await ctx.db.read(views.quotas, project_id=caller.project_id, domain_id=caller.domain_id)

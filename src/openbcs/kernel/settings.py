@@ -1,0 +1,49 @@
+"""Server settings, read from ``OPENBCS_*`` environment variables (the CLI flags set the same variables)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the server, the worker and the CLI may be configured with."""
+
+    model_config = SettingsConfigDict(env_prefix="OPENBCS_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    data_dir: Path = Path("./openbcs-data")
+    database_url: str | None = None
+    region: str = "cn-north-4"
+    token_lifetime_seconds: int = Field(default=24 * 3600, gt=0)
+    signature_skew_seconds: int = Field(default=15 * 60, ge=0)
+    operation_step_seconds: float = Field(default=0.5, ge=0)
+    worker_poll_seconds: float = Field(default=1.0, gt=0)
+    workers: int = Field(default=1, ge=1)
+    secret_key: str | None = None
+    log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    metrics_source: Literal["model", "prometheus", "none"] = "model"
+    prometheus_url: str | None = None
+    metrics_queries_file: Path | None = None
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    event_retention_days: float = Field(default=30, gt=0)
+    # Registers the engine's diagnostic operation kind; only the engine's own tests turn it on.
+    enable_test_kinds: bool = False
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        """The configured database URL, or the SQLite file inside the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'openbcs.kernel.db').resolve()}"
+
+    @property
+    def secret_key_path(self) -> Path:
+        """Where the server key lives when it is not given in the environment."""
+        return self.data_dir / "server.key"

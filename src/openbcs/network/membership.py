@@ -1,0 +1,102 @@
+"""Changing who is in a channel: creating it with organisations, organisations and peers joining and leaving.
+
+Every change of a channel's organisation set adds one configuration block (:mod:`openbcs.network.config_history`);
+peers joining or leaving without changing the organisation set add none, as in Fabric.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from openbcs.kernel.clock import now_ns
+from openbcs.network import config_history, lookups
+from openbcs.network.models import Channel, ChannelOrg, ChannelPeer
+
+
+def create_channel(
+    session: Session,
+    *,
+    blockchain_id: str,
+    name: str,
+    description: str,
+    org_ids: list[int],
+    all_peers: bool,
+    cause: str,
+) -> Channel:
+    """A channel with these organisations (and all their peers if ``all_peers``), and its genesis block."""
+    channel = Channel(blockchain_id=blockchain_id, name=name, description=description, created_time=now_ns())
+    session.add(channel)
+    session.flush()
+    for org_id in org_ids:
+        session.add(ChannelOrg(channel_id=channel.id, org_id=org_id, joined_time=now_ns()))
+        if all_peers:
+            for node in lookups.nodes_of(session, org_id):
+                session.add(ChannelPeer(channel_id=channel.id, node_id=node.id))
+    session.flush()
+    config_history.append(session, channel, event="create", cause=cause)
+    return channel
+
+
+def add_peers(session: Session, channel: Channel, *, peer_counts: dict[int, int], cause: str) -> None:
+    """Bring ``peer_counts[org]`` more peers of each organisation into the channel; organisations new to it join
+    its configuration with one new block for the whole call."""
+    present = set(lookups.org_ids_in(session, channel))
+    new_orgs = [org_id for org_id in peer_counts if org_id not in present]
+    for org_id in new_orgs:
+        session.add(ChannelOrg(channel_id=channel.id, org_id=org_id, joined_time=now_ns()))
+    joined = lookups.peer_ids_in(session, channel)
+    for org_id, count in peer_counts.items():
+        waiting = [n for n in lookups.nodes_of(session, org_id) if n.id not in joined]
+        for node in waiting[:count]:
+            session.add(ChannelPeer(channel_id=channel.id, node_id=node.id))
+    session.flush()
+    if new_orgs:
+        config_history.append(session, channel, event="org_added", cause=cause)
+
+
+def join_orgs(session: Session, channel: Channel, *, org_ids: list[int], cause: str) -> None:
+    """Bring organisations with all their peers into the channel, with one new block (a consortium member joins)."""
+    present = set(lookups.org_ids_in(session, channel))
+    for org_id in org_ids:
+        if org_id not in present:
+            session.add(ChannelOrg(channel_id=channel.id, org_id=org_id, joined_time=now_ns()))
+        joined = lookups.peer_ids_in(session, channel)
+        for node in lookups.nodes_of(session, org_id):
+            if node.id not in joined:
+                session.add(ChannelPeer(channel_id=channel.id, node_id=node.id))
+    session.flush()
+    config_history.append(session, channel, event="org_added", cause=cause)
+
+
+def leave(session: Session, channel: Channel, *, org_ids: list[int], cause: str) -> None:
+    """Take organisations and their peers out of the channel, with one new block."""
+    node_ids = [n.id for org_id in org_ids for n in lookups.nodes_of(session, org_id)]
+    if node_ids:
+        session.execute(
+            delete(ChannelPeer).where(ChannelPeer.channel_id == channel.id, ChannelPeer.node_id.in_(node_ids))
+        )
+    session.execute(delete(ChannelOrg).where(ChannelOrg.channel_id == channel.id, ChannelOrg.org_id.in_(org_ids)))
+    session.flush()
+    config_history.append(session, channel, event="org_removed", cause=cause)
+
+
+def remove_peers(session: Session, channel: Channel, *, node_ids: list[int]) -> None:
+    """Some peers leave the channel; their organisation stays (no new block)."""
+    if node_ids:
+        session.execute(
+            delete(ChannelPeer).where(ChannelPeer.channel_id == channel.id, ChannelPeer.node_id.in_(node_ids))
+        )
+
+
+def remove_nodes(session: Session, node_ids: list[int]) -> None:
+    """Peers being deleted leave every channel (the org set, and so the history, is unchanged)."""
+    if node_ids:
+        session.execute(delete(ChannelPeer).where(ChannelPeer.node_id.in_(node_ids)))
+
+
+def delete_channels_of(session: Session, *, blockchain_id: str) -> None:
+    """Remove an instance's channels (its deletion is completing)."""
+    for channel in session.scalars(select(Channel).where(Channel.blockchain_id == blockchain_id)):
+        session.delete(channel)
+    session.flush()

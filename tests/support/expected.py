@@ -1,0 +1,30 @@
+"""Names as ``docs/instances.md`` defines them, computed here independently of OpenBCS: what tests expect."""
+
+from __future__ import annotations
+
+import hashlib
+
+
+def org_hash(blockchain_id: str, org: str) -> str:
+    """The organisation's ``name_hash``: SHA-1 of ``<instance id>/<org name>``."""
+    return hashlib.sha1(f"{blockchain_id}/{org}".encode(), usedforsecurity=False).hexdigest()
+
+
+def msp_id(blockchain_id: str, org: str) -> str:
+    """The organisation's MSP id."""
+    return f"{org_hash(blockchain_id, org)}MSP"
+
+
+def org_domain(blockchain_id: str, org: str, role: str = "peer") -> str:
+    """The organisation's modelled DNS domain."""
+    return f"{role}-{org_hash(blockchain_id, org)}.default.svc.cluster.local"
+
+
+def peer_names(blockchain_id: str, org: str, count: int, *, start: int = 0) -> list[str]:
+    """``peer-<hash>-<n>`` for n in ``start .. start + count - 1``."""
+    return [f"peer-{org_hash(blockchain_id, org)}-{n}" for n in range(start, start + count)]
+
+
+def orderer_names(blockchain_id: str, count: int = 3) -> list[str]:
+    """The orderers' names of an instance."""
+    return [f"orderer-{org_hash(blockchain_id, 'orderer')}-{n}" for n in range(count)]
