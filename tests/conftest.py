@@ -15,12 +15,12 @@ from sqlalchemy import text
 
 from openbcs import migrations
 from openbcs.app import create_app
-from openbcs.kernel.db import Base, Database
 from openbcs.iam import passwords
 from openbcs.iam import service as iam
+from openbcs.kernel.db import Base, Database
 from openbcs.kernel.keys import ServerKey
-from openbcs.models import __all__ as _tables  # noqa: F401  (every table on the metadata)
 from openbcs.kernel.settings import Settings
+from openbcs.models import __all__ as _tables  # noqa: F401  (every table on the metadata)
 from tests.support.accounts import TestAccount, issue_token
 from tests.support.operations import stop_worker
 from tests.support.servers import LiveServer
