@@ -1,3 +1,3 @@
-"""OpenBCS: a self-hosted implementation of the Instance Service (BCS) v2 management API."""
+"""OpenBCS: a self-hosted implementation of the Blockchain Service (BCS) v2 management API."""
 
 __version__ = "0.1.0"

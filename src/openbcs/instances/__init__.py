@@ -1,1 +1,1 @@
-"""Instance instances: the modelled Fabric network of a tenant (organisations, peers, orderers), quotas, flavors."""
+"""Blockchain instances: the modelled Fabric network of a tenant (organisations, peers, orderers), quotas, flavors."""

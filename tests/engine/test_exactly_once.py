@@ -10,12 +10,13 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session
 
-from openbcs.kernel.db import Database
-from openbcs.engine import engine as service
+from openbcs.engine import engine
+from openbcs.engine.diagnostic import DIAGNOSTIC, DiagnosticPayload
 from openbcs.engine.worker import OperationWorker
-from tests.operations.helpers import (
-    KIND,
+from openbcs.kernel.db import Database
+from tests.support.diagnostic import (
     SUB_STEPS,
     TRANSITIONS,
     all_stored,
@@ -24,21 +25,22 @@ from tests.operations.helpers import (
     read_effects,
     wait_for,
 )
+from tests.support.operations import registry
 
 OPERATIONS = 8
 DEADLINE_SECONDS = 30
 
 
-def _start_batch(db: Database, effects_file: Path, count: int = OPERATIONS) -> list[str]:
+def _start_many(session: Session, *, count: int, effects_file: Path) -> list[str]:
     domain_id, project_id = new_project()
-    return db.run_write(
-        lambda s: [
-            service.start(
-                s, kind=KIND, domain_id=domain_id, project_id=project_id, payload={"effects_file": str(effects_file)}
-            )
-            for _ in range(count)
-        ]
-    )
+    payload = DiagnosticPayload(effects_file=str(effects_file))
+    return [
+        engine.start(session, DIAGNOSTIC, payload, domain_id=domain_id, project_id=project_id) for _ in range(count)
+    ]
+
+
+def _start_batch(db: Database, effects_file: Path, count: int = OPERATIONS) -> list[str]:
+    return db.run_write(_start_many, count=count, effects_file=effects_file)
 
 
 def _assert_each_sub_step_ran_once(db: Database, effects_file: Path, ids: list[str]) -> None:
@@ -74,16 +76,18 @@ def test_threads_with_their_own_databases_run_each_sub_step_once(
             barrier.wait(timeout=DEADLINE_SECONDS)
             deadline = time.monotonic() + DEADLINE_SECONDS
             while time.monotonic() < deadline:
-                due = own.run_read(lambda s: service.due(s, now=time.time_ns(), kind_names=[KIND]))
-                if not due and own.run_read(service.count_active) == 0:
+                due = own.run_read(engine.due, now=time.time_ns())
+                if not due and own.run_read(engine.count_active) == 0:
                     return
                 for operation_id, version in due:
-                    if own.run_write(
-                        lambda s, i=operation_id, v=version: service.advance(  # type: ignore[misc]
-                            s, operation_id=i, version=v, now=time.time_ns(), step_seconds=0
-                        )
-                    ):
-                        made[index] += 1
+                    made[index] += own.run_write(
+                        engine.advance,
+                        registry=registry(),
+                        operation_id=operation_id,
+                        version=version,
+                        now=time.time_ns(),
+                        step_seconds=0,
+                    )
             raise AssertionError("operations did not finish in time")
         except BaseException as exc:
             errors.append(exc)
@@ -107,7 +111,7 @@ class _WorkerThread:
 
     def __init__(self, database_url: str) -> None:
         self.db = Database(database_url)
-        self.worker = OperationWorker(self.db, step_seconds=0, poll_seconds=0.05)
+        self.worker = OperationWorker(self.db, registry=registry(), step_seconds=0, poll_seconds=0.05)
         self.started = threading.Event()
         self.stop = threading.Event()
         self.error: BaseException | None = None

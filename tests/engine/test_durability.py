@@ -12,13 +12,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from openbcs.kernel.db import Database
+from openbcs.engine import engine
+from openbcs.engine.diagnostic import DIAGNOSTIC, DiagnosticPayload
 from openbcs.iam import service as iam
+from openbcs.kernel.db import Database
 from openbcs.kernel.keys import ServerKey
-from openbcs.engine import engine as service
 from openbcs.kernel.settings import Settings
-from tests.operations.helpers import KIND, SUB_STEPS, StoredOperation, read_effects, stored, wait_for
-from tests.support import free_port
+from tests.support.diagnostic import SUB_STEPS, StoredOperation, read_effects, stored, wait_for
+from tests.support.servers import free_port
 
 OPENBCS = str(Path(sys.executable).with_name("openbcs"))
 TIMEOUT = 30
@@ -83,19 +84,19 @@ def test_a_killed_server_leaves_the_operation_processing_and_a_restarted_one_fin
         assert first.wait_healthy() == {"status": "ok", "database": "migrated", "worker": "running"}
 
         account = db.run_write(
-            lambda s: iam.create_account(
-                s, name="durable-tenant", password="a-good-passw0rd", region=settings.region, server_key=server_key
-            )
+            iam.create_account,
+            name="durable-tenant",
+            password="a-good-passw0rd",
+            region=settings.region,
+            server_key=server_key,
         )
         operation_id = db.run_write(
-            lambda s: service.start(
-                s,
-                kind=KIND,
-                domain_id=account.domain_id,
-                project_id=account.project_id,
-                blockchain_id="bc-durable",
-                payload={"effects_file": str(effects_file)},
-            )
+            engine.start,
+            DIAGNOSTIC,
+            DiagnosticPayload(effects_file=str(effects_file)),
+            domain_id=account.domain_id,
+            project_id=account.project_id,
+            blockchain_id="bc-durable",
         )
 
         def two_finished_still_processing() -> StoredOperation | None:

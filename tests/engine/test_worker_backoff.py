@@ -1,0 +1,55 @@
+"""A transition whose transaction keeps failing is retried with backoff, never lost and never spun on."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy.orm import Session
+
+from openbcs.engine import engine
+from openbcs.engine.kinds import OperationContext, OperationFailed, OperationKind, Payload, Registry, Step, SubStep
+from openbcs.engine.models import PROCESSING
+from openbcs.engine.worker import OperationWorker
+from openbcs.kernel.db import Database
+from tests.support.diagnostic import new_project, stored
+
+_attempts: list[str] = []
+
+
+def _always_fails(_session: Session, _ctx: OperationContext[Payload]) -> str:
+    raise OperationFailed("the action fails")
+
+
+def _hook_raises(_session: Session, ctx: OperationContext[Payload], _message: str) -> None:
+    _attempts.append(ctx.operation_id)
+    raise RuntimeError("the failure hook itself breaks")
+
+
+BROKEN: OperationKind[Payload] = OperationKind(
+    name="test.broken-hook",
+    resource_type="BCSSVC01",
+    operation_type="97",
+    payload=Payload,
+    on_failure=_hook_raises,
+    steps=(Step("Only", (SubStep("fail", _always_fails),)),),
+)
+
+
+def test_failing_transaction_backs_off_and_keeps_the_operation_due(db: Database) -> None:
+    domain_id, project_id = new_project()
+    operation_id = db.run_write(engine.start, BROKEN, Payload(), domain_id=domain_id, project_id=project_id)
+    worker = OperationWorker(db, registry=Registry([BROKEN]), step_seconds=0, poll_seconds=0.05)
+    _attempts.clear()
+
+    async def drive() -> None:
+        for _ in range(20):  # 20 passes; without backoff each one would retry the failing transition
+            await worker.run_once()
+
+    asyncio.run(drive())
+    status = stored(db, operation_id).status
+    # The first pass starts the sub-step; the second runs the action, whose failure hook raises and rolls the
+    # transition back. The retry is then deferred (0.2 s, then 0.4 s, ...), so 20 immediate passes try it once.
+    assert _attempts == [operation_id]
+    assert status == PROCESSING
+    failures, _retry_at = worker._backoff[operation_id]
+    assert failures == 1
