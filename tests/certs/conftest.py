@@ -1,4 +1,5 @@
-"""Fixtures of the certificate tests: tenants over the in-process app and a ready instance with two peer orgs."""
+"""Fixtures of the certificate tests: the tenant's certificate calls and a ready instance with two peer orgs (the
+tenants themselves come from ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
@@ -6,35 +7,29 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
-from tests.instances.helpers import Tenant, create_instance, new_tenant
 from tests.certs.helpers import Certs
+from tests.support.tenants import Tenant
 
-# orga: 2 peers, orgb: 1 peer; the channel "channel" holds both with all their peers; 3 orderers.
-PEER_ORGS = [{"name": "orga", "node_count": 2}, {"name": "orgb", "node_count": 1}]
-CHANNELS = [{"name": "channel", "org_names": ["orga", "orgb"]}, {"name": "chantwo", "org_names": ["orga"]}]
-
-
-@pytest.fixture
-def tenant(client: TestClient, make_account: Callable[..., Any]) -> Tenant:
-    return new_tenant(client, make_account)
+# orga: 2 peers, orgb: 1 peer; the channel "channel" holds both with all their peers, "chantwo" only orga; 3 orderers.
+PEER_ORGS = [("orga", 2), ("orgb", 1)]
+CHANNELS = [("channel", ["orga", "orgb"]), ("chantwo", ["orga"])]
 
 
 @pytest.fixture
-def certs(client: TestClient, tenant: Tenant) -> Certs:
+def certs(tenant: Tenant) -> Certs:
     """The tenant's calls of the certificate operations."""
-    return Certs(client, tenant)
+    return Certs(tenant)
 
 
 @pytest.fixture
-def make_instance(client: TestClient, tenant: Tenant) -> Callable[..., str]:
+def make_instance(tenant: Tenant) -> Callable[..., str]:
     """``make_instance("name", **overrides)``: a Normal instance of the tenant (orga, orgb, orderer) by default."""
 
     def make(name: str = "bcs-certs", **overrides: Any) -> str:
         overrides.setdefault("peer_orgs", PEER_ORGS)
         overrides.setdefault("channels", CHANNELS)
-        return create_instance(client, tenant.headers, tenant.project_id, name, **overrides)
+        return tenant.create_instance(name, **overrides)
 
     return make
 

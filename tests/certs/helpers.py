@@ -1,54 +1,48 @@
 """Helpers of the certificate tests: calling the five operations, reading archives, checking X.509 material with
-``cryptography`` (independently of OpenBCS's own ``pki`` module) and snapshotting the stored PKI.
+``cryptography`` (independently of OpenBCS's own ``pki`` module) and reading the stored PKI.
 
-- :class:`Certs` — one tenant's calls of the five operations over a ``TestClient`` or ``httpx.Client``.
-- :func:`unzip`, :func:`cert`, :func:`same_key`, :func:`crl_of`, :func:`names` — reading and checking material.
-- :func:`org_hash`, :func:`msp_id`, :func:`domain` — identities computed here from docs/instances.md.
-- :func:`pki_state`, :func:`issued_rows`, :func:`org_pki` — what the database holds.
+- :class:`Certs` — one tenant's calls of the five operations (over whatever client the tenant uses).
+- :func:`refused` — a 400 BCS error that carries no certificate material.
+- :func:`unzip`, :func:`zip_of`, :func:`cert`, :func:`same_key`, :func:`crl_of`, :func:`names`, :func:`leaf` —
+  reading, writing and checking material; :func:`check_msp_base` — the part every MSP archive of an org has.
+- :func:`domain` — an org's modelled domain (:func:`tests.support.expected.org_domain` with the org's role).
+- :func:`pki_state`, :func:`unchanged`, :func:`issued_rows`, :func:`org_pki`, :func:`org_id`,
+  :func:`database_text` — what the database holds.
 - :func:`multipart` — a form encoded exactly as the SDK encodes it (requests_toolbelt's ``MultipartEncoder``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
 import httpx
+import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from openbcs.network.models import Organization
-from openbcs.network.models import IssuedCert, OrgPki
 from openbcs.kernel.db import Base, Database
-from openbcs.models import __all__ as _tables  # noqa: F401  (every table on the metadata)
-from tests.instances.helpers import Tenant
+from openbcs.network.models import IssuedCert, Organization, OrgPki
+from tests.support.errors import assert_error
+from tests.support.expected import msp_id, org_domain
+from tests.support.tenants import Tenant
 
-JSON = {"Content-Type": "application/json"}
 ZIP_TYPE = "application/zip"
-
-
-# --- identities, computed independently -----------------------------------------------------------------------------
-
-
-def org_hash(blockchain_id: str, org: str) -> str:
-    return hashlib.sha1(f"{blockchain_id}/{org}".encode(), usedforsecurity=False).hexdigest()
-
-
-def msp_id(blockchain_id: str, org: str) -> str:
-    return f"{org_hash(blockchain_id, org)}MSP"
+NODE_UNITS = {"client", "peer", "admin", "orderer"}
 
 
 def domain(blockchain_id: str, org: str) -> str:
-    role = "orderer" if org == "orderer" else "peer"
-    return f"{role}-{org_hash(blockchain_id, org)}.default.svc.cluster.local"
+    """The org's modelled DNS domain: the orderer org's role is ``orderer``, every other org's ``peer``."""
+    return org_domain(blockchain_id, org, "orderer" if org == "orderer" else "peer")
 
 
 # --- calls ------------------------------------------------------------------------------------------------------------
@@ -56,31 +50,29 @@ def domain(blockchain_id: str, org: str) -> str:
 
 @dataclass
 class Certs:
-    """One tenant's calls of the certificate operations (answers returned unchecked)."""
+    """One tenant's calls of the certificate operations (answers returned unchecked unless the name says so)."""
 
-    http: httpx.Client
     tenant: Tenant
 
-    @property
-    def base(self) -> str:
-        return f"/v2/{self.tenant.project_id}/blockchains"
-
     def download(self, bid: str, org: str | None, cert_type: str | None, **extra: str) -> httpx.Response:
-        params = {k: v for k, v in {"org_name": org, "cert_type": cert_type, **extra}.items() if v is not None}
-        return self.http.get(f"{self.base}/{bid}/cert", params=params, headers=self.tenant.headers)
+        """DownloadBlockchainCert; a parameter of ``None`` is left out."""
+        params: dict[str, Any] = {
+            k: v for k, v in {"org_name": org, "cert_type": cert_type, **extra}.items() if v is not None
+        }
+        return self.tenant.call("GET", f"/blockchains/{bid}/cert", **params)
 
     def archive(self, bid: str, org: str, cert_type: str) -> dict[str, bytes]:
+        """DownloadBlockchainCert that must answer a zip; its files."""
         response = self.download(bid, org, cert_type)
         assert response.status_code == 200, response.text
         return unzip(response)
 
     def user_cert(self, bid: str, org: str, user: str, body: Any = None, *, raw: bytes | None = None) -> httpx.Response:
         """CreateBlockchainCertByUserName; ``body=None`` and no ``raw`` leaves the body out."""
-        content = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        headers = {**self.tenant.headers, **(JSON if content is not None else {})}
-        return self.http.post(f"{self.base}/{bid}/orgs/{org}/usercert/{user}", content=content, headers=headers)
+        return self.tenant.call("POST", f"/blockchains/{bid}/orgs/{org}/usercert/{user}", body, raw=raw)
 
     def issue(self, bid: str, org: str, user: str, *, hosted: bool) -> dict[str, bytes]:
+        """CreateBlockchainCertByUserName that must answer a zip; its files."""
         response = self.user_cert(bid, org, user, {"security_mode": hosted})
         assert response.status_code == 200, response.text
         return unzip(response)
@@ -97,52 +89,46 @@ class Certs:
         raw: bytes | None = None,
     ) -> httpx.Response:
         """FreezeCert / UnfreezeCert with the form ``fields`` encoded as the SDK does (no fields: just the closing
-        boundary, as the SDK sends a call without a file); or ``raw`` bytes with ``content_type``."""
+        boundary, as the SDK sends a call without a file); or ``raw`` bytes with ``content_type`` (``None``: no
+        Content-Type header at all)."""
         if raw is None:
             raw, content_type = multipart(fields or {})
         headers = {**self.tenant.headers, **({"Content-Type": content_type} if content_type else {})}
-        return self.http.post(f"{self.base}/{bid}/orgs/{org}/usercert/{user}/{action}", content=raw, headers=headers)
+        path = f"{self.tenant.base}/blockchains/{bid}/orgs/{org}/usercert/{user}/{action}"
+        return self.tenant.http.post(path, content=raw, headers=headers)
 
     def freeze_with(self, bid: str, org: str, user: str, archive: bytes, action: str = "freeze") -> httpx.Response:
+        """FreezeCert / UnfreezeCert with ``archive`` as the form's ``file``."""
         return self.set_frozen(bid, org, user, action, fields={"file": ("usercert.zip", archive)})
 
     def sdk_cfg(self, bid: str, body: Any) -> httpx.Response:
-        content = body if isinstance(body, bytes) else json.dumps(body).encode()
-        return self.http.post(f"{self.base}/{bid}/sdk-cfg", content=content, headers={**self.tenant.headers, **JSON})
+        """DownloadBlockchainSdkConfig of ``body`` (JSON, or raw bytes)."""
+        if isinstance(body, bytes):
+            return self.tenant.call("POST", f"/blockchains/{bid}/sdk-cfg", raw=body)
+        return self.tenant.call("POST", f"/blockchains/{bid}/sdk-cfg", body)
 
-    def nodes(self, bid: str) -> dict[str, Any]:
-        response = self.http.get(f"{self.base}/{bid}/nodes", headers=self.tenant.headers)
-        assert response.status_code == 200, response.text
-        return dict(response.json()["node_orgs"])
-
-    def detail(self, bid: str) -> dict[str, Any]:
-        response = self.http.get(f"{self.base}/{bid}", headers=self.tenant.headers)
-        assert response.status_code == 200, response.text
-        return dict(response.json())
+    def channels(self, bid: str) -> dict[str, Any]:
+        """ListBlockchainChannels by channel name."""
+        return {c["name"]: c for c in self.tenant.channels(bid)}
 
     def endpoints(self, bid: str) -> dict[str, dict[str, tuple[str, str]]]:
         """``{org: {node: (host, ip)}}`` as the instance model shows them: peers from ShowBlockchainNodes, orderers
         from ListBlockchainChannels' consensusNodes with ShowBlockchainDetail's orderer addresses."""
         found: dict[str, dict[str, tuple[str, str]]] = {}
-        for org, view in self.nodes(bid).items():
+        for org, view in self.tenant.nodes(bid).items():
             found[org] = {
                 node: (f"{node}.{view['org_domain']}", peer["ip_port"].rsplit(":", 1)[0])
                 for node, peer in view["peers"].items()
             }
         consensus = {org: names for c in self.channels(bid).values() for org, names in c["consensusNodes"].items()}
-        addresses = self.detail(bid)["orderer_info"]["address"]
-        for org, names in consensus.items():
-            assert len(names) == len(addresses)
+        addresses = self.tenant.detail(bid)["orderer_info"]["address"]
+        for org, nodes in consensus.items():
+            assert len(nodes) == len(addresses)
             found[org] = {
                 node: (a["domain_port"].rsplit(":", 1)[0], a["ip_port"].rsplit(":", 1)[0])
-                for node, a in zip(names, addresses, strict=True)
+                for node, a in zip(nodes, addresses, strict=True)
             }
         return found
-
-    def channels(self, bid: str) -> dict[str, Any]:
-        response = self.http.get(f"{self.base}/{bid}/channels", headers=self.tenant.headers)
-        assert response.status_code == 200, response.text
-        return {c["name"]: c for c in response.json()["channels"]}
 
 
 def multipart(fields: dict[str, Any]) -> tuple[bytes, str]:
@@ -155,23 +141,10 @@ def multipart(fields: dict[str, Any]) -> tuple[bytes, str]:
     return encoder.to_string(), encoder.content_type
 
 
-def error(response: httpx.Response, code: str, message: str | None = None, *, contains: str | None = None) -> None:
-    """Assert a 400 BCS error with ``code`` and exactly ``message`` (or a message containing ``contains``)."""
-    assert response.status_code == 400, (
-        response.status_code,
-        response.headers.get("content-type"),
-        code,
-        message,
-        contains,
-    )
-    assert response.headers["content-type"].startswith("application/json")
-    body = response.json()
-    assert set(body) == {"error_code", "error_msg"}
-    assert body["error_code"] == code, body
-    if message is not None:
-        assert body["error_msg"] == message, body
-    if contains is not None:
-        assert contains in body["error_msg"], body
+def refused(response: httpx.Response, code: str, message: str | None = None, *, contains: str | None = None) -> None:
+    """A 400 BCS error with ``code`` and exactly ``message`` (or a message containing ``contains``) that betrays no
+    certificate or key."""
+    assert_error(response, 400, code, message, contains=contains)
     assert "BEGIN" not in response.text
 
 
@@ -193,6 +166,15 @@ def unzip(response: httpx.Response | bytes) -> dict[str, bytes]:
         names = archive.namelist()
         assert len(names) == len(set(names))
         return {name: archive.read(name) for name in names}
+
+
+def zip_of(files: dict[str, bytes]) -> bytes:
+    """A zip archive of ``files`` (as a user would send back what they were given)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
 
 
 def filename(response: httpx.Response) -> str:
@@ -257,75 +239,123 @@ def leaf(files: dict[str, bytes], folder: str) -> tuple[str, x509.Certificate]:
     return path, cert(files[path])
 
 
+def msp_base_files(blockchain_id: str, org: str) -> set[str]:
+    """The files every MSP archive of the org holds: its CAs, the NodeOUs config and the CRL."""
+    dom = domain(blockchain_id, org)
+    return {
+        f"msp/cacerts/ca.{dom}-cert.pem",
+        f"msp/tlscacerts/tlsca.{dom}-cert.pem",
+        "msp/config.yaml",
+        "msp/crls/crl.pem",
+    }
+
+
+def _check_ca(ca: x509.Certificate, bid: str, org: str, prefix: str) -> None:
+    assert issued_by(ca, ca)  # self-signed
+    assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is True
+    assert names(ca) == [f"{prefix}.{org}"]
+    assert names(ca, NameOID.ORGANIZATION_NAME) == [msp_id(bid, org)]
+
+
+def check_msp_base(files: dict[str, bytes], db: Database, bid: str, org: str) -> tuple[x509.Certificate, ...]:
+    """The part every archive of an org has, against what is stored (nothing revoked yet); returns (CA, TLS CA)."""
+    dom = domain(bid, org)
+    stored = org_pki(db, bid, org)
+    ca_file = f"ca.{dom}-cert.pem"
+    assert files[f"msp/cacerts/{ca_file}"].decode() == stored.ca_cert
+    assert files[f"msp/tlscacerts/tlsca.{dom}-cert.pem"].decode() == stored.tlsca_cert
+    ca, tlsca = cert(stored.ca_cert), cert(stored.tlsca_cert)
+    _check_ca(ca, bid, org, "ca")
+    _check_ca(tlsca, bid, org, "tlsca")
+    assert ca.public_key() != tlsca.public_key()
+    config = yaml.safe_load(files["msp/config.yaml"])
+    assert config["NodeOUs"]["Enable"] is True
+    units = set()
+    for role in ("Client", "Peer", "Admin", "Orderer"):
+        identifier = config["NodeOUs"][f"{role}OUIdentifier"]
+        assert identifier["Certificate"] == f"cacerts/{ca_file}"
+        assert f"msp/{identifier['Certificate']}" in files
+        units.add(identifier["OrganizationalUnitIdentifier"])
+    assert units == NODE_UNITS
+    assert crl_of(files["msp/crls/crl.pem"], ca) == (stored.crl_number, set())
+    return ca, tlsca
+
+
 # --- stored state ---------------------------------------------------------------------------------------------------
 
+PkiState = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
 
-def pki_state(db: Database) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+
+def _pki_state(session: Session) -> PkiState:
+    issued = [
+        (c.id, c.org_id, c.role, c.subject, c.node_name, c.user_name, c.hosted, c.serial, c.cert, c.key, c.revoked_at)
+        for c in session.scalars(select(IssuedCert).order_by(IssuedCert.id))
+    ]
+    pkis = [
+        (p.org_id, p.ca_cert, p.ca_key, p.tlsca_cert, p.tlsca_key, p.crl_number)
+        for p in session.scalars(select(OrgPki).order_by(OrgPki.org_id))
+    ]
+    return issued, pkis
+
+
+def pki_state(db: Database) -> PkiState:
     """Every IssuedCert and OrgPki row, every column: a refused call must leave this exactly as it was."""
+    return db.run_read(_pki_state)
 
-    def read(s: Any) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-        issued = [
-            (
-                c.id,
-                c.org_id,
-                c.role,
-                c.subject,
-                c.node_name,
-                c.user_name,
-                c.hosted,
-                c.serial,
-                c.cert,
-                c.key,
-                c.revoked_at,
-            )
-            for c in s.scalars(select(IssuedCert).order_by(IssuedCert.id))
-        ]
-        pkis = [
-            (p.org_id, p.ca_cert, p.ca_key, p.tlsca_cert, p.tlsca_key, p.crl_number)
-            for p in s.scalars(select(OrgPki).order_by(OrgPki.org_id))
-        ]
-        return issued, pkis
 
-    return db.run_read(read)
+@contextmanager
+def unchanged(db: Database) -> Iterator[None]:
+    """The block leaves every IssuedCert and OrgPki row exactly as it was."""
+    before = pki_state(db)
+    yield
+    assert pki_state(db) == before
+
+
+def _org_id(session: Session, *, bid: str, org: str) -> int:
+    return int(
+        session.scalars(
+            select(Organization.id).where(Organization.blockchain_id == bid, Organization.name == org)
+        ).one()
+    )
 
 
 def org_id(db: Database, bid: str, org: str) -> int:
-    return int(
-        db.run_read(
-            lambda s: s.scalar(
-                select(Organization.id).where(Organization.blockchain_id == bid, Organization.name == org)
-            )
-        )
-    )
+    """The organisation's row id."""
+    return db.run_read(_org_id, bid=bid, org=org)
+
+
+def _issued_rows(session: Session, *, bid: str, org: str, where: dict[str, Any]) -> list[IssuedCert]:
+    query = select(IssuedCert).where(IssuedCert.org_id == _org_id(session, bid=bid, org=org)).order_by(IssuedCert.id)
+    for column, value in where.items():
+        query = query.where(getattr(IssuedCert, column) == value)
+    return list(session.scalars(query))
 
 
 def issued_rows(db: Database, bid: str, org: str, **where: Any) -> list[IssuedCert]:
     """The org's IssuedCert rows (detached copies), filtered by column values, in issue order."""
-    oid = org_id(db, bid, org)
-    query = select(IssuedCert).where(IssuedCert.org_id == oid).order_by(IssuedCert.id)
-    for column, value in where.items():
-        query = query.where(getattr(IssuedCert, column) == value)
-    return list(db.run_read(lambda s: list(s.scalars(query))))
+    return db.run_read(_issued_rows, bid=bid, org=org, where=where)
+
+
+def _org_pki(session: Session, *, bid: str, org: str) -> OrgPki:
+    return session.get_one(OrgPki, _org_id(session, bid=bid, org=org))
 
 
 def org_pki(db: Database, bid: str, org: str) -> OrgPki:
-    oid = org_id(db, bid, org)
-    found = db.run_read(lambda s: s.get(OrgPki, oid))
-    assert found is not None
-    return found
+    """The org's stored CAs (detached)."""
+    return db.run_read(_org_pki, bid=bid, org=org)
+
+
+def _database_text(session: Session) -> str:
+    parts: list[str] = []
+    for table in Base.metadata.sorted_tables:
+        for row in session.execute(select(table)):
+            parts.extend(str(value) for value in row)
+    return "\n".join(parts)
 
 
 def database_text(db: Database) -> str:
     """Every value of every row of every table, as one string (to prove a secret is stored nowhere in clear)."""
-
-    def read(s: Any) -> str:
-        parts: list[str] = []
-        for table in Base.metadata.sorted_tables:
-            for row in s.execute(select(table)):
-                parts.extend(str(value) for value in row)
-        return "\n".join(parts)
-
-    return db.run_read(read)
+    return db.run_read(_database_text)
 
 
 def key_body(key_pem: bytes) -> list[str]:

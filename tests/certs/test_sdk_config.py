@@ -3,27 +3,31 @@ TLS CA certificates it references in the zip under cert_path; and every body rul
 
 from __future__ import annotations
 
-import copy
+from collections.abc import Callable
 from typing import Any
 
 import yaml
+from fastapi.testclient import TestClient
 
 from openbcs.kernel.db import Database
 from tests.certs.helpers import (
     Certs,
     cert,
     domain,
-    error,
     filename,
     issued_by,
     issued_rows,
-    msp_id,
-    org_hash,
     org_pki,
     pki_state,
+    refused,
     sans,
+    unchanged,
     unzip,
 )
+from tests.support.accounts import TestAccount
+from tests.support.bodies import DEFAULT_ORG, override
+from tests.support.consortia import setup_consortium
+from tests.support.expected import msp_id, orderer_names, org_hash, peer_names
 
 ROOT = "/opt/app/crypto"
 BODY: dict[str, Any] = {
@@ -36,13 +40,8 @@ ROLES = {"endorsingPeer": True, "chaincodeQuery": True, "ledgerQuery": True, "ev
 
 
 def _body(**changes: Any) -> dict[str, Any]:
-    body = copy.deepcopy(BODY)
-    for key, value in changes.items():
-        if value is None:
-            body.pop(key, None)
-        else:
-            body[key] = value
-    return body
+    """BODY with ``changes`` (a change of ``None`` leaves the field out)."""
+    return override(BODY, changes)
 
 
 def _in_zip(files: dict[str, bytes], path: str, root: str = ROOT) -> bytes:
@@ -89,8 +88,8 @@ def test_the_profile_names_the_instances_nodes_and_ships_their_tls_cas(certs: Ce
         admin = certs.archive(bid, org, "admin")
         assert admin_pem == admin[f"msp/signcerts/Admin@{org}-cert.pem"]
         assert issued_by(cert(admin_pem), cert(org_pki(db, bid, org).ca_cert))
-    assert profile["organizations"]["orga"]["peers"] == [f"peer-{org_hash(bid, 'orga')}-{i}" for i in (0, 1)]
-    assert profile["organizations"]["orgb"]["peers"] == [f"peer-{org_hash(bid, 'orgb')}-0"]
+    assert profile["organizations"]["orga"]["peers"] == peer_names(bid, "orga", 2)
+    assert profile["organizations"]["orgb"]["peers"] == peer_names(bid, "orgb", 1)
 
     peers = {p for o in profile["organizations"].values() for p in o["peers"]}
     assert set(profile["peers"]) == peers
@@ -126,9 +125,9 @@ def test_the_profile_names_the_instances_nodes_and_ships_their_tls_cas(certs: Ce
 
 
 def test_a_subset_of_peers_and_other_cert_paths(certs: Certs, make_instance: Any, db: Database) -> None:
-    bid = make_instance(peer_orgs=[{"name": "orga", "node_count": 3}, {"name": "orgb", "node_count": 1}])
+    bid = make_instance(peer_orgs=[("orga", 3), ("orgb", 1)])
     profile, files = _profile(certs, bid, _body(peer_orgs={"orga": ["0", "2"]}, cert_path="crypto/"))
-    peers = [f"peer-{org_hash(bid, 'orga')}-{i}" for i in (0, 2)]
+    peers = [peer_names(bid, "orga", 3)[i] for i in (0, 2)]
     assert list(profile["organizations"]) == ["orga"]
     assert profile["organizations"]["orga"]["peers"] == peers
     assert set(profile["peers"]) == set(profile["channels"]["channel"]["peers"]) == set(peers)
@@ -202,53 +201,74 @@ BAD_BODIES: list[tuple[dict[str, Any], str, str]] = [
 
 
 def test_body_rules(certs: Certs, bid: str, db: Database) -> None:
-    before = pki_state(db)
-    for changes, code, fragment in BAD_BODIES:
-        response = certs.sdk_cfg(bid, _body(**changes))
-        error(response, code, contains=fragment)
-    error(certs.sdk_cfg(bid, b"{not json"), "BCS.4006003")
-    error(certs.sdk_cfg(bid, b""), "BCS.4006009")
-    assert pki_state(db) == before
+    with unchanged(db):
+        for changes, code, fragment in BAD_BODIES:
+            refused(certs.sdk_cfg(bid, _body(**changes)), code, contains=fragment)
+        refused(certs.sdk_cfg(bid, b"{not json"), "BCS.4006003")
+        refused(certs.sdk_cfg(bid, b""), "BCS.4006009")
 
 
 def test_a_peer_must_have_joined_every_channel(certs: Certs, bid: str, db: Database) -> None:
-    before = pki_state(db)
-    orgb_peer = f"peer-{org_hash(bid, 'orgb')}-0"
-    # orgb is not in chantwo.
-    error(
-        certs.sdk_cfg(bid, _body(channel_name="chantwo")),
-        "BCS.4006003",
-        f"Invalid Parameter peer {orgb_peer} status : not in channel chantwo",
-    )
-    error(
-        certs.sdk_cfg(
-            bid,
-            _body(is_multi_chan=True, channel_chaincode={"channel": ["mycc01"], "chantwo": ["mycc01"]}),
-        ),
-        "BCS.4006003",
-        f"Invalid Parameter peer {orgb_peer} status : not in channel chantwo",
-    )
+    (orgb_peer,) = peer_names(bid, "orgb", 1)
+    with unchanged(db):
+        # orgb is not in chantwo.
+        refused(
+            certs.sdk_cfg(bid, _body(channel_name="chantwo")),
+            "BCS.4006003",
+            f"Invalid Parameter peer {orgb_peer} status : not in channel chantwo",
+        )
+        refused(
+            certs.sdk_cfg(
+                bid,
+                _body(is_multi_chan=True, channel_chaincode={"channel": ["mycc01"], "chantwo": ["mycc01"]}),
+            ),
+            "BCS.4006003",
+            f"Invalid Parameter peer {orgb_peer} status : not in channel chantwo",
+        )
     # Take orga's second peer out of "channel" (BatchRemovePeersFromChannel): it may no longer be named there.
-    http, tenant = certs.http, certs.tenant
-    response = http.put(
-        f"{certs.base}/{bid}/channel/peers/quit",
-        json={"org_name": "orga", "peers": 1},
-        headers=tenant.headers,
-    )
-    assert response.status_code == 200, response.text
-    from tests.instances.helpers import wait_for_operation
+    certs.tenant.run(certs.tenant.remove_peers(bid, "channel", "orga", 1))
+    orga_peer0, orga_peer1 = peer_names(bid, "orga", 2)
+    assert certs.channels(bid)["channel"]["peers"]["orga"] == [orga_peer0]
+    with unchanged(db):
+        refused(
+            certs.sdk_cfg(bid, _body(peer_orgs={"orga": ["0", "1"]})),
+            "BCS.4006003",
+            f"Invalid Parameter peer {orga_peer1} status : not in channel channel",
+        )
+        profile, _ = _profile(certs, bid, _body(peer_orgs={"orga": ["0"]}))
+    assert list(profile["peers"]) == [orga_peer0]
 
-    assert (
-        wait_for_operation(http, tenant.headers, tenant.project_id, response.json()["operation_id"])["operation_status"]
-        == "finished"
-    )
-    orga_peer1 = f"peer-{org_hash(bid, 'orga')}-1"
-    assert orga_peer1 not in certs.channels(bid)["channel"]["peers"]["orga"]
-    error(
-        certs.sdk_cfg(bid, _body(peer_orgs={"orga": ["0", "1"]})),
-        "BCS.4006003",
-        f"Invalid Parameter peer {orga_peer1} status : not in channel channel",
-    )
-    profile, _ = _profile(certs, bid, _body(peer_orgs={"orga": ["0"]}))
-    assert list(profile["peers"]) == [f"peer-{org_hash(bid, 'orga')}-0"]
-    assert pki_state(db) == before
+
+def test_a_consortium_members_profile_names_the_channel_owners_orderers(
+    client: TestClient, make_account: Callable[..., TestAccount], db: Database
+) -> None:
+    """The invitee's organisation joined the inviter's channel: its profile serves that channel with the inviter's
+    orderers (the invitee has none), whose TLS CA it ships."""
+    consortium = setup_consortium(client, make_account)
+    consortium.join()
+    invitee_bid, inviter_bid = consortium.invitee_bcs_id, consortium.inviter_bcs_id
+    assert invitee_bid is not None
+    certs = Certs(consortium.invitee)
+    body = _body(peer_orgs={DEFAULT_ORG: ["0", "1"]})
+    with unchanged(db):
+        response = certs.sdk_cfg(invitee_bid, body)
+        assert response.status_code == 200, response.text
+        files = unzip(response)
+    profile = yaml.safe_load(files["sdk-config.yaml"])
+    assert profile["name"] == "bcs-invitee-sdk-config"
+    assert list(profile["organizations"]) == [DEFAULT_ORG]
+    assert profile["organizations"][DEFAULT_ORG]["mspid"] == msp_id(invitee_bid, DEFAULT_ORG)
+    assert list(profile["peers"]) == peer_names(invitee_bid, DEFAULT_ORG, 2)
+    assert list(profile["orderers"]) == orderer_names(inviter_bid)
+    for entry in profile["orderers"].values():
+        assert entry["tlsCACerts"]["path"] == f"{ROOT}/orderer/tlsca/tlsca.{domain(inviter_bid, 'orderer')}-cert.pem"
+        assert _in_zip(files, entry["tlsCACerts"]["path"]).decode() == org_pki(db, inviter_bid, "orderer").tlsca_cert
+    assert profile["channels"] == {
+        "channel": {
+            "orderers": orderer_names(inviter_bid),
+            "peers": dict.fromkeys(peer_names(invitee_bid, DEFAULT_ORG, 2), ROLES),
+            "chaincodes": ["mycc01"],
+        }
+    }
+    # The inviter's own organisation is not the invitee's to name.
+    refused(certs.sdk_cfg(invitee_bid, _body(peer_orgs={"orga": ["0"]})), "BCS.4001051", "Input org orga is not exist")

@@ -5,57 +5,46 @@ from __future__ import annotations
 
 from cryptography.x509.oid import NameOID
 from sqlalchemy import insert
+from sqlalchemy.orm import Session
 
-from openbcs.network.models import IssuedCert
 from openbcs.kernel.clock import now_ns
 from openbcs.kernel.db import Database
 from openbcs.kernel.keys import ServerKey
+from openbcs.network.models import IssuedCert
 from tests.certs.helpers import (
     Certs,
     cert,
-    crl_of,
+    check_msp_base,
     database_text,
-    domain,
-    error,
     filename,
     issued_by,
     issued_rows,
     key_body,
     leaf,
-    msp_id,
+    msp_base_files,
     names,
     org_id,
     org_pki,
-    pki_state,
+    refused,
     same_key,
+    unchanged,
     unzip,
 )
+from tests.support.expected import msp_id
 
 NAME_RULE = "Invalid Parameter user_name : 4-24 lower-case letters and digits, starting with a letter"
 
 
 def _check_user_archive(files: dict[str, bytes], db: Database, bid: str, org: str, user: str) -> None:
-    dom = domain(bid, org)
-    assert set(files) == {
-        f"msp/cacerts/ca.{dom}-cert.pem",
-        f"msp/tlscacerts/tlsca.{dom}-cert.pem",
-        "msp/config.yaml",
-        "msp/crls/crl.pem",
-        f"msp/signcerts/{user}@{org}-cert.pem",
-        "msp/keystore/priv_sk",
-    }
-    stored = org_pki(db, bid, org)
-    ca = cert(stored.ca_cert)
-    assert files[f"msp/cacerts/ca.{dom}-cert.pem"].decode() == stored.ca_cert
-    assert files[f"msp/tlscacerts/tlsca.{dom}-cert.pem"].decode() == stored.tlsca_cert
+    assert set(files) == msp_base_files(bid, org) | {f"msp/signcerts/{user}@{org}-cert.pem", "msp/keystore/priv_sk"}
+    ca, tlsca = check_msp_base(files, db, bid, org)
     _, issued = leaf(files, "signcerts")
     assert issued_by(issued, ca)
-    assert not issued_by(issued, cert(stored.tlsca_cert))
+    assert not issued_by(issued, tlsca)
     assert names(issued) == [user]
     assert names(issued, NameOID.ORGANIZATIONAL_UNIT_NAME) == ["client"]
     assert names(issued, NameOID.ORGANIZATION_NAME) == [msp_id(bid, org)]
     assert same_key(issued, files["msp/keystore/priv_sk"])
-    assert crl_of(files["msp/crls/crl.pem"], ca)[0] == stored.crl_number
 
 
 def test_hosted_certificate_is_the_same_on_every_call_and_its_key_is_sealed(
@@ -66,7 +55,7 @@ def test_hosted_certificate_is_the_same_on_every_call_and_its_key_is_sealed(
     assert filename(first) == "bcs-certs-orga-alice.zip"
     files = unzip(first)
     _check_user_archive(files, db, bid, "orga", "alice")
-    second = unzip(certs.user_cert(bid, "orga", "alice", {"security_mode": True}))
+    second = certs.issue(bid, "orga", "alice", hosted=True)
     assert second["msp/signcerts/alice@orga-cert.pem"] == files["msp/signcerts/alice@orga-cert.pem"]
     assert second["msp/keystore/priv_sk"] == files["msp/keystore/priv_sk"]
 
@@ -111,6 +100,7 @@ def test_user_managed_certificates_are_new_on_every_call_and_their_keys_are_not_
 def test_users_of_different_orgs_chain_to_their_own_org(certs: Certs, bid: str, db: Database) -> None:
     a = certs.issue(bid, "orga", "carol", hosted=True)
     b = certs.issue(bid, "orgb", "carol", hosted=True)
+    _check_user_archive(a, db, bid, "orga", "carol")
     _check_user_archive(b, db, bid, "orgb", "carol")
     assert not issued_by(leaf(b, "signcerts")[1], cert(org_pki(db, bid, "orga").ca_cert))
     assert not issued_by(leaf(a, "signcerts")[1], cert(org_pki(db, bid, "orgb").ca_cert))
@@ -136,11 +126,10 @@ BAD_NAMES = [
 
 
 def test_the_user_name_rule(certs: Certs, bid: str, db: Database) -> None:
-    before = pki_state(db)
-    for user in BAD_NAMES:
-        error(certs.user_cert(bid, "orga", user, {"security_mode": True}), "BCS.4006014", NAME_RULE)
-        error(certs.user_cert(bid, "orga", user), "BCS.4006014", NAME_RULE)
-    assert pki_state(db) == before
+    with unchanged(db):
+        for user in BAD_NAMES:
+            refused(certs.user_cert(bid, "orga", user, {"security_mode": True}), "BCS.4006014", NAME_RULE)
+            refused(certs.user_cert(bid, "orga", user), "BCS.4006014", NAME_RULE)
     for user in GOOD_NAMES:
         files = certs.issue(bid, "orgb", user, hosted=False)
         _check_user_archive(files, db, bid, "orgb", user)
@@ -148,15 +137,14 @@ def test_the_user_name_rule(certs: Certs, bid: str, db: Database) -> None:
 
 
 def test_unknown_and_orderer_orgs_are_refused(certs: Certs, bid: str, db: Database) -> None:
-    before = pki_state(db)
-    error(certs.user_cert(bid, "nope", "alice"), "BCS.4001051", "Input org nope is not exist")
-    error(
-        certs.user_cert(bid, "orderer", "alice", {"security_mode": True}),
-        "BCS.4001051",
-        "Input org orderer is not exist",
-    )
-    error(certs.user_cert(bid, "orderer", "alice"), "BCS.4001051", "Input org orderer is not exist")
-    assert pki_state(db) == before
+    with unchanged(db):
+        refused(certs.user_cert(bid, "nope", "alice"), "BCS.4001051", "Input org nope is not exist")
+        refused(
+            certs.user_cert(bid, "orderer", "alice", {"security_mode": True}),
+            "BCS.4001051",
+            "Input org orderer is not exist",
+        )
+        refused(certs.user_cert(bid, "orderer", "alice"), "BCS.4001051", "Input org orderer is not exist")
 
 
 MALFORMED = [
@@ -170,47 +158,45 @@ MALFORMED = [
 
 
 def test_malformed_bodies_are_refused(certs: Certs, bid: str, db: Database) -> None:
-    before = pki_state(db)
-    for raw, code, message in MALFORMED:
-        error(certs.user_cert(bid, "orga", "alice", raw=raw), code, message)
-    assert pki_state(db) == before
+    with unchanged(db):
+        for raw, code, message in MALFORMED:
+            refused(certs.user_cert(bid, "orga", "alice", raw=raw), code, message)
+
+
+def _host_users(session: Session, *, org: int, template: IssuedCert, numbers: range) -> None:
+    """More hosted users of the org, inserted directly with the template's material under other names."""
+    rows = [
+        {
+            "org_id": org,
+            "role": "enrolled",
+            "subject": f"hosted{i}",
+            "user_name": f"hosted{i}",
+            "hosted": True,
+            "serial": f"{i:x}",
+            "cert": template.cert,
+            "key": template.key,
+            "created_time": now_ns(),
+        }
+        for i in numbers
+    ]
+    session.execute(insert(IssuedCert), rows)
 
 
 def test_an_org_hosts_at_most_100_users(certs: Certs, bid: str, db: Database) -> None:
     first = certs.issue(bid, "orga", "hosted0", hosted=True)
     (row,) = issued_rows(db, bid, "orga", role="enrolled")
-    oid = org_id(db, bid, "orga")
-    # 99 more hosted users, inserted directly (same material, other names) to keep the test quick.
-    db.run_write(
-        lambda s: s.execute(
-            insert(IssuedCert),
-            [
-                {
-                    "org_id": oid,
-                    "role": "enrolled",
-                    "subject": f"hosted{i}",
-                    "user_name": f"hosted{i}",
-                    "hosted": True,
-                    "serial": f"{i:x}",
-                    "cert": row.cert,
-                    "key": row.key,
-                    "created_time": now_ns(),
-                }
-                for i in range(1, 100)
-            ],
+    # 99 more hosted users, inserted directly to keep the test quick.
+    db.run_write(_host_users, org=org_id(db, bid, "orga"), template=row, numbers=range(1, 100))
+    with unchanged(db):
+        refused(
+            certs.user_cert(bid, "orga", "hosted100", {"security_mode": True}),
+            "BCS.4006014",
+            "Invalid Parameter security_mode : an organisation hosts at most 100 users",
         )
-    )
-    before = pki_state(db)
-    error(
-        certs.user_cert(bid, "orga", "hosted100", {"security_mode": True}),
-        "BCS.4006014",
-        "Invalid Parameter security_mode : an organisation hosts at most 100 users",
-    )
-    assert pki_state(db) == before
-    # A hosted user still gets its certificate; user-managed certificates are unlimited; the limit is per org.
-    again = certs.issue(bid, "orga", "hosted0", hosted=True)
-    assert again["msp/signcerts/hosted0@orga-cert.pem"] == first["msp/signcerts/hosted0@orga-cert.pem"]
-    assert pki_state(db) == before
+        # A hosted user still gets its certificate.
+        again = certs.issue(bid, "orga", "hosted0", hosted=True)
+        assert again["msp/signcerts/hosted0@orga-cert.pem"] == first["msp/signcerts/hosted0@orga-cert.pem"]
+    # User-managed certificates are unlimited; the limit is per org.
     certs.issue(bid, "orga", "hosted100", hosted=False)
     certs.issue(bid, "orgb", "hosted100", hosted=True)
     assert len(issued_rows(db, bid, "orga", role="enrolled", hosted=True)) == 100

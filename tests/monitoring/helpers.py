@@ -2,17 +2,18 @@
 
 Calling the API
 - :func:`call` — POST one of the five monitoring operations (``events``, ``events/statistic``, ``metric/list``,
-  ``entity/metric/list``, ``entity/instance/metric/list``) with a JSON body; the raw answer.
+  ``entity/metric/list``, ``entity/instance/metric/list``) as a tenant; the raw answer.
 - :func:`events` / :func:`statistics` — ListBcsEvents / ListBcsEventsStatistic answering 200; the ``metrics`` list.
 - :func:`shown` — ``(metricName, severity, message, {metadata}, timestamp)`` of one ListBcsEvents result, checking the
   fixed parts of its shape (namespace, dimensions order, one ``count`` data point).
+- :func:`run_diagnostic` — an operation of the engine's diagnostic kind on an instance, run to its end.
 
 Stored state (read and written straight in the database, not through the API under test)
 - :func:`event_rows` / :func:`alarm_rows` — the instance's ``monitoring_events`` / ``monitoring_alarms`` rows.
 - :func:`wipe_records` — delete an instance's events and alarms (a clean slate for exact windows).
 - :func:`add_event` / :func:`add_alarm` — insert rows with chosen times (ns).
 - :func:`pods_of` / :func:`pvcs_of` — an instance's node names and volume claims, in organisation then ordinal order.
-- :func:`operation_times_ms` — record times (ms) of an instance's operations.
+- :func:`operation_times_ms` / :func:`set_operation_times` — record times of an instance's operations.
 
 Metrics
 - :func:`model_value` — the modelled formulas of docs/monitoring.md, written out again here (not imported).
@@ -39,12 +40,14 @@ import httpx
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
-from openbcs.network.models import Node, Organization
-from openbcs.kernel.db import Database
-from openbcs.events.models import Alarm, Event
 from openbcs.engine.models import Operation
-from tests.instances.helpers import Tenant
+from openbcs.events.models import Alarm, Event
+from openbcs.kernel.db import Database
+from openbcs.network.models import Node, Organization
+from tests.support.diagnostic import DiagnosticPayload, start_in
+from tests.support.tenants import Tenant
 
 MS = 1_000_000  # ns per ms
 MINUTE_MS = 60_000
@@ -84,30 +87,31 @@ ENTITY_FIELDS = {
     "sendBytesRate": "sendBytesRate",
     "filesystemUsage": "diskUsedRate",
 }
+# CreateNewBlockchain overrides: orga (2 peers) and orgb (1 peer) in the channel "channel", with 3 orderers (6 pods).
+TWO_ORGS: dict[str, Any] = {"peer_orgs": [("orga", 2), ("orgb", 1)], "channels": [("channel", ["orga", "orgb"])]}
 
 
 # --- the API -----------------------------------------------------------------------------------------------------
 
 
 def call(
-    http: httpx.Client, tenant: Tenant, bid: str, path: str, body: Any, *, raw: bytes | None = None, **params: Any
+    tenant: Tenant, bid: str, path: str, body: Any = None, *, raw: bytes | None = None, **params: Any
 ) -> httpx.Response:
-    """POST ``/v2/<project>/blockchains/<bid>/<path>`` with ``body`` as JSON (or ``raw`` bytes)."""
-    content = raw if raw is not None else json.dumps(body).encode()
-    return http.post(
-        f"{tenant.base}/blockchains/{bid}/{path}",
-        content=content,
-        params=params or None,
-        headers={**tenant.headers, "Content-Type": "application/json"},
-    )
+    """POST ``/v2/<project>/blockchains/<bid>/<path>`` as ``tenant`` with ``body`` as JSON (or ``raw`` bytes)."""
+    return tenant.call("POST", f"/blockchains/{bid}/{path}", body, raw=raw, **params)
 
 
-def _body(time_range: str, step: int, extra: dict[str, Any]) -> dict[str, Any]:
-    return {"time_range": time_range, "step": step, **extra}
+def _listed(
+    tenant: Tenant, bid: str, path: str, time_range: str, step: int, type_: str | None, extra: dict[str, Any]
+) -> list[dict[str, Any]]:
+    params: dict[str, Any] = {"type": type_} if type_ is not None else {}
+    response = call(tenant, bid, path, {"time_range": time_range, "step": step, **extra}, **params)
+    assert response.status_code == 200, response.text
+    assert list(response.json()) == ["metrics"]
+    return list(response.json()["metrics"])
 
 
 def events(
-    http: httpx.Client,
     tenant: Tenant,
     bid: str,
     time_range: str = "-1.-1.60",
@@ -116,38 +120,35 @@ def events(
     **extra: Any,
 ) -> list[dict[str, Any]]:
     """ListBcsEvents (asserts 200 and the answer's only key); its ``metrics``."""
-    params = {"type": type_} if type_ is not None else {}
-    response = call(http, tenant, bid, "events", _body(time_range, step, extra), **params)
-    assert response.status_code == 200, response.text
-    assert list(response.json()) == ["metrics"]
-    return list(response.json()["metrics"])
+    return _listed(tenant, bid, "events", time_range, step, type_, extra)
 
 
 def statistics(
-    http: httpx.Client,
-    tenant: Tenant,
-    bid: str,
-    time_range: str,
-    step: int,
-    type_: str | None = None,
-    **extra: Any,
+    tenant: Tenant, bid: str, time_range: str, step: int, type_: str | None = None, **extra: Any
 ) -> list[dict[str, Any]]:
-    """ListBcsEventsStatistic (asserts 200); its ``metrics``."""
-    params = {"type": type_} if type_ is not None else {}
-    response = call(http, tenant, bid, "events/statistic", _body(time_range, step, extra), **params)
-    assert response.status_code == 200, response.text
-    assert list(response.json()) == ["metrics"]
-    return list(response.json()["metrics"])
+    """ListBcsEventsStatistic (asserts 200 and the answer's only key); its ``metrics``."""
+    return _listed(tenant, bid, "events/statistic", time_range, step, type_, extra)
+
+
+def counts(results: list[dict[str, Any]]) -> dict[str, list[float]]:
+    """``{metricName: [count of each bucket]}`` of ListBcsEventsStatistic results."""
+    return {r["metric"]["metricName"]: [p["statistics"][0]["value"] for p in r["dataPoints"]] for r in results}
 
 
 @dataclass(frozen=True)
-class Shown:
-    """One ListBcsEvents result, flattened."""
+class _Described:
+    """What events (and alarms) say, stored or shown."""
 
     name: str
     severity: str
     message: str
     metadata: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Shown(_Described):
+    """One ListBcsEvents result, flattened (``timestamp`` in ms)."""
+
     timestamp: int
 
 
@@ -174,21 +175,28 @@ def names(results: list[dict[str, Any]]) -> list[str]:
     return [r["metric"]["metricName"] for r in results]
 
 
-def error(response: httpx.Response) -> tuple[int, str, str]:
-    """``(status, error_code, error_msg)`` of an error answer."""
-    body = response.json()
-    return response.status_code, body.get("error_code", ""), body.get("error_msg", "")
+def run_diagnostic(db: Database, tenant: Tenant, bid: str, *, fail_at: str | None = None) -> str:
+    """Start an operation of the engine's diagnostic kind on the instance (``fail_at=<sub-step>`` makes it fail
+    there) and wait until it ended as it should; its id."""
+    operation_id = db.run_write(
+        start_in,
+        domain_id=tenant.domain_id,
+        project_id=tenant.project_id,
+        payload=DiagnosticPayload(fail_at=fail_at),
+        blockchain_id=bid,
+        blockchain_name="bcs-test",
+    )
+    tenant.wait(operation_id, expect="finished" if fail_at is None else "failed")
+    return operation_id
 
 
 # --- stored state ------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class EventRow:
-    name: str
-    severity: str
-    message: str
-    metadata: dict[str, str]
+class EventRow(_Described):
+    """A stored event (``time`` in ns)."""
+
     time: int
     project_id: str
 
@@ -205,36 +213,43 @@ class AlarmRow:
     project_id: str
 
 
+def _event_rows(session: Session, *, bid: str) -> list[EventRow]:
+    query = select(Event).where(Event.blockchain_id == bid).order_by(Event.time, Event.id)
+    return [
+        EventRow(e.name, e.severity, e.message, dict(e.metadata_), e.time, e.project_id) for e in session.scalars(query)
+    ]
+
+
 def event_rows(db: Database, bid: str) -> list[EventRow]:
     """The instance's events, oldest first (id breaks ties)."""
-    return db.run_read(
-        lambda s: [
-            EventRow(e.name, e.severity, e.message, dict(e.metadata_), e.time, e.project_id)
-            for e in s.scalars(select(Event).where(Event.blockchain_id == bid).order_by(Event.time, Event.id))
-        ]
-    )
+    return db.run_read(_event_rows, bid=bid)
+
+
+def _alarm_rows(session: Session, *, bid: str) -> list[AlarmRow]:
+    query = select(Alarm).where(Alarm.blockchain_id == bid).order_by(Alarm.id)
+    return [
+        AlarmRow(a.key, a.name, a.severity, a.message, dict(a.metadata_), a.raised_time, a.cleared_time, a.project_id)
+        for a in session.scalars(query)
+    ]
 
 
 def alarm_rows(db: Database, bid: str) -> list[AlarmRow]:
     """The instance's alarms, in the order they were raised."""
-    return db.run_read(
-        lambda s: [
-            AlarmRow(
-                a.key, a.name, a.severity, a.message, dict(a.metadata_), a.raised_time, a.cleared_time, a.project_id
-            )
-            for a in s.scalars(select(Alarm).where(Alarm.blockchain_id == bid).order_by(Alarm.id))
-        ]
-    )
+    return db.run_read(_alarm_rows, bid=bid)
+
+
+def _wipe(session: Session, *, bid: str) -> None:
+    session.execute(delete(Event).where(Event.blockchain_id == bid))
+    session.execute(delete(Alarm).where(Alarm.blockchain_id == bid))
 
 
 def wipe_records(db: Database, bid: str) -> None:
     """Delete the instance's events and alarms."""
+    db.run_write(_wipe, bid=bid)
 
-    def wipe(s: Any) -> None:
-        s.execute(delete(Event).where(Event.blockchain_id == bid))
-        s.execute(delete(Alarm).where(Alarm.blockchain_id == bid))
 
-    db.run_write(wipe)
+def _add(session: Session, *, row: Event | Alarm) -> None:
+    session.add(row)
 
 
 def add_event(
@@ -249,19 +264,16 @@ def add_event(
     metadata: dict[str, str] | None = None,
 ) -> None:
     """Insert one event row at ``time_ns``."""
-    db.run_write(
-        lambda s: s.add(
-            Event(
-                blockchain_id=bid,
-                project_id=project_id,
-                name=name,
-                severity=severity,
-                message=message if message is not None else f"{name} happened",
-                metadata_=dict(metadata or {}),
-                time=time_ns,
-            )
-        )
+    row = Event(
+        blockchain_id=bid,
+        project_id=project_id,
+        name=name,
+        severity=severity,
+        message=message if message is not None else f"{name} happened",
+        metadata_=dict(metadata or {}),
+        time=time_ns,
     )
+    db.run_write(_add, row=row)
 
 
 def add_alarm(
@@ -277,65 +289,65 @@ def add_alarm(
     metadata: dict[str, str] | None = None,
 ) -> None:
     """Insert one alarm row (active when ``cleared_ns`` is None)."""
-    db.run_write(
-        lambda s: s.add(
-            Alarm(
-                blockchain_id=bid,
-                project_id=project_id,
-                key=key or name.lower(),
-                name=name,
-                severity=severity,
-                message=f"{name} raised",
-                metadata_=dict(metadata or {}),
-                raised_time=raised_ns,
-                cleared_time=cleared_ns,
-            )
-        )
+    row = Alarm(
+        blockchain_id=bid,
+        project_id=project_id,
+        key=key or name.lower(),
+        name=name,
+        severity=severity,
+        message=f"{name} raised",
+        metadata_=dict(metadata or {}),
+        raised_time=raised_ns,
+        cleared_time=cleared_ns,
     )
+    db.run_write(_add, row=row)
+
+
+def _pods(session: Session, *, bid: str, org: str | None) -> list[str]:
+    query = (
+        select(Node.name).join(Organization, Organization.id == Node.org_id).where(Organization.blockchain_id == bid)
+    )
+    if org is not None:
+        query = query.where(Organization.name == org)
+    return list(session.scalars(query.order_by(Organization.id, Node.ordinal)))
 
 
 def pods_of(db: Database, bid: str, org: str | None = None) -> list[str]:
     """Node names of the instance (or of one organisation), organisations in creation order, nodes by ordinal."""
+    return db.run_read(_pods, bid=bid, org=org)
 
-    def read(s: Any) -> list[str]:
-        query = select(Node.name).join(Organization, Organization.id == Node.org_id)
-        query = query.where(Organization.blockchain_id == bid)
-        if org is not None:
-            query = query.where(Organization.name == org)
-        return list(s.scalars(query.order_by(Organization.id, Node.ordinal)))
 
-    return db.run_read(read)
+def _pvcs(session: Session, *, bid: str, org: str | None) -> list[str]:
+    query = select(Organization.pvc_name).where(Organization.blockchain_id == bid)
+    if org is not None:
+        query = query.where(Organization.name == org)
+    return list(session.scalars(query.order_by(Organization.id)))
 
 
 def pvcs_of(db: Database, bid: str, org: str | None = None) -> list[str]:
     """Volume claims of the instance's organisations (or of one), in creation order."""
+    return db.run_read(_pvcs, bid=bid, org=org)
 
-    def read(s: Any) -> list[str]:
-        query = select(Organization.pvc_name).where(Organization.blockchain_id == bid)
-        if org is not None:
-            query = query.where(Organization.name == org)
-        return list(s.scalars(query.order_by(Organization.id)))
 
-    return db.run_read(read)
+def _operation_times(session: Session, *, bid: str) -> list[int]:
+    return [t // MS for t in session.scalars(select(Operation.record_time).where(Operation.blockchain_id == bid))]
 
 
 def operation_times_ms(db: Database, bid: str) -> list[int]:
     """Record times (ms) of the instance's operations."""
-    return db.run_read(
-        lambda s: [t // MS for t in s.scalars(select(Operation.record_time).where(Operation.blockchain_id == bid))]
-    )
+    return db.run_read(_operation_times, bid=bid)
+
+
+def _set_operation_times(session: Session, *, bid: str, times_ns: list[int]) -> None:
+    operations = list(session.scalars(select(Operation).where(Operation.blockchain_id == bid).order_by(Operation.id)))
+    assert len(operations) == len(times_ns), (len(operations), len(times_ns))
+    for operation, time_ns in zip(operations, times_ns, strict=True):
+        operation.record_time = time_ns
 
 
 def set_operation_times(db: Database, bid: str, times_ns: list[int]) -> None:
     """Give the instance's operations these record times (one each, in id order)."""
-
-    def write(s: Any) -> None:
-        operations = list(s.scalars(select(Operation).where(Operation.blockchain_id == bid).order_by(Operation.id)))
-        assert len(operations) == len(times_ns), (len(operations), len(times_ns))
-        for operation, time_ns in zip(operations, times_ns, strict=True):
-            operation.record_time = time_ns
-
-    db.run_write(write)
+    db.run_write(_set_operation_times, bid=bid, times_ns=times_ns)
 
 
 # --- metrics -----------------------------------------------------------------------------------------------------
@@ -343,7 +355,10 @@ def set_operation_times(db: Database, bid: str, times_ns: list[int]) -> None:
 
 def model_value(metric: str, n: int, k: int) -> float:
     """docs/monitoring.md's modelled value of ``metric`` for ``n`` pods and ``k`` operations in the step, rounded to
-    3 decimals as served."""
+    3 decimals as served.
+
+    Deliberately a second copy of the formulas of ``openbcs.monitoring.sources`` (not imported from there): the
+    tests check the served values against the documented model, independently of the code that computes them."""
     cpu = min(95.0, 3 + 1.5 * n + 12 * k) if n else 0.0
     mem = min(90.0, 18 + 2.5 * n + 3 * k) if n else 0.0
     disk = min(90.0, 5 + 0.8 * n) if n else 0.0

@@ -7,10 +7,8 @@ import time
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
 from openbcs.kernel.db import Database
-from tests.instances.helpers import Tenant, create_instance, new_tenant
 from tests.monitoring.helpers import (
     MINUTE_MS,
     MS,
@@ -19,7 +17,7 @@ from tests.monitoring.helpers import (
     add_event,
     alarm_rows,
     call,
-    error,
+    counts,
     event_rows,
     events,
     names,
@@ -27,14 +25,16 @@ from tests.monitoring.helpers import (
     statistics,
     wipe_records,
 )
+from tests.support.errors import error
+from tests.support.tenants import Tenant
 
 WINDOW = f"{T0}.{T0 + 1000}.1"
 
 
 @pytest.fixture
-def bid(client: TestClient, tenant: Tenant, db: Database) -> str:
+def bid(tenant: Tenant, db: Database) -> str:
     """A Normal instance of the tenant with no events or alarms (its creation's records deleted)."""
-    blockchain_id = create_instance(client, tenant.headers, tenant.project_id)
+    blockchain_id = tenant.create_instance()
     wipe_records(db, blockchain_id)
     return blockchain_id
 
@@ -47,7 +47,7 @@ def _add(db: Database, tenant: Tenant, bid: str, name: str, at_ms: int, extra_ns
 
 
 def test_an_explicit_window_holds_exactly_the_events_between_its_ends_inclusive(
-    client: TestClient, tenant: Tenant, db: Database, bid: str
+    tenant: Tenant, db: Database, bid: str
 ) -> None:
     _add(db, tenant, bid, "before", T0 - 1, 999_999)  # the last nanosecond before the start
     _add(db, tenant, bid, "start", T0)  # the first nanosecond of the start
@@ -56,16 +56,16 @@ def test_an_explicit_window_holds_exactly_the_events_between_its_ends_inclusive(
     _add(db, tenant, bid, "after", T0 + 1001)
     stored = event_rows(db, bid)
 
-    found = [shown(r, bid) for r in events(client, tenant, bid, WINDOW)]
+    found = [shown(r, bid) for r in events(tenant, bid, WINDOW)]
     assert [(e.name, e.timestamp, e.severity, e.message, e.metadata) for e in found] == [
         ("end", T0 + 1000, "info", "end happened", {}),
         ("middle", T0 + 500, "info", "middle happened", {}),
         ("start", T0, "info", "start happened", {}),
     ]
     # A one-millisecond window.
-    assert names(events(client, tenant, bid, f"{T0 + 500}.{T0 + 500}.1")) == ["middle"]
-    assert names(events(client, tenant, bid, f"{T0 + 1}.{T0 + 499}.1")) == []
-    assert names(events(client, tenant, bid, f"{T0 - 1}.{T0 + 1001}.5")) == [
+    assert names(events(tenant, bid, f"{T0 + 500}.{T0 + 500}.1")) == ["middle"]
+    assert names(events(tenant, bid, f"{T0 + 1}.{T0 + 499}.1")) == []
+    assert names(events(tenant, bid, f"{T0 - 1}.{T0 + 1001}.5")) == [
         "after",
         "end",
         "middle",
@@ -73,11 +73,11 @@ def test_an_explicit_window_holds_exactly_the_events_between_its_ends_inclusive(
         "before",
     ]
     # The minutes part of an explicit window is not its length.
-    assert names(events(client, tenant, bid, f"{T0}.{T0 + 1000}.1440")) == ["end", "middle", "start"]
+    assert names(events(tenant, bid, f"{T0}.{T0 + 1000}.1440")) == ["end", "middle", "start"]
     assert event_rows(db, bid) == stored  # queries write nothing
 
 
-def test_the_last_n_minutes(client: TestClient, tenant: Tenant, db: Database, bid: str) -> None:
+def test_the_last_n_minutes(tenant: Tenant, db: Database, bid: str) -> None:
     now = time.time_ns() // MS
     _add(db, tenant, bid, "half-a-minute-ago", now - 30_000)
     _add(db, tenant, bid, "nine-minutes-ago", now - 9 * MINUTE_MS)
@@ -85,9 +85,9 @@ def test_the_last_n_minutes(client: TestClient, tenant: Tenant, db: Database, bi
     _add(db, tenant, bid, "two-hours-ago", now - 120 * MINUTE_MS)
     _add(db, tenant, bid, "long-ago", T0)
 
-    assert names(events(client, tenant, bid, "-1.-1.1")) == ["half-a-minute-ago"]
-    assert names(events(client, tenant, bid, "-1.-1.10")) == ["half-a-minute-ago", "nine-minutes-ago"]
-    assert names(events(client, tenant, bid, "-1.-1.180")) == [
+    assert names(events(tenant, bid, "-1.-1.1")) == ["half-a-minute-ago"]
+    assert names(events(tenant, bid, "-1.-1.10")) == ["half-a-minute-ago", "nine-minutes-ago"]
+    assert names(events(tenant, bid, "-1.-1.180")) == [
         "half-a-minute-ago",
         "nine-minutes-ago",
         "eleven-minutes-ago",
@@ -96,7 +96,7 @@ def test_the_last_n_minutes(client: TestClient, tenant: Tenant, db: Database, bi
     assert len(event_rows(db, bid)) == 5
 
 
-def test_statistics_count_each_name_per_step_bucket(client: TestClient, tenant: Tenant, db: Database, bid: str) -> None:
+def test_statistics_count_each_name_per_step_bucket(tenant: Tenant, db: Database, bid: str) -> None:
     # Window [T0, T0+999] with step 250: buckets start at T0, T0+250, T0+500, T0+750.
     for name, at in [
         ("Alpha", T0),
@@ -110,7 +110,7 @@ def test_statistics_count_each_name_per_step_bucket(client: TestClient, tenant: 
     ]:
         _add(db, tenant, bid, name, at)
 
-    results = statistics(client, tenant, bid, f"{T0}.{T0 + 999}.1", 250)
+    results = statistics(tenant, bid, f"{T0}.{T0 + 999}.1", 250)
     assert [r["metric"] for r in results] == [
         {"namespace": "BCS.Events", "metricName": name, "dimensions": [{"name": "blockchain_id", "value": bid}]}
         for name in ("Alpha", "Beta")
@@ -119,13 +119,11 @@ def test_statistics_count_each_name_per_step_bucket(client: TestClient, tenant: 
         assert [p["timestamp"] for p in result["dataPoints"]] == [T0, T0 + 250, T0 + 500, T0 + 750]
         assert {p["unit"] for p in result["dataPoints"]} == {"count"}
         assert {p["statistics"][0]["statistic"] for p in result["dataPoints"]} == {"count"}
-    counts = {r["metric"]["metricName"]: [p["statistics"][0]["value"] for p in r["dataPoints"]] for r in results}
-    assert counts == {"Alpha": [2.0, 1.0, 0.0, 1.0], "Beta": [0.0, 0.0, 1.0, 1.0]}
+    assert counts(results) == {"Alpha": [2.0, 1.0, 0.0, 1.0], "Beta": [0.0, 0.0, 1.0, 1.0]}
 
     # The window's end is included: [T0, T0+1000] holds a fifth bucket, with Gamma's event at T0+1000.
-    results = statistics(client, tenant, bid, f"{T0}.{T0 + 1000}.1", 250)
-    counts = {r["metric"]["metricName"]: [p["statistics"][0]["value"] for p in r["dataPoints"]] for r in results}
-    assert counts == {
+    results = statistics(tenant, bid, f"{T0}.{T0 + 1000}.1", 250)
+    assert counts(results) == {
         "Alpha": [2.0, 1.0, 0.0, 1.0, 0.0],
         "Beta": [0.0, 0.0, 1.0, 1.0, 0.0],
         "Gamma": [0.0, 0.0, 0.0, 0.0, 1.0],
@@ -133,35 +131,35 @@ def test_statistics_count_each_name_per_step_bucket(client: TestClient, tenant: 
     assert [p["timestamp"] for p in results[0]["dataPoints"]] == [T0 + i * 250 for i in range(5)]
 
     # One step covering everything; filters apply to statistics as well.
-    (alpha,) = statistics(client, tenant, bid, f"{T0}.{T0 + 999}.1", 1000, search="alpha")
+    (alpha,) = statistics(tenant, bid, f"{T0}.{T0 + 999}.1", 1000, search="alpha")
     assert (alpha["metric"]["metricName"], [p["statistics"][0]["value"] for p in alpha["dataPoints"]]) == (
         "Alpha",
         [4.0],
     )
-    assert statistics(client, tenant, bid, f"{T0 + 2000}.{T0 + 3000}.1", 100) == []
+    assert statistics(tenant, bid, f"{T0 + 2000}.{T0 + 3000}.1", 100) == []
     assert len(event_rows(db, bid)) == 8
 
 
-def test_1440_buckets_are_allowed_and_1441_are_not(client: TestClient, tenant: Tenant, db: Database, bid: str) -> None:
+def test_1440_buckets_are_allowed_and_1441_are_not(tenant: Tenant, db: Database, bid: str) -> None:
     _add(db, tenant, bid, "Edge", T0 + 1439)
-    (result,) = statistics(client, tenant, bid, f"{T0}.{T0 + 1439}.1", 1)
+    (result,) = statistics(tenant, bid, f"{T0}.{T0 + 1439}.1", 1)
     assert len(result["dataPoints"]) == 1440
     assert result["dataPoints"][-1] == {
         "timestamp": T0 + 1439,
         "unit": "count",
         "statistics": [{"statistic": "count", "value": 1.0}],
     }
-    response = call(client, tenant, bid, "events/statistic", {"time_range": f"{T0}.{T0 + 1440}.1", "step": 1})
+    response = call(tenant, bid, "events/statistic", {"time_range": f"{T0}.{T0 + 1440}.1", "step": 1})
     assert error(response) == (
         400,
         "BCS.4006014",
         "Invalid Parameter step : the window holds more than 1440 steps of 1 ms",
     )
     # The last day in one-minute steps is 1441 buckets (both ends included): refused; two-minute steps are fine.
-    response = call(client, tenant, bid, "events/statistic", {"time_range": "-1.-1.1440", "step": MINUTE_MS})
+    response = call(tenant, bid, "events/statistic", {"time_range": "-1.-1.1440", "step": MINUTE_MS})
     assert error(response)[:2] == (400, "BCS.4006014")
     assert "Invalid Parameter step :" in error(response)[2]
-    assert statistics(client, tenant, bid, "-1.-1.1440", 2 * MINUTE_MS) == []
+    assert statistics(tenant, bid, "-1.-1.1440", 2 * MINUTE_MS) == []
 
 
 # --- filters and sorting -------------------------------------------------------------------------------------------
@@ -180,16 +178,11 @@ def _seed_filterable(db: Database, tenant: Tenant, bid: str) -> None:
         _add(db, tenant, bid, name, T0 + offset, severity=severity, message=message, metadata=metadata)
 
 
-def test_search_matches_name_message_or_metadata_values_ignoring_case(
-    client: TestClient, tenant: Tenant, db: Database, bid: str
-) -> None:
+def test_search_matches_name_message_or_metadata_values_ignoring_case(tenant: Tenant, db: Database, bid: str) -> None:
     _seed_filterable(db, tenant, bid)
 
     def search(text: str) -> list[tuple[str, int]]:
-        return [
-            (e.name, e.timestamp - T0)
-            for e in map(lambda r: shown(r, bid), events(client, tenant, bid, WINDOW, search=text))
-        ]
+        return [(e.name, e.timestamp - T0) for e in (shown(r, bid) for r in events(tenant, bid, WINDOW, search=text))]
 
     assert search("PEERADDED") == [("PeerAdded", 2), ("PeerAdded", 1)]  # the name
     assert search("no capacity") == [("OperationFailed", 5)]  # the message
@@ -203,11 +196,11 @@ def test_search_matches_name_message_or_metadata_values_ignoring_case(
     assert search("operation_kind") == []
 
 
-def test_metadata_relations_and_or_not(client: TestClient, tenant: Tenant, db: Database, bid: str) -> None:
+def test_metadata_relations_and_or_not(tenant: Tenant, db: Database, bid: str) -> None:
     _seed_filterable(db, tenant, bid)
 
     def matching(*relations: dict[str, Any]) -> list[int]:
-        found = events(client, tenant, bid, WINDOW, metadata_relation=list(relations))
+        found = events(tenant, bid, WINDOW, metadata_relation=list(relations))
         return sorted(shown(r, bid).timestamp - T0 for r in found)
 
     def rel(key: str, relation: str, *values: str) -> dict[str, Any]:
@@ -227,17 +220,17 @@ def test_metadata_relations_and_or_not(client: TestClient, tenant: Tenant, db: D
     assert matching(rel("node", "AND", "peer-0"), rel("org", "OR", "orgb"), rel("block", "OR", "0")) == [2]
     assert matching(rel("node", "NOT", "peer-0"), rel("org", "OR", "orga", "orgb"), rel("block", "OR", "0")) == [3, 4]
     # With a search as well.
-    found = events(client, tenant, bid, WINDOW, search="added", metadata_relation=[rel("org", "AND", "orga")])
+    found = events(tenant, bid, WINDOW, search="added", metadata_relation=[rel("org", "AND", "orga")])
     assert [shown(r, bid).timestamp - T0 for r in found] == [1]
 
 
-def test_sort_by_time_name_and_severity_either_way(client: TestClient, tenant: Tenant, db: Database, bid: str) -> None:
+def test_sort_by_time_name_and_severity_either_way(tenant: Tenant, db: Database, bid: str) -> None:
     _seed_filterable(db, tenant, bid)
 
     def order(**sort: Any) -> list[int]:
-        return [shown(r, bid).timestamp - T0 for r in events(client, tenant, bid, WINDOW, sort=sort)]
+        return [shown(r, bid).timestamp - T0 for r in events(tenant, bid, WINDOW, sort=sort)]
 
-    assert [shown(r, bid).timestamp - T0 for r in events(client, tenant, bid, WINDOW)] == [6, 5, 4, 3, 2, 1]
+    assert [shown(r, bid).timestamp - T0 for r in events(tenant, bid, WINDOW)] == [6, 5, 4, 3, 2, 1]
     assert order(order_by=["time"], order="asc") == [1, 2, 3, 4, 5, 6]
     assert order(order_by=["time"], order="desc") == [6, 5, 4, 3, 2, 1]
     assert order(order_by=["time"]) == [6, 5, 4, 3, 2, 1]  # order defaults to desc
@@ -250,7 +243,7 @@ def test_sort_by_time_name_and_severity_either_way(client: TestClient, tenant: T
     assert order(order_by=["severity", "time"], order="asc") == [1, 2, 4, 3, 5, 6]
     assert order(order_by=["severity", "name", "time"], order="asc") == [4, 1, 2, 3, 5, 6]
     # The same order statistics ignore: they are per name.
-    assert names(statistics(client, tenant, bid, WINDOW, 1001, sort={"order_by": ["time"], "order": "asc"})) == [
+    assert names(statistics(tenant, bid, WINDOW, 1001, sort={"order_by": ["time"], "order": "asc"})) == [
         "ChannelCreated",
         "InstanceAbnormal",
         "OperationFailed",
@@ -262,9 +255,7 @@ def test_sort_by_time_name_and_severity_either_way(client: TestClient, tenant: T
 # --- alarms in windows ---------------------------------------------------------------------------------------------
 
 
-def test_alarm_windows_select_alarms_that_overlap_them(
-    client: TestClient, tenant: Tenant, db: Database, bid: str
-) -> None:
+def test_alarm_windows_select_alarms_that_overlap_them(tenant: Tenant, db: Database, bid: str) -> None:
     def at(ms: int) -> int:
         return ms * MS
 
@@ -281,11 +272,11 @@ def test_alarm_windows_select_alarms_that_overlap_them(
     add_alarm(db, bid, tenant.project_id, "RaisedAfter", at(T0 + 1001), at(T0 + 1002), key="h5")
     stored = alarm_rows(db, bid)
 
-    active = events(client, tenant, bid, WINDOW, type_="active_alert")
+    active = events(tenant, bid, WINDOW, type_="active_alert")
     assert names(active) == ["ActiveAtEnd", "ActiveInside", "ActiveLongAgo"]
     assert [shown(r, bid, "BCS.Alarms").timestamp for r in active] == [T0 + 1000, T0 + 200, T0 - 10_000]
     assert shown(active[1], bid, "BCS.Alarms").severity == "critical"
-    history = events(client, tenant, bid, WINDOW, type_="history_alert")
+    history = events(tenant, bid, WINDOW, type_="history_alert")
     assert names(history) == ["ClearedAfter", "ClearedInside", "ClearedAtStart"]
     assert [r["metric"]["dimensions"][-1] for r in history] == [
         {"name": "cleared_time", "value": str(T0 + 5000)},
@@ -293,16 +284,14 @@ def test_alarm_windows_select_alarms_that_overlap_them(
         {"name": "cleared_time", "value": str(T0)},
     ]
     # Alarms are not events: without a type nothing is in the window (no event rows).
-    assert events(client, tenant, bid, WINDOW) == []
+    assert events(tenant, bid, WINDOW) == []
 
     # Statistics of alarms bucket them by the time they were raised; raised before the window: not counted.
-    results = statistics(client, tenant, bid, f"{T0}.{T0 + 999}.1", 500, type_="history_alert")
-    counts = {r["metric"]["metricName"]: [p["statistics"][0]["value"] for p in r["dataPoints"]] for r in results}
-    assert counts == {"ClearedAfter": [0.0, 1.0], "ClearedInside": [1.0, 0.0]}
+    results = statistics(tenant, bid, f"{T0}.{T0 + 999}.1", 500, type_="history_alert")
+    assert counts(results) == {"ClearedAfter": [0.0, 1.0], "ClearedInside": [1.0, 0.0]}
     assert all(r["metric"]["namespace"] == "BCS.Alarms" for r in results)
-    results = statistics(client, tenant, bid, f"{T0}.{T0 + 999}.1", 500, type_="active_alert")
-    counts = {r["metric"]["metricName"]: [p["statistics"][0]["value"] for p in r["dataPoints"]] for r in results}
-    assert counts == {"ActiveInside": [1.0, 0.0]}
+    results = statistics(tenant, bid, f"{T0}.{T0 + 999}.1", 500, type_="active_alert")
+    assert counts(results) == {"ActiveInside": [1.0, 0.0]}
     assert alarm_rows(db, bid) == stored
 
 
@@ -328,12 +317,10 @@ BAD_TIME_RANGES = [
 
 
 @pytest.mark.parametrize("path", ["events", "events/statistic"])
-def test_malformed_time_ranges_are_refused_naming_the_field(
-    client: TestClient, tenant: Tenant, db: Database, bid: str, path: str
-) -> None:
+def test_malformed_time_ranges_are_refused_naming_the_field(tenant: Tenant, db: Database, bid: str, path: str) -> None:
     _add(db, tenant, bid, "Kept", T0)
     for value in BAD_TIME_RANGES:
-        response = call(client, tenant, bid, path, {"time_range": value, "step": 1000})
+        response = call(tenant, bid, path, {"time_range": value, "step": 1000})
         status, code, message = error(response)
         assert (status, code) == (400, "BCS.4006014"), value
         assert message.startswith("Invalid Parameter time_range : "), (value, message)
@@ -347,18 +334,16 @@ def test_malformed_time_ranges_are_refused_naming_the_field(
             (400, "BCS.4006003", "Invalid Parameter step : expected an integer"),
         ),
     ]:
-        assert error(call(client, tenant, bid, path, body)) == expected, body
+        assert error(call(tenant, bid, path, body)) == expected, body
     for step in (0, -1):
-        status, code, message = error(call(client, tenant, bid, path, {"time_range": "-1.-1.5", "step": step}))
+        status, code, message = error(call(tenant, bid, path, {"time_range": "-1.-1.5", "step": step}))
         assert (status, code) == (400, "BCS.4006014")
         assert message.startswith("Invalid Parameter step : ")
     assert [e.name for e in event_rows(db, bid)] == ["Kept"]
 
 
 @pytest.mark.parametrize("path", ["events", "events/statistic"])
-def test_unknown_and_malformed_fields_are_refused(
-    client: TestClient, tenant: Tenant, db: Database, bid: str, path: str
-) -> None:
+def test_unknown_and_malformed_fields_are_refused(tenant: Tenant, db: Database, bid: str, path: str) -> None:
     base = {"time_range": "-1.-1.5", "step": 1000}
     cases: list[tuple[dict[str, Any], str]] = [
         ({**base, "metric_names": ["x"]}, "Invalid Parameter metric_names : unknown field"),
@@ -379,14 +364,14 @@ def test_unknown_and_malformed_fields_are_refused(
         ({**base, "metadata_relation": [{"key": "org", "value": [], "relation": "AND"}]}, "metadata_relation[0].value"),
     ]
     for body, named in cases:
-        status, code, message = error(call(client, tenant, bid, path, body))
+        status, code, message = error(call(tenant, bid, path, body))
         assert status == 400, body
         assert code in ("BCS.4006014", "BCS.4006009"), body
         assert named in message, (body, message)
     # An unknown query parameter, and a repeated type.
-    response = call(client, tenant, bid, path, base, kind="active_alert")
+    response = call(tenant, bid, path, base, kind="active_alert")
     assert error(response) == (400, "BCS.4006014", "Invalid Parameter kind : unknown field")
-    response = client.post(
+    response = tenant.http.post(
         f"{tenant.base}/blockchains/{bid}/{path}?type=active_alert&type=history_alert",
         json=base,
         headers=tenant.headers,
@@ -395,11 +380,8 @@ def test_unknown_and_malformed_fields_are_refused(
     assert event_rows(db, bid) == []
 
 
-def test_another_tenants_instance_is_unknown(
-    client: TestClient, tenant: Tenant, db: Database, bid: str, make_account: Any
-) -> None:
+def test_another_tenants_instance_is_unknown(tenant: Tenant, db: Database, bid: str, other_tenant: Tenant) -> None:
     _add(db, tenant, bid, "Private", T0)
-    intruder = new_tenant(client, make_account)
     expected = (
         400,
         "BCS.4001011",
@@ -413,21 +395,22 @@ def test_another_tenants_instance_is_unknown(
         "entity/instance/metric/list": {"type": "org", "entity_name": "organization", "instance_name": "x"},
     }
     for path, body in bodies.items():
-        for type_ in ({}, {"type": "active_alert"}) if path.startswith("events") else ({},):
-            assert error(call(client, intruder, bid, path, body, **type_)) == expected, path
+        types: list[dict[str, Any]] = [{}, {"type": "active_alert"}] if path.startswith("events") else [{}]
+        for type_ in types:
+            assert error(call(other_tenant, bid, path, body, **type_)) == expected, path
         # An id nobody has.
-        assert error(call(client, tenant, "0" * 8 + bid[8:], path, body)) == expected, path
+        assert error(call(tenant, "0" * 8 + bid[8:], path, body)) == expected, path
     # The owner still sees it; nothing was written.
-    assert names(events(client, tenant, bid, WINDOW)) == ["Private"]
+    assert names(events(tenant, bid, WINDOW)) == ["Private"]
     assert [e.name for e in event_rows(db, bid)] == ["Private"]
 
 
-def test_time_order_holds_within_one_millisecond(client: TestClient, tenant: Tenant, db: Database, bid: str) -> None:
+def test_time_order_holds_within_one_millisecond(tenant: Tenant, db: Database, bid: str) -> None:
     # Recorded in the reverse of their time order, all in the same millisecond.
     for name, ns in [("third", 300), ("second", 200), ("first", 100)]:
         _add(db, tenant, bid, name, T0, ns)
-    assert names(events(client, tenant, bid, WINDOW)) == ["third", "second", "first"]
-    assert names(events(client, tenant, bid, WINDOW, sort={"order_by": ["time"], "order": "asc"})) == [
+    assert names(events(tenant, bid, WINDOW)) == ["third", "second", "first"]
+    assert names(events(tenant, bid, WINDOW, sort={"order_by": ["time"], "order": "asc"})) == [
         "first",
         "second",
         "third",
@@ -435,12 +418,12 @@ def test_time_order_holds_within_one_millisecond(client: TestClient, tenant: Ten
     # Sorted by another key, equal names keep time order too.
     for name, ns in [("same", 600), ("same", 400), ("same", 500)]:
         _add(db, tenant, bid, name, T0 + 1, ns, message=f"at {ns}")
-    found = events(client, tenant, bid, WINDOW, search="same", sort={"order_by": ["name"], "order": "desc"})
+    found = events(tenant, bid, WINDOW, search="same", sort={"order_by": ["name"], "order": "desc"})
     assert [shown(r, bid).message for r in found] == ["at 400", "at 500", "at 600"]
 
 
 def test_statistics_read_the_window_once(
-    client: TestClient, tenant: Tenant, db: Database, bid: str, monkeypatch: pytest.MonkeyPatch
+    tenant: Tenant, db: Database, bid: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The buckets and the records they count come from one reading of the clock: a clock that moved in between
     (here, by a whole minute) changes neither."""
@@ -453,9 +436,8 @@ def test_statistics_read_the_window_once(
     _add(db, tenant, bid, "Early", now_ms - 5 * MINUTE_MS + 30_000)  # in the first minute of the window
     _add(db, tenant, bid, "Late", now_ms - 10_000)
 
-    results = statistics(client, tenant, bid, "-1.-1.5", MINUTE_MS)
-    counts = {r["metric"]["metricName"]: [p["statistics"][0]["value"] for p in r["dataPoints"]] for r in results}
-    assert counts == {"Early": [1.0, 0.0, 0.0, 0.0, 0.0, 0.0], "Late": [0.0, 0.0, 0.0, 0.0, 1.0, 0.0]}
+    results = statistics(tenant, bid, "-1.-1.5", MINUTE_MS)
+    assert counts(results) == {"Early": [1.0, 0.0, 0.0, 0.0, 0.0, 0.0], "Late": [0.0, 0.0, 0.0, 0.0, 1.0, 0.0]}
     assert [p["timestamp"] for p in results[0]["dataPoints"]] == [
         now_ms - 5 * MINUTE_MS + i * MINUTE_MS for i in range(6)
     ]

@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 from openbcs.app import create_app
 from openbcs.kernel.settings import Settings
 from tests.monitoring.helpers import captured_log
-from tests.support import sdk_signed_headers, token_body
+from tests.support.accounts import token_body
+from tests.support.servers import sdk_signed_headers
 
 BOGUS_TOKEN = "MIIbogus-token-that-must-not-be-logged-0123456789"
 FIELDS = ("request_id", "method", "path", "status", "duration_ms", "project_id", "operation")

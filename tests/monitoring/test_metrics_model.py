@@ -4,7 +4,7 @@ documented formulas for the node count and the operations in each step, the enti
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -13,7 +13,6 @@ from fastapi.testclient import TestClient
 from openbcs.app import create_app
 from openbcs.kernel.db import Database
 from openbcs.kernel.settings import Settings
-from tests.instances.helpers import Tenant, create_instance, new_tenant
 from tests.monitoring.helpers import (
     ALL_METRICS,
     DEFAULT_METRICS,
@@ -21,22 +20,21 @@ from tests.monitoring.helpers import (
     MINUTE_MS,
     MS,
     STEP_MS,
+    TWO_ORGS,
     UNITS,
     call,
     check_window,
-    error,
     event_rows,
     model_value,
     operation_times_ms,
     pods_of,
     set_operation_times,
 )
-from tests.operations.helpers import seed
+from tests.support.accounts import TestAccount
+from tests.support.diagnostic import seed
+from tests.support.errors import error
+from tests.support.tenants import Tenant, new_tenant
 
-TWO_ORGS: dict[str, Any] = {
-    "peer_orgs": [{"name": "orga", "node_count": 2}, {"name": "orgb", "node_count": 1}],
-    "channels": [{"name": "channel", "org_names": ["orga", "orgb"]}],
-}
 # The latest values of an entity with n pods and no operation in the last step, as ListEntityMetric shows them.
 QUIET = {
     1: {
@@ -70,15 +68,13 @@ QUIET = {
 
 
 @pytest.fixture
-def bid(client: TestClient, tenant: Tenant, db: Database) -> str:
+def bid(tenant: Tenant, db: Database) -> str:
     """orga (2 peers), orgb (1 peer), orderer (3): 6 pods. Its operations: the creation, moved 3 hours back (out of
     every window), two at 20 minutes ago and one at 50 minutes ago."""
-    blockchain_id = create_instance(client, tenant.headers, tenant.project_id, **TWO_ORGS)
+    blockchain_id = tenant.create_instance(**TWO_ORGS)
     for _ in range(3):
         db.run_write(
-            lambda s: seed(
-                s, "finished", domain_id=tenant.domain_id, project_id=tenant.project_id, blockchain_id=blockchain_id
-            )
+            seed, "finished", domain_id=tenant.domain_id, project_id=tenant.project_id, blockchain_id=blockchain_id
         )
     now = time.time_ns()
     set_operation_times(
@@ -92,9 +88,9 @@ def _ops_per_step(db: Database, bid: str, stamps: list[int]) -> list[int]:
     return [sum(1 for t in times if stamp <= t < stamp + STEP_MS) for stamp in stamps]
 
 
-def _timed(client: TestClient, tenant: Tenant, bid: str, path: str, body: Any) -> tuple[Any, int, int]:
+def _timed(tenant: Tenant, bid: str, path: str, body: Any) -> tuple[Any, int, int]:
     before = time.time_ns() // MS
-    response = call(client, tenant, bid, path, body)
+    response = call(tenant, bid, path, body)
     after = time.time_ns() // MS
     assert response.status_code == 200, response.text
     return response.json(), before, after
@@ -114,11 +110,9 @@ def _check_series(
     ]
 
 
-def test_bcs_metrics_default_names_follow_the_formulas(
-    client: TestClient, tenant: Tenant, db: Database, bid: str
-) -> None:
+def test_bcs_metrics_default_names_follow_the_formulas(tenant: Tenant, db: Database, bid: str) -> None:
     events_before = event_rows(db, bid)
-    body, before, after = _timed(client, tenant, bid, "metric/list", {})
+    body, before, after = _timed(tenant, bid, "metric/list", {})
     assert list(body) == ["metrics"]
     assert [r["metric"]["metricName"] for r in body["metrics"]] == DEFAULT_METRICS
     stamps = check_window(body["metrics"][0]["dataPoints"], before, after)
@@ -136,15 +130,13 @@ def test_bcs_metrics_default_names_follow_the_formulas(
     assert event_rows(db, bid) == events_before
 
     # An empty list means the default names too.
-    body, _, _ = _timed(client, tenant, bid, "metric/list", {"metric_names": []})
+    body, _, _ = _timed(tenant, bid, "metric/list", {"metric_names": []})
     assert [r["metric"]["metricName"] for r in body["metrics"]] == DEFAULT_METRICS
 
 
-def test_bcs_metrics_explicit_names_in_the_order_asked(
-    client: TestClient, tenant: Tenant, db: Database, bid: str
-) -> None:
+def test_bcs_metrics_explicit_names_in_the_order_asked(tenant: Tenant, db: Database, bid: str) -> None:
     wanted = list(reversed(ALL_METRICS))
-    body, before, after = _timed(client, tenant, bid, "metric/list", {"metric_names": wanted})
+    body, before, after = _timed(tenant, bid, "metric/list", {"metric_names": wanted})
     assert [r["metric"]["metricName"] for r in body["metrics"]] == wanted
     stamps = check_window(body["metrics"][0]["dataPoints"], before, after)
     ks = _ops_per_step(db, bid, stamps)
@@ -165,44 +157,42 @@ def test_bcs_metrics_explicit_names_in_the_order_asked(
         "diskAvailableCapacity": 541.2,
     }
 
-    body, _, _ = _timed(client, tenant, bid, "metric/list", {"metric_names": ["memUsedRate"]})
+    body, _, _ = _timed(tenant, bid, "metric/list", {"metric_names": ["memUsedRate"]})
     assert [r["metric"]["metricName"] for r in body["metrics"]] == ["memUsedRate"]
 
 
-def test_bcs_metrics_refusals(client: TestClient, tenant: Tenant, db: Database, bid: str) -> None:
-    status, code, message = error(call(client, tenant, bid, "metric/list", {"metric_names": ["cpuUsage", "memUsage"]}))
+def test_bcs_metrics_refusals(tenant: Tenant, db: Database, bid: str) -> None:
+    status, code, message = error(call(tenant, bid, "metric/list", {"metric_names": ["cpuUsage", "memUsage"]}))
     assert (status, code) == (400, "BCS.4006014")
     assert message == (
         "Invalid Parameter metric_names[1] : memUsage is not one of cpuUsage, diskUsedRate, memUsedRate, "
         "sendBytesRate, recvBytesRate, cpuCoreLimit, cpuCoreUsed, totalMem, freeMem, diskCapacity, "
         "diskAvailableCapacity"
     )
-    assert error(call(client, tenant, bid, "metric/list", {"metric_names": ["diskReadRate"]}))[2].startswith(
+    assert error(call(tenant, bid, "metric/list", {"metric_names": ["diskReadRate"]}))[2].startswith(
         "Invalid Parameter metric_names[0] : diskReadRate is not one of"
     )
-    assert error(call(client, tenant, bid, "metric/list", {"metric_names": "cpuUsage"})) == (
+    assert error(call(tenant, bid, "metric/list", {"metric_names": "cpuUsage"})) == (
         400,
         "BCS.4006003",
         "Invalid Parameter metric_names : expected an array",
     )
-    assert error(call(client, tenant, bid, "metric/list", {"names": ["cpuUsage"]})) == (
+    assert error(call(tenant, bid, "metric/list", {"names": ["cpuUsage"]})) == (
         400,
         "BCS.4006014",
         "Invalid Parameter names : unknown field",
     )
-    status, code, message = error(call(client, tenant, bid, "metric/list", {"metric_names": ["cpuUsage"] * 21}))
+    status, code, message = error(call(tenant, bid, "metric/list", {"metric_names": ["cpuUsage"] * 21}))
     assert (status, code) == (400, "BCS.4006014")
     assert message.startswith("Invalid Parameter metric_names : ")
-    assert error(call(client, tenant, bid, "metric/list", None, raw=b"{"))[:2] == (400, "BCS.4006003")
+    assert error(call(tenant, bid, "metric/list", None, raw=b"{"))[:2] == (400, "BCS.4006003")
 
 
-def test_entity_metrics_of_organisations_and_plugins(
-    client: TestClient, tenant: Tenant, db: Database, bid: str
-) -> None:
+def test_entity_metrics_of_organisations_and_plugins(tenant: Tenant, db: Database, bid: str) -> None:
     def dims(kind: str, name: str) -> list[dict[str, str]]:
         return [{"name": "blockchain_id", "value": bid}, {"name": kind, "value": name}]
 
-    body, _, _ = _timed(client, tenant, bid, "entity/metric/list", {"type": "org"})
+    body, _, _ = _timed(tenant, bid, "entity/metric/list", {"type": "org"})
     assert body == {
         "metrics": [
             {"dimensions": dims("org", "orga"), "values": [QUIET[2]]},
@@ -212,43 +202,41 @@ def test_entity_metrics_of_organisations_and_plugins(
     }
     assert list(QUIET[1]) == list(ENTITY_FIELDS)
     # type defaults to org.
-    assert _timed(client, tenant, bid, "entity/metric/list", {})[0] == body
-    body, _, _ = _timed(client, tenant, bid, "entity/metric/list", {"type": "org", "entity_name": "orgb"})
+    assert _timed(tenant, bid, "entity/metric/list", {})[0] == body
+    body, _, _ = _timed(tenant, bid, "entity/metric/list", {"type": "org", "entity_name": "orgb"})
     assert body == {"metrics": [{"dimensions": dims("org", "orgb"), "values": [QUIET[1]]}]}
-    body, _, _ = _timed(client, tenant, bid, "entity/metric/list", {"type": "plugin"})
+    body, _, _ = _timed(tenant, bid, "entity/metric/list", {"type": "plugin"})
     assert body == {"metrics": [{"dimensions": dims("plugin", "baas-agent"), "values": [QUIET[1]]}]}
-    body, _, _ = _timed(client, tenant, bid, "entity/metric/list", {"type": "plugin", "entity_name": "baas-agent"})
+    body, _, _ = _timed(tenant, bid, "entity/metric/list", {"type": "plugin", "entity_name": "baas-agent"})
     assert [m["dimensions"] for m in body["metrics"]] == [dims("plugin", "baas-agent")]
 
-    assert error(call(client, tenant, bid, "entity/metric/list", {"type": "org", "entity_name": "nope"})) == (
-        400,
-        "BCS.4001051",
-        "Input org nope is not exist",
-    )
-    # A plugin is not an org, and an org is not a plugin.
-    assert error(call(client, tenant, bid, "entity/metric/list", {"type": "org", "entity_name": "baas-agent"}))[1] == (
-        "BCS.4001051"
-    )
-    assert error(call(client, tenant, bid, "entity/metric/list", {"type": "plugin", "entity_name": "orga"})) == (
-        400,
-        "BCS.4006014",
-        "Invalid Parameter entity_name : no plugin orga in this instance",
-    )
-    # The RESTful add-on is a plugin only where it was asked for.
-    assert error(call(client, tenant, bid, "entity/metric/list", {"type": "plugin", "entity_name": "baas-restapi"}))[
-        2
-    ] == ("Invalid Parameter entity_name : no plugin baas-restapi in this instance")
-    status, code, message = error(call(client, tenant, bid, "entity/metric/list", {"type": "node"}))
+    refusals = [
+        ({"type": "org", "entity_name": "nope"}, "BCS.4001051", "Input org nope is not exist"),
+        # A plugin is not an org, and an org is not a plugin.
+        ({"type": "org", "entity_name": "baas-agent"}, "BCS.4001051", "Input org baas-agent is not exist"),
+        (
+            {"type": "plugin", "entity_name": "orga"},
+            "BCS.4006014",
+            "Invalid Parameter entity_name : no plugin orga in this instance",
+        ),
+        # The RESTful add-on is a plugin only where it was asked for.
+        (
+            {"type": "plugin", "entity_name": "baas-restapi"},
+            "BCS.4006014",
+            "Invalid Parameter entity_name : no plugin baas-restapi in this instance",
+        ),
+        ({"type": "org", "extra": 1}, "BCS.4006014", "Invalid Parameter extra : unknown field"),
+    ]
+    for body, code, message in refusals:
+        assert error(call(tenant, bid, "entity/metric/list", body)) == (400, code, message), body
+    status, code, message = error(call(tenant, bid, "entity/metric/list", {"type": "node"}))
     assert (status, code) == (400, "BCS.4006014")
     assert message.startswith("Invalid Parameter type : ")
-    assert error(call(client, tenant, bid, "entity/metric/list", {"type": "org", "extra": 1}))[2] == (
-        "Invalid Parameter extra : unknown field"
-    )
 
 
-def test_entity_metrics_list_the_restful_plugin_when_enabled(client: TestClient, tenant: Tenant) -> None:
-    bid = create_instance(client, tenant.headers, tenant.project_id, "bcs-rest", restful_api_support=True)
-    body, _, _ = _timed(client, tenant, bid, "entity/metric/list", {"type": "plugin"})
+def test_entity_metrics_list_the_restful_plugin_when_enabled(tenant: Tenant) -> None:
+    bid = tenant.create_instance("bcs-rest", restful_api_support=True)
+    body, _, _ = _timed(tenant, bid, "entity/metric/list", {"type": "plugin"})
     assert [m["dimensions"][1] for m in body["metrics"]] == [
         {"name": "plugin", "value": "baas-agent"},
         {"name": "plugin", "value": "baas-restapi"},
@@ -258,66 +246,39 @@ def test_entity_metrics_list_the_restful_plugin_when_enabled(client: TestClient,
     assert {m["values"][0]["cpuUsage"] for m in body["metrics"]} <= {"4.5", "16.5"}
 
 
-def test_instance_metrics_of_one_pod(client: TestClient, tenant: Tenant, db: Database, bid: str) -> None:
-    peer = pods_of(db, bid, "orga")[1]
+def _pod_metrics(tenant: Tenant, bid: str, kind: str, entity: str, pod: str) -> tuple[list[dict[str, Any]], list[int]]:
+    """ListInstanceMetric of one pod: its results after checking their dimensions, and the window's timestamps."""
     body, before, after = _timed(
-        client,
-        tenant,
-        bid,
-        "entity/instance/metric/list",
-        {"type": "org", "entity_name": "orga", "instance_name": peer},
+        tenant, bid, "entity/instance/metric/list", {"type": kind, "entity_name": entity, "instance_name": pod}
     )
     assert [r["metric"]["metricName"] for r in body["metrics"]] == ALL_METRICS
-    stamps = check_window(body["metrics"][0]["dataPoints"], before, after)
-    ks = _ops_per_step(db, bid, stamps)
     dimensions = [
         {"name": "blockchain_id", "value": bid},
-        {"name": "org", "value": "orga"},
-        {"name": "instance", "value": peer},
+        {"name": kind, "value": entity},
+        {"name": "instance", "value": pod},
     ]
-    for result in body["metrics"]:
-        _check_series(result, result["metric"]["metricName"], dimensions, 1, ks, stamps)
-
-    orderer = pods_of(db, bid, "orderer")[2]
-    body, _, _ = _timed(
-        client,
-        tenant,
-        bid,
-        "entity/instance/metric/list",
-        {"type": "org", "entity_name": "orderer", "instance_name": orderer},
-    )
-    assert body["metrics"][0]["metric"]["dimensions"][2] == {"name": "instance", "value": orderer}
-
-    agent = f"baas-agent-{bid[:8]}"
-    body, before, after = _timed(
-        client,
-        tenant,
-        bid,
-        "entity/instance/metric/list",
-        {"type": "plugin", "entity_name": "baas-agent", "instance_name": agent},
-    )
-    stamps = check_window(body["metrics"][0]["dataPoints"], before, after)
-    ks = _ops_per_step(db, bid, stamps)
-    for result in body["metrics"]:
-        _check_series(
-            result,
-            result["metric"]["metricName"],
-            [
-                {"name": "blockchain_id", "value": bid},
-                {"name": "plugin", "value": "baas-agent"},
-                {"name": "instance", "value": agent},
-            ],
-            1,
-            ks,
-            stamps,
-        )
+    assert all(r["metric"]["dimensions"] == dimensions for r in body["metrics"])
+    return body["metrics"], check_window(body["metrics"][0]["dataPoints"], before, after)
 
 
-def test_instance_metrics_refusals(client: TestClient, tenant: Tenant, db: Database, bid: str) -> None:
+def test_instance_metrics_of_one_pod(tenant: Tenant, db: Database, bid: str) -> None:
+    pods = [
+        ("org", "orga", pods_of(db, bid, "orga")[1]),
+        ("org", "orderer", pods_of(db, bid, "orderer")[2]),
+        ("plugin", "baas-agent", f"baas-agent-{bid[:8]}"),
+    ]
+    for kind, entity, pod in pods:
+        results, stamps = _pod_metrics(tenant, bid, kind, entity, pod)
+        ks = _ops_per_step(db, bid, stamps)
+        for result in results:
+            _check_series(result, result["metric"]["metricName"], result["metric"]["dimensions"], 1, ks, stamps)
+
+
+def test_instance_metrics_refusals(tenant: Tenant, db: Database, bid: str) -> None:
     orgb_peer = pods_of(db, bid, "orgb")[0]
 
     def refused(body: dict[str, Any]) -> tuple[int, str, str]:
-        return error(call(client, tenant, bid, "entity/instance/metric/list", body))
+        return error(call(tenant, bid, "entity/instance/metric/list", body))
 
     assert refused({"type": "org", "entity_name": "orga", "instance_name": "peer-x"}) == (
         400,
@@ -369,19 +330,21 @@ def none_client(settings: Settings) -> Iterator[TestClient]:
         yield c
 
 
-def test_the_none_source_has_no_data_points(none_client: TestClient, make_account: Any, db: Database) -> None:
+def test_the_none_source_has_no_data_points(
+    none_client: TestClient, make_account: Callable[..., TestAccount], db: Database
+) -> None:
     tenant = new_tenant(none_client, make_account)
-    bid = create_instance(none_client, tenant.headers, tenant.project_id, **TWO_ORGS)
+    bid = tenant.create_instance(**TWO_ORGS)
     blockchain = [{"name": "blockchain_id", "value": bid}]
 
-    body, _, _ = _timed(none_client, tenant, bid, "metric/list", {"metric_names": ALL_METRICS})
+    body, _, _ = _timed(tenant, bid, "metric/list", {"metric_names": ALL_METRICS})
     assert body == {
         "metrics": [
             {"metric": {"namespace": "BCS.Node", "metricName": name, "dimensions": blockchain}, "dataPoints": []}
             for name in ALL_METRICS
         ]
     }
-    body, _, _ = _timed(none_client, tenant, bid, "entity/metric/list", {"type": "org", "entity_name": "orga"})
+    body, _, _ = _timed(tenant, bid, "entity/metric/list", {"type": "org", "entity_name": "orga"})
     assert body == {
         "metrics": [
             {
@@ -392,13 +355,9 @@ def test_the_none_source_has_no_data_points(none_client: TestClient, make_accoun
     }
     peer = pods_of(db, bid, "orga")[0]
     body, _, _ = _timed(
-        none_client,
-        tenant,
-        bid,
-        "entity/instance/metric/list",
-        {"type": "org", "entity_name": "orga", "instance_name": peer},
+        tenant, bid, "entity/instance/metric/list", {"type": "org", "entity_name": "orga", "instance_name": peer}
     )
     assert [(r["metric"]["metricName"], r["dataPoints"]) for r in body["metrics"]] == [(n, []) for n in ALL_METRICS]
     # The refusals do not depend on the source.
-    assert error(call(none_client, tenant, bid, "metric/list", {"metric_names": ["nope"]}))[:2] == (400, "BCS.4006014")
-    assert error(call(none_client, tenant, bid, "entity/metric/list", {"entity_name": "nope"}))[1] == "BCS.4001051"
+    assert error(call(tenant, bid, "metric/list", {"metric_names": ["nope"]}))[:2] == (400, "BCS.4006014")
+    assert error(call(tenant, bid, "entity/metric/list", {"entity_name": "nope"}))[1] == "BCS.4001051"

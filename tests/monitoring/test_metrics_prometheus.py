@@ -15,29 +15,27 @@ from fastapi.testclient import TestClient
 
 from openbcs.app import create_app
 from openbcs.kernel.db import Database
-from openbcs.monitoring.sources import DEFAULT_QUERIES
 from openbcs.kernel.settings import Settings
-from tests.instances.helpers import Tenant, create_instance, new_tenant
+from openbcs.monitoring.sources import DEFAULT_QUERIES
 from tests.monitoring.helpers import (
     ALL_METRICS,
     DEFAULT_METRICS,
     ENTITY_FIELDS,
+    TWO_ORGS,
     UNITS,
     FakePrometheus,
     Query,
     call,
-    error,
     event_rows,
     events,
     pods_of,
     pvcs_of,
 )
-from tests.support import free_port
+from tests.support.accounts import TestAccount
+from tests.support.errors import error
+from tests.support.servers import free_port
+from tests.support.tenants import Tenant, new_tenant
 
-TWO_ORGS: dict[str, Any] = {
-    "peer_orgs": [{"name": "orga", "node_count": 2}, {"name": "orgb", "node_count": 1}],
-    "channels": [{"name": "channel", "org_names": ["orga", "orgb"]}],
-}
 UNAVAILABLE = (500, "BCS.5000500", "Internal Server Error: the metrics source is unavailable")
 
 
@@ -47,29 +45,30 @@ def prometheus() -> Iterator[FakePrometheus]:
         yield fake
 
 
+PrometheusApp = Callable[..., AbstractContextManager[tuple[Tenant, str]]]
+
+
 @pytest.fixture
-def prometheus_app(settings: Settings, prometheus: FakePrometheus) -> Callable[..., AbstractContextManager[TestClient]]:
-    """``with prometheus_app(**settings) as client:`` an app with the prometheus source pointed at the fake (never
-    combined with the ``client`` fixture)."""
+def prometheus_app(
+    settings: Settings, prometheus: FakePrometheus, make_account: Callable[..., TestAccount]
+) -> PrometheusApp:
+    """``with prometheus_app(**settings) as (tenant, bid):`` an app with the prometheus source pointed at the fake,
+    a tenant on it and the tenant's Normal instance (orga, orgb, the orderers). Never combined with ``client``."""
 
     @contextmanager
-    def run(**updates: Any) -> Iterator[TestClient]:
+    def run(**updates: Any) -> Iterator[tuple[Tenant, str]]:
         chosen = settings.model_copy(
             update={"metrics_source": "prometheus", "prometheus_url": prometheus.url, **updates}
         )
         with TestClient(create_app(chosen), raise_server_exceptions=False) as test_client:
-            yield test_client
+            tenant = new_tenant(test_client, make_account)
+            yield tenant, tenant.create_instance(**TWO_ORGS)
 
     return run
 
 
 def _fill(template: str, pods: list[str], pvcs: list[str], bid: str) -> str:
     return template.replace("{pods}", "|".join(pods)).replace("{pvcs}", "|".join(pvcs)).replace("{blockchain_id}", bid)
-
-
-def _setup(client: TestClient, make_account: Any) -> tuple[Tenant, str]:
-    tenant = new_tenant(client, make_account)
-    return tenant, create_instance(client, tenant.headers, tenant.project_id, **TWO_ORGS)
 
 
 def _points(query: Query) -> list[dict[str, Any]]:
@@ -89,19 +88,17 @@ def _check_range(query: Query) -> None:
 
 
 def test_bcs_metrics_send_the_documented_queries_and_sum_the_series(
-    prometheus_app: Callable[..., AbstractContextManager[TestClient]],
+    prometheus_app: PrometheusApp,
     prometheus: FakePrometheus,
-    make_account: Any,
     db: Database,
 ) -> None:
-    with prometheus_app() as client:
-        tenant, bid = _setup(client, make_account)
+    with prometheus_app() as (tenant, bid):
         pods, pvcs = pods_of(db, bid), pvcs_of(db, bid)
         assert len(pods) == 6
         assert len(pvcs) == 3
         stored = event_rows(db, bid)
 
-        response = call(client, tenant, bid, "metric/list", {})
+        response = call(tenant, bid, "metric/list", {})
         assert response.status_code == 200, (response.text, prometheus.refused)
         assert prometheus.refused == []
         sent = prometheus.queries
@@ -132,9 +129,8 @@ def test_bcs_metrics_send_the_documented_queries_and_sum_the_series(
 
 
 def test_entity_and_instance_metrics_query_their_own_pods(
-    prometheus_app: Callable[..., AbstractContextManager[TestClient]],
+    prometheus_app: PrometheusApp,
     prometheus: FakePrometheus,
-    make_account: Any,
     db: Database,
 ) -> None:
     # sendBytesRate answers a large rate: the entity value keeps every digit.
@@ -149,11 +145,10 @@ def test_entity_and_instance_metrics_query_their_own_pods(
         }
 
     prometheus.responder = answer
-    with prometheus_app() as client:
-        tenant, bid = _setup(client, make_account)
+    with prometheus_app() as (tenant, bid):
         orga_pods, orga_pvcs = pods_of(db, bid, "orga"), pvcs_of(db, bid, "orga")
 
-        response = call(client, tenant, bid, "entity/metric/list", {"type": "org", "entity_name": "orga"})
+        response = call(tenant, bid, "entity/metric/list", {"type": "org", "entity_name": "orga"})
         assert response.status_code == 200, (response.text, prometheus.refused)
         assert [q.query for q in prometheus.queries] == [
             _fill(DEFAULT_QUERIES[metric], orga_pods, orga_pvcs, bid) for metric in ENTITY_FIELDS.values()
@@ -169,7 +164,7 @@ def test_entity_and_instance_metrics_query_their_own_pods(
 
         # Plugins: their own pod, no volume claim.
         prometheus.queries.clear()
-        response = call(client, tenant, bid, "entity/metric/list", {"type": "plugin"})
+        response = call(tenant, bid, "entity/metric/list", {"type": "plugin"})
         assert response.status_code == 200
         agent = f"baas-agent-{bid[:8]}"
         assert prometheus.queries[0].query == _fill(DEFAULT_QUERIES["cpuUsage"], [agent], [], bid)
@@ -180,13 +175,8 @@ def test_entity_and_instance_metrics_query_their_own_pods(
         # One pod: every metric, for that pod only.
         prometheus.queries.clear()
         peer = orga_pods[1]
-        response = call(
-            client,
-            tenant,
-            bid,
-            "entity/instance/metric/list",
-            {"type": "org", "entity_name": "orga", "instance_name": peer},
-        )
+        body = {"type": "org", "entity_name": "orga", "instance_name": peer}
+        response = call(tenant, bid, "entity/instance/metric/list", body)
         assert response.status_code == 200
         assert [q.query for q in prometheus.queries] == [
             _fill(DEFAULT_QUERIES[name], [peer], orga_pvcs, bid) for name in ALL_METRICS
@@ -205,9 +195,8 @@ def test_entity_and_instance_metrics_query_their_own_pods(
 
 @pytest.mark.parametrize("suffix", [".json", ".yaml", ".yml"])
 def test_a_queries_file_overrides_the_table(
-    prometheus_app: Callable[..., AbstractContextManager[TestClient]],
+    prometheus_app: PrometheusApp,
     prometheus: FakePrometheus,
-    make_account: Any,
     db: Database,
     tmp_path: Path,
     suffix: str,
@@ -222,12 +211,9 @@ def test_a_queries_file_overrides_the_table(
     else:
         path.write_text("".join(f"{name}: '{query}'\n" for name, query in overrides.items()))
 
-    with prometheus_app(metrics_queries_file=path) as client:
-        tenant, bid = _setup(client, make_account)
+    with prometheus_app(metrics_queries_file=path) as (tenant, bid):
         pods, pvcs = pods_of(db, bid), pvcs_of(db, bid)
-        response = call(
-            client, tenant, bid, "metric/list", {"metric_names": ["cpuUsage", "diskUsedRate", "memUsedRate"]}
-        )
+        response = call(tenant, bid, "metric/list", {"metric_names": ["cpuUsage", "diskUsedRate", "memUsedRate"]})
         assert response.status_code == 200, response.text
         assert [q.query for q in prometheus.queries] == [
             f'avg(my_cpu_percent{{pod=~"{"|".join(pods)}",bcs="{bid}"}})',
@@ -262,38 +248,40 @@ def test_the_prometheus_source_needs_a_url(settings: Settings) -> None:
         create_app(settings.model_copy(update={"metrics_source": "prometheus", "prometheus_url": None}))
 
 
+def _all_unavailable(tenant: Tenant, bid: str) -> None:
+    """Each of the three metric operations answers 500: the metrics source is unavailable."""
+    bodies = {
+        "metric/list": {},
+        "entity/metric/list": {"type": "org"},
+        "entity/instance/metric/list": {
+            "type": "plugin",
+            "entity_name": "baas-agent",
+            "instance_name": f"baas-agent-{bid[:8]}",
+        },
+    }
+    for path, body in bodies.items():
+        assert error(call(tenant, bid, path, body)) == UNAVAILABLE, path
+
+
 def test_a_failing_prometheus_is_a_500(
-    prometheus_app: Callable[..., AbstractContextManager[TestClient]],
+    prometheus_app: PrometheusApp,
     prometheus: FakePrometheus,
-    make_account: Any,
     db: Database,
 ) -> None:
     def failing(_query: Query) -> dict[str, Any]:
         return {"status": "error", "errorType": "execution", "error": "query timed out"}
 
     prometheus.responder = failing
-    bodies = {
-        "metric/list": {},
-        "entity/metric/list": {"type": "org"},
-        "entity/instance/metric/list": {"type": "plugin", "entity_name": "baas-agent", "instance_name": ""},
-    }
-    with prometheus_app() as client:
-        tenant, bid = _setup(client, make_account)
-        bodies["entity/instance/metric/list"]["instance_name"] = f"baas-agent-{bid[:8]}"
+    with prometheus_app() as (tenant, bid):
         stored = event_rows(db, bid)
-        for path, body in bodies.items():
-            assert error(call(client, tenant, bid, path, body)) == UNAVAILABLE, path
+        _all_unavailable(tenant, bid)
         assert len(prometheus.queries) == 3  # each call stopped at its first query
         # Events do not depend on the metrics source.
-        assert len(events(client, tenant, bid)) == len(stored)
+        assert len(events(tenant, bid)) == len(stored)
         assert event_rows(db, bid) == stored
 
     # Nobody listening at all.
-    with prometheus_app(prometheus_url=f"http://127.0.0.1:{free_port()}") as client:
-        tenant = new_tenant(client, make_account)
-        bid = create_instance(client, tenant.headers, tenant.project_id)
-        for path, body in bodies.items():
-            body = {**body, "instance_name": f"baas-agent-{bid[:8]}"} if "instance_name" in body else body
-            assert error(call(client, tenant, bid, path, body)) == UNAVAILABLE, path
+    with prometheus_app(prometheus_url=f"http://127.0.0.1:{free_port()}") as (tenant, bid):
+        _all_unavailable(tenant, bid)
         # Refusals come before the source is asked.
-        assert error(call(client, tenant, bid, "metric/list", {"metric_names": ["nope"]}))[:2] == (400, "BCS.4006014")
+        assert error(call(tenant, bid, "metric/list", {"metric_names": ["nope"]}))[:2] == (400, "BCS.4006014")

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from fastapi.testclient import TestClient
 
+from openbcs import events
 from openbcs.app import create_app
 from openbcs.kernel.db import Database
-from openbcs.monitoring import service
 from openbcs.kernel.settings import Settings
 from tests.monitoring.helpers import add_alarm, add_event, alarm_rows, event_rows
+from tests.support.diagnostic import wait_for
 
 DAY_NS = 86_400 * 10**9
 BID, OTHER = "00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002"
@@ -32,7 +32,7 @@ def test_prune_removes_what_is_older_than_the_retention(db: Database) -> None:
     now = time.time_ns()
     _seed(db, now)
 
-    gone = db.run_write(lambda s: service.prune(s, retention_seconds=30 * 86_400))
+    gone = db.run_write(events.prune, retention_seconds=30 * 86_400)
 
     assert gone == 3  # two old events, one old cleared alarm
     for bid in (BID, OTHER):
@@ -42,10 +42,10 @@ def test_prune_removes_what_is_older_than_the_retention(db: Database) -> None:
         ("ActiveForLong", True),
     ]
     # Nothing more to prune.
-    assert db.run_write(lambda s: service.prune(s, retention_seconds=30 * 86_400)) == 0
+    assert db.run_write(events.prune, retention_seconds=30 * 86_400) == 0
 
     # A shorter retention: the recent ones go too; active alarms never do.
-    assert db.run_write(lambda s: service.prune(s, retention_seconds=86_400)) == 3
+    assert db.run_write(events.prune, retention_seconds=86_400) == 3
     for bid in (BID, OTHER):
         assert [e.name for e in event_rows(db, bid)] == ["New"]
     assert [a.name for a in alarm_rows(db, BID)] == ["ActiveForLong"]
@@ -59,12 +59,5 @@ def test_the_server_prunes_with_its_configured_retention(settings: Settings, db:
     add_alarm(db, BID, PROJECT, "ActiveSevenDays", now - 7 * DAY_NS, None, key="k2")
 
     with TestClient(create_app(settings.model_copy(update={"event_retention_days": 5})), raise_server_exceptions=False):
-        _wait_for(lambda: [e.name for e in event_rows(db, BID)] == ["FourDaysOld"], what="the server's pruning")
+        wait_for(lambda: [e.name for e in event_rows(db, BID)] == ["FourDaysOld"], what="the server's pruning")
         assert [a.name for a in alarm_rows(db, BID)] == ["ActiveSevenDays"]
-
-
-def _wait_for(condition: Any, *, what: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)

@@ -1,56 +1,37 @@
 """The five monitoring operations through the official SDK (huaweicloudsdkbcs BcsClient, AK/SK signed) on a live
-loopback server, with each metrics source: the answers parse into the SDK's models with every documented field."""
+loopback server, with each metrics source: the answers parse into the SDK's models with every documented field.
+(SDK imports stay inside the functions: importing the SDK writes ``$HOME/.huaweicloud``, and only the session's
+fixtures point $HOME at a temporary folder.)"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from typing import Any
 
 import httpx
 import pytest
-from huaweicloudsdkbcs.v2 import (
-    BcsClient,
-    EntityMetricListItem,
-    EventMetadataRelation,
-    EventResultSort,
-    ListBcsEventRequestBody,
-    ListBcsEventsRequest,
-    ListBcsEventsStatisticRequest,
-    ListBcsMetricRequest,
-    ListBcsMetricRequestBody,
-    ListEntityMetricRequest,
-    ListEntityMetricRequestBody,
-    ListInstanceMetricRequest,
-    ListInstanceMetricRequestBody,
-    MetricItemResultAPI,
-)
-from huaweicloudsdkcore.auth.credentials import BasicCredentials
-from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 
 from openbcs.kernel.db import Database
-from openbcs.engine import engine as operations
-from openbcs.engine.diagnostic import KIND
 from openbcs.kernel.settings import Settings
-from tests.instances.helpers import create_instance, issue_token, wait_for_operation
 from tests.monitoring.helpers import (
     ALL_METRICS,
     DEFAULT_METRICS,
     ENTITY_FIELDS,
     MS,
+    TWO_ORGS,
     UNITS,
     FakePrometheus,
     alarm_rows,
     event_rows,
     model_value,
     pods_of,
+    run_diagnostic,
 )
-from tests.support import LiveServer, TestAccount
+from tests.support.accounts import TestAccount
+from tests.support.servers import LiveServer
+from tests.support.tenants import new_tenant
 
-TWO_ORGS: dict[str, Any] = {
-    "peer_orgs": [{"name": "orga", "node_count": 2}, {"name": "orgb", "node_count": 1}],
-    "channels": [{"name": "channel", "org_names": ["orga", "orgb"]}],
-}
 # sdk field name -> the API's key, for the entity values.
 ENTITY_ATTRS = {
     "cpu_usage": "cpuUsage",
@@ -75,12 +56,17 @@ def server(request: pytest.FixtureRequest, settings: Settings) -> Iterator[tuple
 
 
 def _client(server: LiveServer, account: TestAccount) -> Any:
+    from huaweicloudsdkbcs.v2 import BcsClient
+    from huaweicloudsdkcore.auth.credentials import BasicCredentials
+
     credentials = BasicCredentials(account.ak, account.sk, account.project_id)
     return BcsClient.new_builder().with_credentials(credentials).with_endpoints([server.url]).build()
 
 
 def _check_result(result: Any, namespace: str) -> None:
     """A MetricItemResultAPI with every documented field present."""
+    from huaweicloudsdkbcs.v2 import MetricItemResultAPI
+
     assert isinstance(result, MetricItemResultAPI)
     assert result.metric.namespace == namespace
     assert result.metric.metric_name
@@ -98,25 +84,32 @@ def _check_result(result: Any, namespace: str) -> None:
             assert isinstance(statistic.value, float)
 
 
-def test_the_five_operations_through_the_sdk(server: tuple[str, LiveServer], make_account: Any, db: Database) -> None:
+def test_the_five_operations_through_the_sdk(
+    server: tuple[str, LiveServer], make_account: Callable[..., TestAccount], db: Database
+) -> None:
+    from huaweicloudsdkbcs.v2 import (
+        EntityMetricListItem,
+        EventMetadataRelation,
+        EventResultSort,
+        ListBcsEventRequestBody,
+        ListBcsEventsRequest,
+        ListBcsEventsStatisticRequest,
+        ListBcsMetricRequest,
+        ListBcsMetricRequestBody,
+        ListEntityMetricRequest,
+        ListEntityMetricRequestBody,
+        ListInstanceMetricRequest,
+        ListInstanceMetricRequestBody,
+    )
+    from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
+
     source, live = server
-    account = make_account()
     with httpx.Client(base_url=live.url) as http:
-        token = issue_token(http, account)  # type: ignore[arg-type]
-        headers = {"X-Auth-Token": token}
-        bid = create_instance(http, headers, account.project_id, **TWO_ORGS)  # type: ignore[arg-type]
+        tenant = new_tenant(http, make_account)
+        bid = tenant.create_instance(**TWO_ORGS)
         # A failed operation on the instance: an active alarm.
-        failed = db.run_write(
-            lambda s: operations.start(
-                s,
-                kind=KIND,
-                domain_id=account.domain_id,
-                project_id=account.project_id,
-                blockchain_id=bid,
-                payload={"fail_at": "execute-a"},
-            )
-        )
-        assert wait_for_operation(http, headers, account.project_id, failed)["operation_status"] == "failed"  # type: ignore[arg-type]
+        failed = run_diagnostic(db, tenant, bid, fail_at="execute-a")
+    account = tenant.account
     client = _client(live, account)
     stored = event_rows(db, bid)
 

@@ -9,15 +9,16 @@ from typing import Any
 
 import httpx
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
 
-from openbcs.kernel.db import Database
 from openbcs.engine.models import Operation
+from openbcs.kernel.db import Database
 from openbcs.kernel.settings import Settings
-from tests.instances.helpers import Tenant
 from tests.monitoring.helpers import sample, scrape
-from tests.operations.helpers import KIND, seed
-from tests.support import LiveServer, free_port
+from tests.support.diagnostic import KIND, seed
+from tests.support.servers import LiveServer, free_port
+from tests.support.tenants import Tenant
 
 REQUESTS = "openbcs_requests_total"
 LATENCY_COUNT = "openbcs_request_duration_seconds_count"
@@ -74,22 +75,32 @@ def test_request_counters_move_by_the_scripted_calls(client: TestClient, tenant:
     assert sample(after, "openbcs_database_errors_total") == sample(before, "openbcs_database_errors_total") == 0
 
 
+def _stored_counts(session: Session) -> dict[tuple[str, str], int]:
+    query = select(Operation.kind, Operation.status, func.count()).group_by(Operation.kind, Operation.status)
+    return {(kind, status): count for kind, status, count in session.execute(query)}
+
+
+def _delete_failed(session: Session) -> None:
+    session.execute(delete(Operation).where(Operation.status == "failed"))
+
+
+def _shown_counts(samples: dict[Any, float]) -> dict[tuple[str, str], float]:
+    """``{(kind, status): value}`` of the ``openbcs_operations`` gauge."""
+    return {
+        (dict(labels)["kind"], dict(labels)["status"]): value
+        for (name, labels), value in samples.items()
+        if name == "openbcs_operations"
+    }
+
+
 def test_operation_gauges_and_queue_depth_match_the_database(client: TestClient, tenant: Tenant, db: Database) -> None:
     # Operations parked in each state (no worker moves them).
-    states = ["waiting", "waiting", "processing", "finished", "failed", "failed", "failed", "stop"]
-    for state in states:
-        db.run_write(lambda s, st=state: seed(s, st, domain_id=tenant.domain_id, project_id=tenant.project_id))
+    for state in ["waiting", "waiting", "processing", "finished", "failed", "failed", "failed", "stop"]:
+        db.run_write(seed, state, domain_id=tenant.domain_id, project_id=tenant.project_id)
 
     samples = scrape(client)
 
-    stored = db.run_read(
-        lambda s: {
-            (kind, status): count
-            for kind, status, count in s.execute(
-                select(Operation.kind, Operation.status, func.count()).group_by(Operation.kind, Operation.status)
-            )
-        }
-    )
+    stored = db.run_read(_stored_counts)
     assert stored == {
         (KIND, "waiting"): 2,
         (KIND, "processing"): 1,
@@ -97,24 +108,20 @@ def test_operation_gauges_and_queue_depth_match_the_database(client: TestClient,
         (KIND, "failed"): 3,
         (KIND, "stop"): 1,
     }
-    shown = {
-        (dict(labels)["kind"], dict(labels)["status"]): value
-        for (name, labels), value in samples.items()
-        if name == "openbcs_operations"
-    }
-    assert shown == stored
+    assert _shown_counts(samples) == stored
     assert sample(samples, "openbcs_worker_queue_depth") == 3  # waiting + processing
 
     # The gauges are read at each scrape: more operations, new values; none left over from the previous scrape.
-    db.run_write(lambda s: s.execute(Operation.__table__.delete().where(Operation.status == "failed")))
-    db.run_write(lambda s: seed(s, "waiting", domain_id=tenant.domain_id, project_id=tenant.project_id))
+    db.run_write(_delete_failed)
+    db.run_write(seed, "waiting", domain_id=tenant.domain_id, project_id=tenant.project_id)
     samples = scrape(client)
-    shown = {
-        (dict(labels)["kind"], dict(labels)["status"]): value
-        for (name, labels), value in samples.items()
-        if name == "openbcs_operations"
+    assert _shown_counts(samples) == {
+        (KIND, "waiting"): 3,
+        (KIND, "processing"): 1,
+        (KIND, "finished"): 1,
+        (KIND, "stop"): 1,
     }
-    assert shown == {(KIND, "waiting"): 3, (KIND, "processing"): 1, (KIND, "finished"): 1, (KIND, "stop"): 1}
+    assert _shown_counts(samples) == db.run_read(_stored_counts)
     assert sample(samples, "openbcs_worker_queue_depth") == 4
 
 
