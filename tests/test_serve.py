@@ -8,12 +8,16 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support import free_port
+from openbcs.kernel.db import Database
+from tests.support.accounts import TestAccount
+from tests.support.diagnostic import all_stored, seed
+from tests.support.servers import free_port
 
 OPENBCS = str(Path(sys.executable).with_name("openbcs"))
 
@@ -77,7 +81,7 @@ def test_first_command_serves_demo_accounts_on_8080(tmp_path):
         assert exports[f"{prefix}_PROJECT_NAME"] == "cn-north-4"
         assert re.fullmatch(r"[A-Z0-9]{20}", exports[f"{prefix}_AK"])
         assert len(exports[f"{prefix}_SK"]) == 40
-    assert (tmp_path / "openbcs-data" / "openbcs.kernel.db").exists()
+    assert (tmp_path / "openbcs-data" / "openbcs.db").exists()
     assert oct((tmp_path / "openbcs-data" / "server.key").stat().st_mode & 0o777) == "0o600"
 
     # A second start on the same data dir is idempotent: same accounts, same credentials, and they work.
@@ -95,9 +99,16 @@ def test_first_command_serves_demo_accounts_on_8080(tmp_path):
 
 
 @pytest.mark.slow
-def test_two_worker_processes_share_the_database(tmp_path, database_url, make_account, token_for):
+def test_two_worker_processes_share_the_database(
+    tmp_path: Path,
+    database_url: str,
+    db: Database,
+    make_account: Callable[..., TestAccount],
+    token_for: Callable[[TestAccount], str],
+) -> None:
     account = make_account()
     token = token_for(account)
+    finished = db.run_write(seed, "finished", domain_id=account.domain_id, project_id=account.project_id)
     port = free_port()
     process = _serve(
         ["--workers", "2", "--port", str(port), "--data-dir", str(tmp_path / "d"), "--database-url", database_url],
@@ -106,13 +117,18 @@ def test_two_worker_processes_share_the_database(tmp_path, database_url, make_ac
     )
     try:
         _wait_healthy(f"http://127.0.0.1:{port}", process)
-        for _ in range(6):  # spread over both processes by the kernel
+        for _ in range(6):  # spread over both processes by the kernel: each reads the operation stored here
             response = httpx.get(
                 f"http://127.0.0.1:{port}/v2/{account.project_id}/operation/record",
                 headers={"X-Auth-Token": token},
                 timeout=10,
             )
             assert response.status_code == 200
-            assert response.json() == {"count": 0, "operation_records": []}
+            body = response.json()
+            assert body["count"] == 1
+            assert [(r["operation_id"], r["operation_status"]) for r in body["operation_records"]] == [
+                (finished, "finished")
+            ]
     finally:
         _stop(process)
+    assert [(op.id, op.status) for op in all_stored(db)] == [(finished, "finished")]

@@ -10,8 +10,8 @@ import pytest
 from click.testing import Result
 from fastapi.testclient import TestClient
 
-from openbcs.kernel.db import Database
 from openbcs.iam.passwords import verify_password
+from openbcs.kernel.db import Database
 from openbcs.kernel.keys import ServerKey
 from tests.iam.helpers import (
     KEYSTONE_WRONG_PASSWORD,
@@ -19,14 +19,14 @@ from tests.iam.helpers import (
     access_keys_of,
     accounts,
     assert_empty_records,
-    assert_unauthorized,
     projects_of,
     records_path,
     row_counts,
     signed_request,
     user_of,
 )
-from tests.support import TestAccount, token_body
+from tests.support.accounts import TestAccount, token_body
+from tests.support.errors import assert_unauthorized
 
 NEW_ACCOUNT_KEYS = {
     "domain_id",

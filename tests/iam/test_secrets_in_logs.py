@@ -16,8 +16,10 @@ import pytest
 from click.testing import Result
 
 from openbcs.kernel.db import Database
-from tests.iam.helpers import records_path, request_id_of, signed_request, user_of
-from tests.support import free_port, token_body
+from tests.iam.helpers import records_path, signed_request, user_of
+from tests.support.accounts import token_body
+from tests.support.errors import request_id_of
+from tests.support.servers import free_port
 
 
 def _openbcs_command() -> str:

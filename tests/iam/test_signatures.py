@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from click.testing import Result
+from fastapi.testclient import TestClient
 from huaweicloudsdkbcs.v2 import BcsClient, ListOpRecordRequest
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
@@ -18,15 +20,16 @@ from tests.iam.helpers import (
     access_key_row,
     access_keys_of,
     assert_empty_records,
-    assert_forbidden,
-    assert_unauthorized,
+    held_token,
     records_path,
-    request_id_of,
     signed_request,
     user_of,
 )
-from tests.support import LiveServer, TestAccount, token_body
+from tests.support.accounts import TestAccount
+from tests.support.errors import assert_forbidden, assert_unauthorized, request_id_of
+from tests.support.servers import LiveServer
 
+Mutation = Callable[[dict[str, str]], dict[str, str]]
 QUERY = "?blockchain_id=x%20y&operation_status=finished&resource_type=BCSSVC01"
 
 
@@ -120,51 +123,43 @@ def test_another_accounts_secret_key(live_server: LiveServer, make_account: Call
     assert_unauthorized(_get(url, headers))
 
 
-def _mutations(headers: dict[str, str]) -> dict[str, dict[str, str]]:
-    authorization = headers["Authorization"]
-    signature = authorization.rsplit("Signature=", 1)[1]
-    flipped = signature[:-1] + ("0" if signature[-1] != "0" else "1")
-    without_date = {k: v for k, v in headers.items() if k != "X-Sdk-Date"}
-    return {
-        "bearer": {**headers, "Authorization": "Bearer " + signature},
-        "algorithm-only": {**headers, "Authorization": "SDK-HMAC-SHA256"},
-        "other-algorithm": {**headers, "Authorization": authorization.replace("SDK-HMAC-SHA256", "SDK-HMAC-SM3")},
-        "short-signature": {**headers, "Authorization": authorization[:-1]},
-        "flipped-signature": {**headers, "Authorization": authorization[: -len(signature)] + flipped},
-        "no-signature": {**headers, "Authorization": authorization.split(", Signature=")[0]},
-        "upper-case-signed-headers": {**headers, "Authorization": authorization.replace("host", "Host")},
-        "date-not-signed": {**headers, "Authorization": authorization.replace(";x-sdk-date", "")},
-        "host-not-signed": {**headers, "Authorization": authorization.replace(";host;", ";")},
-        "no-date-header": without_date,
-        "date-with-dashes": {**headers, "X-Sdk-Date": "2024-01-01T00:00:00Z"},
-        "changed-date": {
-            **headers,
-            "X-Sdk-Date": (datetime.now(UTC) - timedelta(minutes=1)).strftime("%Y%m%dT%H%M%SZ"),
-        },
-        "changed-user-agent": {**headers, "User-Agent": "someone-else"},
-        "empty": {**headers, "Authorization": ""},
-    }
+def _authorization(change: Callable[[str, str], str]) -> Mutation:
+    """Replace the Authorization header by ``change(authorization, signature)``."""
+
+    def mutate(headers: dict[str, str]) -> dict[str, str]:
+        authorization = headers["Authorization"]
+        return {**headers, "Authorization": change(authorization, authorization.rsplit("Signature=", 1)[1])}
+
+    return mutate
 
 
-@pytest.mark.parametrize(
-    "mutation",
-    [
-        "bearer",
-        "algorithm-only",
-        "other-algorithm",
-        "short-signature",
-        "flipped-signature",
-        "no-signature",
-        "upper-case-signed-headers",
-        "date-not-signed",
-        "host-not-signed",
-        "no-date-header",
-        "date-with-dashes",
-        "changed-date",
-        "changed-user-agent",
-        "empty",
-    ],
-)
+def _flip_last(signature: str) -> str:
+    return signature[:-1] + ("0" if signature[-1] != "0" else "1")
+
+
+# Ways a signed request's headers get altered after signing; each must make the signature prove nothing.
+MUTATIONS: dict[str, Mutation] = {
+    "bearer": _authorization(lambda _, signature: "Bearer " + signature),
+    "algorithm-only": _authorization(lambda *_: "SDK-HMAC-SHA256"),
+    "other-algorithm": _authorization(lambda auth, _: auth.replace("SDK-HMAC-SHA256", "SDK-HMAC-SM3")),
+    "short-signature": _authorization(lambda auth, _: auth[:-1]),
+    "flipped-signature": _authorization(lambda auth, signature: auth[: -len(signature)] + _flip_last(signature)),
+    "no-signature": _authorization(lambda auth, _: auth.split(", Signature=")[0]),
+    "upper-case-signed-headers": _authorization(lambda auth, _: auth.replace("host", "Host")),
+    "date-not-signed": _authorization(lambda auth, _: auth.replace(";x-sdk-date", "")),
+    "host-not-signed": _authorization(lambda auth, _: auth.replace(";host;", ";")),
+    "empty": _authorization(lambda *_: ""),
+    "no-date-header": lambda headers: {k: v for k, v in headers.items() if k != "X-Sdk-Date"},
+    "date-with-dashes": lambda headers: {**headers, "X-Sdk-Date": "2024-01-01T00:00:00Z"},
+    "changed-date": lambda headers: {
+        **headers,
+        "X-Sdk-Date": (datetime.now(UTC) - timedelta(minutes=1)).strftime("%Y%m%dT%H%M%SZ"),
+    },
+    "changed-user-agent": lambda headers: {**headers, "User-Agent": "someone-else"},
+}
+
+
+@pytest.mark.parametrize("mutation", list(MUTATIONS))
 def test_malformed_or_altered_authorization(
     live_server: LiveServer, make_account: Callable[..., TestAccount], mutation: str
 ) -> None:
@@ -177,7 +172,7 @@ def test_malformed_or_altered_authorization(
         sdk_date=datetime.now(UTC) - timedelta(minutes=2),
     )
     assert_empty_records(_get(url, headers))  # the unaltered request is fine
-    altered = _mutations(headers)[mutation]
+    altered = MUTATIONS[mutation](headers)
     assert altered != headers
     assert_unauthorized(_get(url, altered))
 
@@ -260,8 +255,6 @@ def test_deleted_access_key_is_refused(
     account = make_account()
     created = cli("key", "create", account.name, "--json")
     assert created.exit_code == 0, created.output
-    import json
-
     second = json.loads(created.stdout)
     assert {k.access_key for k in access_keys_of(db, account.created.user_id)} == {account.ak, second["access_key"]}
 
@@ -355,26 +348,16 @@ def test_project_list_for_a_signed_caller(live_server: LiveServer, make_account:
 
 
 def test_deleting_a_key_also_ends_the_owners_tokens(
-    live_server: LiveServer,
-    make_account: Callable[..., TestAccount],
-    db: Database,
-    cli: Callable[..., Result],
+    client: TestClient, make_account: Callable[..., TestAccount], db: Database, cli: Callable[..., Result]
 ) -> None:
     account = make_account()
-    token_response = httpx.post(
-        live_server.url + "/v3/auth/tokens",
-        content=token_body(account.name, account.password, account.name),
-        headers={"Content-Type": "application/json"},
-    )
-    token = token_response.headers["X-Subject-Token"]
-    path = live_server.url + records_path(account.project_id)
-    assert_empty_records(httpx.get(path, headers={"X-Auth-Token": token}))
-    version_before = user_of(db, account.name).credential_version
+    held = held_token(client, db, account)
 
     assert cli("key", "delete", account.ak).exit_code == 0
 
-    assert user_of(db, account.name).credential_version == version_before + 1
-    assert_unauthorized(httpx.get(path, headers={"X-Auth-Token": token}))
+    assert access_key_row(db, account.ak) is None
+    assert user_of(db, account.name).credential_version == held.credential_version + 1
+    assert_unauthorized(held.records(client))
 
 
 def test_a_literal_plus_in_a_signed_query_is_refused(

@@ -15,7 +15,7 @@ from huaweicloudsdkcore.sdk_request import SdkRequest
 from huaweicloudsdkcore.signer.signer import Signer
 
 from openbcs.iam import signing
-from tests.support import sdk_signed_headers
+from tests.support.servers import sdk_signed_headers
 
 AK = "HPUAEXAMPLEAK0000001"
 SK = "exampleSecretKey0000000000000000000000001"

@@ -9,22 +9,19 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from click.testing import Result
 from fastapi.testclient import TestClient
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from openbcs.kernel.db import Database
-from openbcs.iam import service
+from openbcs.iam import tokens
+from openbcs.iam.failures import AuthenticationError
+from openbcs.iam.models import Account
 from openbcs.iam.passwords import verify_password
+from openbcs.kernel.db import Database
 from openbcs.kernel.keys import ServerKey
-from tests.iam.helpers import (
-    KEYSTONE_WRONG_PASSWORD,
-    assert_empty_records,
-    assert_forbidden,
-    assert_unauthorized,
-    records_path,
-    request_id_of,
-    user_of,
-)
-from tests.support import TestAccount, token_body
+from tests.iam.helpers import KEYSTONE_WRONG_PASSWORD, assert_empty_records, held_token, records_path, user_of
+from tests.support.accounts import TestAccount, token_body
+from tests.support.errors import assert_forbidden, assert_unauthorized, request_id_of
+from tests.support.snapshots import row_count
 
 BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
@@ -45,18 +42,17 @@ def _issue(
     lifetime: timedelta = timedelta(hours=24),
 ) -> str:
     issued = db.run_read(
-        lambda s: service.issue_token(
-            s,
-            user_name=account.name,
-            domain_name=account.name,
-            password=account.password,
-            project_id=None,
-            project_name="cn-north-4",
-            server_key=server_key,
-            lifetime=lifetime,
-            now=now,
-        )
+        tokens.issue_token,
+        user_name=account.name,
+        domain_name=account.name,
+        password=account.password,
+        project_id=None,
+        project_name="cn-north-4",
+        server_key=server_key,
+        lifetime=lifetime,
+        now=now,
     )
+    assert (issued.caller.project_id, issued.caller.method) == (account.project_id, "token")
     return issued.token
 
 
@@ -94,8 +90,8 @@ def test_no_single_character_change_of_a_token_is_accepted(
     token = _issue(db, account, server_key, now=now)
     assert token.endswith("=")
     later = now + timedelta(minutes=1)
-    identity = db.run_read(lambda s: service.authenticate_token(s, token=token, server_key=server_key, now=later))
-    assert identity.project_id == account.project_id
+    caller = db.run_read(tokens.authenticate_token, token=token, server_key=server_key, now=later)
+    assert (caller.project_id, caller.domain_id, caller.method) == (account.project_id, account.domain_id, "token")
 
     last = len(token.rstrip("=")) - 1
     decoded = base64.urlsafe_b64decode(token)
@@ -114,8 +110,8 @@ def test_no_single_character_change_of_a_token_is_accepted(
         accepted = []
         for variant in sorted(variants):
             try:
-                service.authenticate_token(session, token=variant, server_key=server_key, now=later)
-            except service.AuthenticationError:
+                tokens.authenticate_token(session, token=variant, server_key=server_key, now=later)
+            except AuthenticationError:
                 continue
             accepted.append(variant)
         return accepted
@@ -124,16 +120,10 @@ def test_no_single_character_change_of_a_token_is_accepted(
 
 
 def test_token_after_password_change_is_refused(
-    client: TestClient,
-    make_account: Callable[..., TestAccount],
-    token_for: Callable[[TestAccount], str],
-    db: Database,
-    cli: Callable[..., Result],
+    client: TestClient, make_account: Callable[..., TestAccount], db: Database, cli: Callable[..., Result]
 ) -> None:
     account = make_account(password="first-password-1")
-    token = token_for(account)
-    path = records_path(account.project_id)
-    assert_empty_records(client.get(path, headers={"X-Auth-Token": token}))
+    held = held_token(client, db, account)
     before = user_of(db, account.name)
 
     result = cli("user", "passwd", account.name, "--password", "second-password-2")
@@ -147,12 +137,13 @@ def test_token_after_password_change_is_refused(
     assert verify_password("second-password-2", after.password_hash)
     assert not verify_password("first-password-1", after.password_hash)
 
-    assert_unauthorized(client.get(path, headers={"X-Auth-Token": token}))
+    assert_unauthorized(held.records(client))
     old = client.post("/v3/auth/tokens", content=token_body(account.name, "first-password-1", account.name))
     assert old.status_code == 401
     assert old.json() == KEYSTONE_WRONG_PASSWORD
     new = client.post("/v3/auth/tokens", content=token_body(account.name, "second-password-2", account.name))
     assert new.status_code == 201, new.text
+    path = records_path(account.project_id)
     assert_empty_records(client.get(path, headers={"X-Auth-Token": new.headers["X-Subject-Token"]}))
 
 
@@ -220,18 +211,18 @@ def test_missing_or_garbage_credentials(
     assert_unauthorized(client.get(records_path(account.project_id), headers=headers))
 
 
+def _delete_account(session: Session, *, domain_id: str) -> None:
+    session.execute(delete(Account).where(Account.id == domain_id))
+
+
 def test_a_token_of_a_deleted_account_is_refused(
-    client: TestClient, make_account: Callable[..., TestAccount], token_for: Callable[[TestAccount], str], db: Database
+    client: TestClient, make_account: Callable[..., TestAccount], db: Database
 ) -> None:
-    from sqlalchemy import delete
-
-    from openbcs.iam.models import Account
-
     account = make_account()
-    token = token_for(account)
-    db.run_write(lambda s: s.execute(delete(Account).where(Account.id == account.domain_id)))
-    assert db.run_read(lambda s: s.get(Account, account.domain_id)) is None
-    assert_unauthorized(client.get(records_path(account.project_id), headers={"X-Auth-Token": token}))
+    held = held_token(client, db, account)
+    db.run_write(_delete_account, domain_id=account.domain_id)
+    assert row_count(db, Account, Account.id == account.domain_id) == 0
+    assert_unauthorized(held.records(client))
 
 
 def test_every_response_carries_a_request_id(

@@ -5,26 +5,28 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from openbcs.kernel.db import Database
 from openbcs.iam import service
 from openbcs.iam.passwords import verify_password
+from openbcs.kernel.db import Database
 from tests.iam.helpers import (
     ISO_MICROS_Z,
     KEYSTONE_WRONG_PASSWORD,
     assert_empty_records,
-    assert_unauthorized,
+    held_token,
     projects_of,
     records_path,
-    request_id_of,
     user_of,
 )
-from tests.support import TestAccount, token_body
+from tests.support.accounts import TestAccount, token_body
+from tests.support.errors import assert_unauthorized, request_id_of
 
 JSON = {"Content-Type": "application/json;charset=utf8"}
+Malformed = Callable[[TestAccount], bytes]
 
 
 def _parse_iso(value: str) -> datetime:
@@ -177,68 +179,53 @@ def test_wrong_credentials_answer_keystone_401(
     request_id_of(response)
 
 
-def _valid_request(account: TestAccount) -> dict:
-    return json.loads(token_body(account.name, account.password, account.name))
+def _raw(content: bytes) -> Malformed:
+    return lambda _account: content
 
 
-def _malformed(account: TestAccount, kind: str) -> bytes:
-    body = _valid_request(account)
-    identity = body["auth"]["identity"]
-    if kind == "not-json":
-        return b'{"auth": '
-    if kind == "empty":
-        return b""
-    if kind == "array":
-        return b"[]"
-    if kind == "no-auth":
-        return b"{}"
-    if kind == "no-identity":
-        del body["auth"]["identity"]
-    elif kind == "token-method":
-        identity["methods"] = ["token"]
-    elif kind == "no-methods":
-        identity["methods"] = []
-    elif kind == "no-password":
-        del identity["password"]
-    elif kind == "password-not-string":
-        identity["password"]["user"]["password"] = 12345678
-    elif kind == "no-user-name":
-        del identity["password"]["user"]["name"]
-    elif kind == "no-domain":
-        del identity["password"]["user"]["domain"]
-    elif kind == "domain-without-name":
-        identity["password"]["user"]["domain"] = {"id": account.domain_id}
-    elif kind == "no-scope":
-        del body["auth"]["scope"]
-    elif kind == "empty-project-scope":
-        body["auth"]["scope"] = {"project": {}}
-    return json.dumps(body).encode()
+def _edited(change: Callable[[dict[str, Any], TestAccount], object]) -> Malformed:
+    """The account's valid token request with ``change(auth, account)`` made to its ``auth`` object."""
+
+    def body(account: TestAccount) -> bytes:
+        request = json.loads(token_body(account.name, account.password, account.name))
+        change(request["auth"], account)
+        return json.dumps(request).encode()
+
+    return body
 
 
-@pytest.mark.parametrize(
-    "kind",
-    [
-        "not-json",
-        "empty",
-        "array",
-        "no-auth",
-        "no-identity",
-        "token-method",
-        "no-methods",
-        "no-password",
-        "password-not-string",
-        "no-user-name",
-        "no-domain",
-        "domain-without-name",
-        "no-scope",
-        "empty-project-scope",
-    ],
-)
+def _user(auth: dict[str, Any]) -> dict[str, Any]:
+    user: dict[str, Any] = auth["identity"]["password"]["user"]
+    return user
+
+
+# Token requests Keystone answers 400 to, by what is wrong with them.
+MALFORMED: dict[str, Malformed] = {
+    "not-json": _raw(b'{"auth": '),
+    "empty": _raw(b""),
+    "array": _raw(b"[]"),
+    "no-auth": _raw(b"{}"),
+    "no-identity": _edited(lambda auth, _: auth.pop("identity")),
+    "token-method": _edited(lambda auth, _: auth["identity"].update(methods=["token"])),
+    "no-methods": _edited(lambda auth, _: auth["identity"].update(methods=[])),
+    "no-password": _edited(lambda auth, _: auth["identity"].pop("password")),
+    "password-not-string": _edited(lambda auth, _: _user(auth).update(password=12345678)),
+    "no-user-name": _edited(lambda auth, _: _user(auth).pop("name")),
+    "no-domain": _edited(lambda auth, _: _user(auth).pop("domain")),
+    "domain-without-name": _edited(lambda auth, account: _user(auth).update(domain={"id": account.domain_id})),
+    "no-scope": _edited(lambda auth, _: auth.pop("scope")),
+    "empty-project-scope": _edited(lambda auth, _: auth.update(scope={"project": {}})),
+}
+
+
+@pytest.mark.parametrize("kind", list(MALFORMED))
 def test_malformed_body_answers_keystone_400(
     client: TestClient, make_account: Callable[..., TestAccount], kind: str
 ) -> None:
     account = make_account()
-    response = _post_token(client, _malformed(account, kind))
+    sent = MALFORMED[kind](account)
+    assert sent != token_body(account.name, account.password, account.name)
+    response = _post_token(client, sent)
     assert response.status_code == 400, response.text
     body = response.json()
     assert set(body) == {"error"}
@@ -253,32 +240,30 @@ def test_malformed_body_answers_keystone_400(
 
 
 def test_disabled_user_token_is_refused_and_stays_revoked(
-    client: TestClient, make_account: Callable[..., TestAccount], token_for: Callable[[TestAccount], str], db: Database
+    client: TestClient, make_account: Callable[..., TestAccount], db: Database
 ) -> None:
     account = make_account()
-    token = token_for(account)
-    path = records_path(account.project_id)
-    assert_empty_records(client.get(path, headers={"X-Auth-Token": token}))
-    version = user_of(db, account.name).credential_version
+    held = held_token(client, db, account)
+    version = held.credential_version
 
-    db.run_write(lambda s: service.set_user_enabled(s, account_name=account.name, user_name=None, enabled=False))
+    db.run_write(service.set_user_enabled, account_name=account.name, user_name=None, enabled=False)
     disabled = user_of(db, account.name)
     assert disabled.enabled is False
     assert disabled.credential_version == version + 1
 
-    assert_unauthorized(client.get(path, headers={"X-Auth-Token": token}))
+    assert_unauthorized(held.records(client))
     # A disabled user gets no new token either, and learns nothing more than from a wrong password.
     refused = _post_token(client, token_body(account.name, account.password, account.name))
     assert refused.status_code == 401
     assert refused.json() == KEYSTONE_WRONG_PASSWORD
 
     # Enabling the user again does not revive the tokens issued before it was disabled.
-    db.run_write(lambda s: service.set_user_enabled(s, account_name=account.name, user_name=None, enabled=True))
+    db.run_write(service.set_user_enabled, account_name=account.name, user_name=None, enabled=True)
     enabled = user_of(db, account.name)
     assert enabled.enabled is True
     assert enabled.credential_version == version + 1
-    assert_unauthorized(client.get(path, headers={"X-Auth-Token": token}))
-    assert_empty_records(client.get(path, headers={"X-Auth-Token": token_for(account)}))
+    assert_unauthorized(held.records(client))
+    assert_empty_records(held_token(client, db, account).records(client))
 
 
 def test_passwords_are_stored_as_scrypt_hashes(make_account: Callable[..., TestAccount], db: Database) -> None:

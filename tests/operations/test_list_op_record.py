@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from openbcs.engine.diagnostic import DiagnosticPayload
 from openbcs.kernel.db import Database
-from openbcs.engine import engine as service
-from tests.operations.helpers import (
-    KIND,
-    SUB_STEPS,
-    all_stored,
-    effect_counts,
-    seed,
-    start_in,
-    stored,
-    wait_for,
-)
-from tests.support import TestAccount
+from tests.support.diagnostic import SUB_STEPS, advance, all_stored, effect_counts, seed, start_in, stored, wait_for
+from tests.support.errors import assert_error, assert_forbidden, assert_unauthorized
+from tests.support.snapshots import snapshot
+from tests.support.tenants import Tenant
 
 RECORD_KEYS = {
     "operation_id",
@@ -34,94 +24,67 @@ RECORD_KEYS = {
     "project_id",
     "blockchain_id",
     "blockchain_name",
-    "cluster_info",
     "operation_process",
     "record_time",
     "operation_status",
     "message",
     "desc",
-}
+}  # the spec's cluster_info is left out: OpenBCS runs no CCE clusters
 STEP_KEYS = {"step_name", "status", "detail", "sub_steps", "serial_num"}
 SUB_STEP_KEYS = {"substep_name", "detail", "status", "message", "start_time", "end_time", "serial_num"}
+PATH = "/operation/record"
 
 
-def _path(project_id: str) -> str:
-    return f"/v2/{project_id}/operation/record"
+def _seed_states(session: Session, *, states: tuple[str, ...], owner: Tenant, **kwargs: Any) -> list[str]:
+    return [seed(session, state, domain_id=owner.domain_id, project_id=owner.project_id, **kwargs) for state in states]
 
 
-def _auth(token: str) -> dict[str, str]:
-    return {"X-Auth-Token": token}
+def seeded(db: Database, owner: Tenant, *states: str, **kwargs: Any) -> list[str]:
+    """Diagnostic operations of ``owner``'s project left in ``states`` (oldest first), that no worker moves."""
+    return db.run_write(_seed_states, states=states, owner=owner, **kwargs)
 
 
-def _ids(body: dict[str, Any]) -> list[str]:
-    assert body["count"] == len(body["operation_records"])
-    return [r["operation_id"] for r in body["operation_records"]]
+def _ids(records: list[dict[str, Any]]) -> list[str]:
+    return [r["operation_id"] for r in records]
 
 
-def _seed_for(db: Database, account: TestAccount, *states: str, **kwargs: Any) -> list[str]:
-    return db.run_write(
-        lambda s: [
-            seed(s, state, domain_id=account.domain_id, project_id=account.project_id, **kwargs) for state in states
-        ]
-    )
-
-
-def test_a_project_without_operations_lists_none(
-    client: TestClient, db: Database, make_account: Callable[..., TestAccount], token_for: Callable[..., str]
-) -> None:
-    account = make_account()
-    other = make_account()
-    _seed_for(db, other, "finished")
-    response = client.get(_path(account.project_id), headers=_auth(token_for(account)))
+def test_a_project_without_operations_lists_none(db: Database, tenant: Tenant, other_tenant: Tenant) -> None:
+    seeded(db, other_tenant, "finished")
+    response = tenant.call("GET", PATH)
     assert response.status_code == 200
     assert response.json() == {"count": 0, "operation_records": []}
-    assert [op.project_id for op in all_stored(db)] == [other.project_id]
+    assert [op.project_id for op in all_stored(db)] == [other_tenant.project_id]
 
 
-def test_each_project_sees_only_its_own_operations(
-    client: TestClient, db: Database, make_account: Callable[..., TestAccount], token_for: Callable[..., str]
+def test_each_project_sees_only_its_own_operations_newest_first(
+    db: Database, tenant: Tenant, other_tenant: Tenant
 ) -> None:
-    a, b = make_account(), make_account()
-    a_ids = _seed_for(db, a, "waiting", "finished", "failed")
-    b_ids = _seed_for(db, b, "processing", "finished")
+    mine = seeded(db, tenant, "waiting", "finished", "failed")
+    theirs = seeded(db, other_tenant, "processing", "finished")
 
-    for account, ids in ((a, a_ids), (b, b_ids)):
-        response = client.get(_path(account.project_id), headers=_auth(token_for(account)))
-        assert response.status_code == 200
-        body = response.json()
-        assert _ids(body) == list(reversed(ids)), "only the project's own, newest first"
-        assert {(r["domain_id"], r["project_id"]) for r in body["operation_records"]} == {
-            (account.domain_id, account.project_id)
-        }
-        for record in body["operation_records"]:
-            assert record["operation_status"] == stored(db, record["operation_id"]).status
+    for owner, ids, others in ((tenant, mine, theirs), (other_tenant, theirs, mine)):
+        records = owner.records()
+        assert _ids(records) == list(reversed(ids))
+        assert {(r["domain_id"], r["project_id"]) for r in records} == {(owner.domain_id, owner.project_id)}
+        assert [r["operation_status"] for r in records] == [stored(db, i).status for i in _ids(records)]
         # Naming the other project's operation finds nothing.
-        other_ids = b_ids if ids is a_ids else a_ids
-        response = client.get(
-            _path(account.project_id), params={"operation_id": other_ids[0]}, headers=_auth(token_for(account))
-        )
-        assert response.status_code == 200
-        assert response.json() == {"count": 0, "operation_records": []}
-    assert sorted(op.id for op in all_stored(db)) == sorted(a_ids + b_ids)
+        assert owner.ok("GET", PATH, operation_id=others[0]) == {"count": 0, "operation_records": []}
+    assert sorted(op.id for op in all_stored(db)) == sorted(mine + theirs)
 
 
-def test_each_filter_narrows_the_list(
-    client: TestClient, db: Database, make_account: Callable[..., TestAccount], token_for: Callable[..., str]
-) -> None:
-    account = make_account()
-    token = token_for(account)
+def _seed_filterable(session: Session, *, owner: Tenant) -> dict[str, str]:
+    mine = {"domain_id": owner.domain_id, "project_id": owner.project_id}
+    return {
+        "waiting": seed(session, "waiting", **mine, blockchain_id="bc-1", blockchain_name="one"),
+        "processing": seed(session, "processing", **mine, blockchain_id="bc-1", blockchain_name="one"),
+        "finished": seed(session, "finished", **mine, blockchain_id="bc-2", blockchain_name="two"),
+        "failed": seed(session, "failed", **mine, blockchain_id="bc-2", blockchain_name="two"),
+        "stop": seed(session, "stop", **mine),
+    }
 
-    def setup(s: Session) -> dict[str, str]:
-        mine = {"domain_id": account.domain_id, "project_id": account.project_id}
-        return {
-            "waiting": seed(s, "waiting", **mine, blockchain_id="bc-1", blockchain_name="one"),
-            "processing": seed(s, "processing", **mine, blockchain_id="bc-1", blockchain_name="one"),
-            "finished": seed(s, "finished", **mine, blockchain_id="bc-2", blockchain_name="two"),
-            "failed": seed(s, "failed", **mine, blockchain_id="bc-2", blockchain_name="two"),
-            "stop": seed(s, "stop", **mine),
-        }
 
-    ids = db.run_write(setup)
+def test_each_filter_narrows_the_list(db: Database, tenant: Tenant) -> None:
+    ids = db.run_write(_seed_filterable, owner=tenant)
     names = {v: k for k, v in ids.items()}
     everything = ["stop", "failed", "finished", "processing", "waiting"]
     cases: list[tuple[dict[str, str], list[str]]] = [
@@ -146,51 +109,37 @@ def test_each_filter_narrows_the_list(
         ({"blockchain_id": "bc-1", "resource_type": "BCSSVC01", "operation_type": "98"}, ["processing", "waiting"]),
     ]
     for params, expected in cases:
-        response = client.get(_path(account.project_id), params=params, headers=_auth(token))
-        assert response.status_code == 200, (params, response.text)
-        body = response.json()
-        assert [names[i] for i in _ids(body)] == expected, params
-        for record in body["operation_records"]:
+        records = tenant.records(**params)
+        assert [names[i] for i in _ids(records)] == expected, params
+        for record in records:
             for key, value in params.items():
                 assert record[key] == value, (params, record)
     assert {op.id: op.status for op in all_stored(db)} == {v: k for k, v in ids.items()}
 
 
-def test_operation_process_has_the_shape_of_the_spec(
-    client: TestClient, db: Database, make_account: Callable[..., TestAccount], token_for: Callable[..., str]
-) -> None:
-    account = make_account()
+def _half_way(session: Session, *, owner: Tenant) -> str:
+    """An operation whose Preparation finished and whose ``execute-a`` has been processing for a while."""
+    operation_id = start_in(
+        session,
+        domain_id=owner.domain_id,
+        project_id=owner.project_id,
+        blockchain_id="b268e1ca-b5c2-28f1-1e57-f571e14ecdbd",
+        blockchain_name="chain",
+    )
+    for version in range(3):  # start, prepare-a, prepare-b: execute-a is processing, due in ~30 years
+        assert advance(session, operation_id, version, step_seconds=0 if version < 2 else 10**9)
+    return operation_id
 
-    def half_way(s: Session) -> str:
-        operation_id = start_in(
-            s,
-            domain_id=account.domain_id,
-            project_id=account.project_id,
-            blockchain_id="b268e1ca-b5c2-28f1-1e57-f571e14ecdbd",
-            blockchain_name="chain",
-        )
-        for version in range(3):  # start, prepare-a, prepare-b: execute-a is processing
-            assert service.advance(
-                s,
-                operation_id=operation_id,
-                version=version,
-                now=time.time_ns(),
-                step_seconds=0 if version < 2 else 10**9,
-            )
-        return operation_id
 
-    operation_id = db.run_write(half_way)
-    response = client.get(_path(account.project_id), headers=_auth(token_for(account)))
-    assert response.status_code == 200
-    body = response.json()
-    assert body["count"] == 1
-    (record,) = body["operation_records"]
+def test_operation_process_has_the_shape_of_the_spec(db: Database, tenant: Tenant) -> None:
+    operation_id = db.run_write(_half_way, owner=tenant)
+    (record,) = tenant.records()
     op = stored(db, operation_id)
 
-    assert set(record) == RECORD_KEYS - {"cluster_info"}
+    assert set(record) == RECORD_KEYS
     assert record["operation_id"] == operation_id
     assert (record["resource_type"], record["operation_type"]) == ("BCSSVC01", "98")
-    assert (record["domain_id"], record["project_id"]) == (account.domain_id, account.project_id)
+    assert (record["domain_id"], record["project_id"]) == (tenant.domain_id, tenant.project_id)
     assert (record["blockchain_id"], record["blockchain_name"]) == ("b268e1ca-b5c2-28f1-1e57-f571e14ecdbd", "chain")
     assert record["record_time"] == op.record_time
     assert isinstance(record["record_time"], int)
@@ -237,16 +186,9 @@ def test_operation_process_has_the_shape_of_the_spec(
     assert [s["serial_num"] for st in process.values() for s in st["sub_steps"].values()] == [1, 2, 3, 4, 5, 6]
 
 
-def test_a_failed_operation_shows_its_message(
-    client: TestClient, db: Database, make_account: Callable[..., TestAccount], token_for: Callable[..., str]
-) -> None:
-    account = make_account()
-    (operation_id,) = _seed_for(db, account, "failed", payload={"fail_at": "complete-b"})
-    response = client.get(
-        _path(account.project_id), params={"operation_status": "failed"}, headers=_auth(token_for(account))
-    )
-    assert response.status_code == 200
-    (record,) = response.json()["operation_records"]
+def test_a_failed_operation_shows_its_message(db: Database, tenant: Tenant) -> None:
+    (operation_id,) = seeded(db, tenant, "failed", payload=DiagnosticPayload(fail_at="complete-b"))
+    (record,) = tenant.records(operation_status="failed")
     assert record["operation_id"] == operation_id
     assert record["message"] == ["injected failure at complete-b"]
     completion = record["operation_process"]["Completion"]
@@ -258,37 +200,24 @@ def test_a_failed_operation_shows_its_message(
     assert (op.status, op.messages) == ("failed", ["injected failure at complete-b"])
 
 
-def test_the_worker_finishes_operations_as_list_op_record_shows(
-    client: TestClient,
-    db: Database,
-    make_account: Callable[..., TestAccount],
-    token_for: Callable[..., str],
-    effects_file: Path,
-) -> None:
-    account = make_account()
-    token = token_for(account)
-    ids = db.run_write(
-        lambda s: [
-            service.start(
-                s,
-                kind=KIND,
-                domain_id=account.domain_id,
-                project_id=account.project_id,
-                payload={"effects_file": str(effects_file)},
-            )
-            for _ in range(3)
-        ]
-    )
+def _start_three(session: Session, *, owner: Tenant, effects_file: Path) -> list[str]:
+    payload = DiagnosticPayload(effects_file=str(effects_file))
+    return [
+        start_in(session, domain_id=owner.domain_id, project_id=owner.project_id, payload=payload) for _ in range(3)
+    ]
 
-    def all_finished() -> dict[str, Any] | None:
-        response = client.get(_path(account.project_id), params={"operation_status": "finished"}, headers=_auth(token))
-        assert response.status_code == 200
-        body = response.json()
-        return body if body["count"] == len(ids) else None
 
-    body = wait_for(all_finished, timeout=30, what="the worker to finish the operations")
-    assert sorted(_ids(body)) == sorted(ids)
-    for record in body["operation_records"]:
+def test_the_worker_finishes_operations_as_list_op_record_shows(db: Database, tenant: Tenant, tmp_path: Path) -> None:
+    effects_file = tmp_path / "effects.log"
+    ids = db.run_write(_start_three, owner=tenant, effects_file=effects_file)
+
+    def all_finished() -> list[dict[str, Any]] | None:
+        records = tenant.records(operation_status="finished")
+        return records if len(records) == len(ids) else None
+
+    records = wait_for(all_finished, timeout=30, what="the worker to finish the operations")
+    assert sorted(_ids(records)) == sorted(ids)
+    for record in records:
         assert record["operation_status"] == "finished"
         steps = record["operation_process"]
         assert {st["status"] for st in steps.values()} == {"finished"}
@@ -330,61 +259,34 @@ AT_MOST_64 = "String should have at most 64 characters"
     ],
 )
 def test_bad_queries_are_400_naming_the_field(
-    client: TestClient,
-    db: Database,
-    make_account: Callable[..., TestAccount],
-    token_for: Callable[..., str],
-    query: str,
-    code: str,
-    message: str,
+    db: Database, tenant: Tenant, query: str, code: str, message: str
 ) -> None:
-    account = make_account()
-    _seed_for(db, account, "finished", blockchain_id="bc-1")
-    before = all_stored(db)
-    response = client.get(f"{_path(account.project_id)}?{query}", headers=_auth(token_for(account)))
-    assert response.status_code == 400
-    assert response.json() == {"error_code": code, "error_msg": message}
-    assert all_stored(db) == before
+    seeded(db, tenant, "finished", blockchain_id="bc-1")
+    before = snapshot(db)
+    response = tenant.http.get(f"{tenant.base}{PATH}?{query}", headers=tenant.headers)
+    assert_error(response, 400, code, message)
+    assert snapshot(db) == before
 
 
-def test_a_blockchain_id_of_64_characters_is_accepted(
-    client: TestClient, db: Database, make_account: Callable[..., TestAccount], token_for: Callable[..., str]
-) -> None:
-    account = make_account()
-    (operation_id,) = _seed_for(db, account, "waiting", blockchain_id="c" * 64)
-    response = client.get(
-        _path(account.project_id), params={"blockchain_id": "c" * 64}, headers=_auth(token_for(account))
-    )
-    assert response.status_code == 200
-    assert _ids(response.json()) == [operation_id]
+def test_a_blockchain_id_of_64_characters_is_accepted(db: Database, tenant: Tenant) -> None:
+    (operation_id,) = seeded(db, tenant, "waiting", blockchain_id="c" * 64)
+    assert _ids(tenant.records(blockchain_id="c" * 64)) == [operation_id]
     assert stored(db, operation_id).blockchain_id == "c" * 64
 
 
 @pytest.mark.parametrize("headers", [{}, {"X-Auth-Token": "not-a-token"}, {"X-Auth-Token": ""}])
-def test_an_unauthenticated_request_is_401(
-    client: TestClient, db: Database, make_account: Callable[..., TestAccount], headers: dict[str, str]
-) -> None:
-    account = make_account()
-    _seed_for(db, account, "finished")
-    before = all_stored(db)
-    response = client.get(_path(account.project_id), headers=headers)
-    assert response.status_code == 401
-    assert response.json() == {"error_code": "BCS.4010401", "error_msg": "Incorrect token or token resolution failed"}
-    assert all_stored(db) == before
+def test_an_unauthenticated_request_is_401(db: Database, tenant: Tenant, headers: dict[str, str]) -> None:
+    seeded(db, tenant, "finished")
+    before = snapshot(db)
+    assert_unauthorized(tenant.http.get(f"{tenant.base}{PATH}", headers=headers))
+    assert snapshot(db) == before
 
 
-def test_another_projects_path_is_403(
-    client: TestClient, db: Database, make_account: Callable[..., TestAccount], token_for: Callable[..., str]
-) -> None:
-    mine, theirs = make_account(), make_account()
-    _seed_for(db, mine, "finished")
-    _seed_for(db, theirs, "finished", "failed")
-    before = all_stored(db)
+def test_another_projects_path_is_403(db: Database, tenant: Tenant, other_tenant: Tenant) -> None:
+    seeded(db, tenant, "finished")
+    seeded(db, other_tenant, "finished", "failed")
+    before = snapshot(db)
     for params in ({}, {"operation_status": "finished"}):
-        response = client.get(_path(theirs.project_id), params=params, headers=_auth(token_for(mine)))
-        assert response.status_code == 403
-        body = response.json()
-        assert body["error_code"] == "BCS.4030403"
-        assert theirs.project_id in body["error_msg"]
-        assert "operation_records" not in body
-    assert all_stored(db) == before
+        response = tenant.call("GET", PATH, project_id=other_tenant.project_id, **params)
+        assert_forbidden(response, other_tenant.project_id)
+    assert snapshot(db) == before

@@ -10,10 +10,21 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from openbcs import migrations
-from openbcs.kernel.db import Database
+from openbcs.engine.diagnostic import DiagnosticPayload
 from openbcs.engine.models import Operation
-from tests.operations.helpers import SUB_STEPS, all_stored, seed, stored
-from tests.support import TestAccount
+from openbcs.kernel.db import Database
+from tests.support.accounts import TestAccount
+from tests.support.diagnostic import SUB_STEPS, all_stored, seed, stored
+from tests.support.snapshots import row_count, snapshot
+
+
+def _seed_mine_and_others(session: Session, *, account: TestAccount, other: TestAccount) -> dict[str, str]:
+    mine = {"domain_id": account.domain_id, "project_id": account.project_id}
+    return {
+        "finished": seed(session, "finished", **mine, blockchain_id="bc-sdk", blockchain_name="sdk chain"),
+        "failed": seed(session, "failed", **mine, payload=DiagnosticPayload(fail_at="prepare-b")),
+        "other": seed(session, "finished", domain_id=other.domain_id, project_id=other.project_id),
+    }
 
 
 def test_the_sdk_parses_operation_records_with_their_process(
@@ -25,16 +36,7 @@ def test_the_sdk_parses_operation_records_with_their_process(
     from huaweicloudsdkbcs.v2.model.sub_detail import SubDetail
 
     account, other = make_account(), make_account()
-
-    def setup(s: Session) -> dict[str, str]:
-        mine = {"domain_id": account.domain_id, "project_id": account.project_id}
-        return {
-            "finished": seed(s, "finished", **mine, blockchain_id="bc-sdk", blockchain_name="sdk chain"),
-            "failed": seed(s, "failed", **mine, payload={"fail_at": "prepare-b"}),
-            "other": seed(s, "finished", domain_id=other.domain_id, project_id=other.project_id),
-        }
-
-    ids = db.run_write(setup)
+    ids = db.run_write(_seed_mine_and_others, account=account, other=other)
     client = sdk_client(account)
 
     response = client.list_op_record(ListOpRecordRequest())
@@ -102,23 +104,24 @@ def test_the_sdk_reports_a_bad_filter_as_a_bcs_error(
     from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 
     account = make_account()
-    db.run_write(lambda s: seed(s, "finished", domain_id=account.domain_id, project_id=account.project_id))
-    before = all_stored(db)
+    db.run_write(seed, "finished", domain_id=account.domain_id, project_id=account.project_id)
+    before = snapshot(db)
     with pytest.raises(ClientRequestException) as raised:
         sdk_client(account).list_op_record(ListOpRecordRequest(operation_status="done"))
     assert raised.value.status_code == 400
     assert raised.value.error_code == "BCS.4006014"
-    assert raised.value.error_msg.startswith("Invalid Parameter operation_status : ")
-    assert all_stored(db) == before
+    assert raised.value.error_msg == (
+        "Invalid Parameter operation_status : Input should be 'waiting', 'processing', 'finished', 'failed' or 'stop'"
+    )
+    assert len(raised.value.request_id) == 32
+    assert snapshot(db) == before
 
 
 def test_health_is_ok_once_started(client: TestClient, db: Database) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "database": "migrated", "worker": "running"}
-    # Started means migrated: the operation tables are there and the schema is at a revision.
-    assert migrations.current_revision(db) is not None
-    assert db.run_read(lambda s: s.query(Operation).count()) == 0
-    worker = client.app.state.ctx.worker  # type: ignore[attr-defined]
-    assert worker is not None
-    assert worker.running
+    # Started means migrated: the schema is at the newest revision and the operation tables are there.
+    assert migrations.current_revision(db) == migrations.HEAD
+    assert row_count(db, Operation) == 0
+    assert client.app.state.worker.running  # type: ignore[attr-defined]

@@ -41,7 +41,7 @@ class Settings(BaseSettings):
         """The configured database URL, or the SQLite file inside the data directory."""
         if self.database_url:
             return self.database_url
-        return f"sqlite:///{(self.data_dir / 'openbcs.kernel.db').resolve()}"
+        return f"sqlite:///{(self.data_dir / 'openbcs.db').resolve()}"
 
     @property
     def secret_key_path(self) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from openbcs.kernel.db import Database
@@ -48,7 +48,12 @@ def upgrade(db: Database, revision: str = "head") -> None:
 
     config = alembic_config(db)
     with db.engine.connect() as connection:
-        if not db.is_sqlite:
+        if db.is_sqlite:
+            # Batch migrations rebuild a SQLite table (copy, drop, rename); with foreign keys enforced, dropping the
+            # old table would first delete every row that refers to it (ON DELETE CASCADE). The pragma only takes
+            # effect outside a transaction, so it goes straight to the driver's connection, before any BEGIN.
+            _sqlite_foreign_keys(connection, enforced=False)
+        else:
             connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _ADVISORY_LOCK})
             connection.commit()
         try:
@@ -56,9 +61,20 @@ def upgrade(db: Database, revision: str = "head") -> None:
             command.upgrade(config, revision)
             connection.commit()
         finally:
-            if not db.is_sqlite:
+            if db.is_sqlite:
+                connection.rollback()  # ends a failed migration's transaction, so that the pragma applies again
+                _sqlite_foreign_keys(connection, enforced=True)
+            else:
                 connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _ADVISORY_LOCK})
                 connection.commit()
+
+
+def _sqlite_foreign_keys(connection: Connection, *, enforced: bool) -> None:
+    cursor = connection.connection.cursor()  # the DBAPI cursor: no transaction is begun for it
+    try:
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if enforced else 'OFF'}")
+    finally:
+        cursor.close()
 
 
 def current_revision(db: Database) -> str | None:
