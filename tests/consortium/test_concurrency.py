@@ -1,386 +1,53 @@
 """Membership calls racing each other against a live server: identical quits, accept against withdraw, identical
 invitations, two invitees agreeing at once. Exactly one of each race wins; the losers get the documented error and
-the stored state (invitations, operations, channel, configuration history) stays consistent.
+the stored state (invitations, operations, engine locks, channel, configuration history) stays consistent.
 
 The thread server (uvicorn in a thread of the test process) runs SQLite transactions one after another and
 PostgreSQL ones in its thread pool; the two-process server (``openbcs serve --workers 2``) adds real parallelism on
-both databases. The setup helpers here are shared with ``test_durability.py``.
+both databases.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
+import dataclasses
 import re
-import signal
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
-from openbcs.network.models import Instance, Node, Organization
-from openbcs.network.models import Channel, ChannelOrg, ChannelPeer
-from openbcs.consortium.models import Invitation
 from openbcs.kernel.db import Database
-from openbcs.engine.models import Operation
 from openbcs.kernel.settings import Settings
-from tests.instances.helpers import create_body
-from tests.channels.helpers import block_orgs
-from tests.support import LiveServer, TestAccount, free_port, token_body
+from tests.consortium.helpers import (
+    NOT_JOINED,
+    TIMEOUT,
+    another_member,
+    assert_history,
+    assert_idle,
+    assert_in_channel,
+    both_held,
+    membership_row,
+    server_process,
+)
+from tests.support.accounts import TestAccount
+from tests.support.bodies import CHANNEL, invite_body, union_instance_body
+from tests.support.consortia import QUIT_OPERATION_ID, Consortium, setup_consortium
+from tests.support.errors import INSTANCE_BUSY, assert_error
+from tests.support.operations import operation_locks, operation_rows
+from tests.support.servers import LiveServer
+from tests.support.tenants import Tenant, new_tenant
 
-OPENBCS = str(Path(sys.executable).with_name("openbcs"))
-TIMEOUT = 30.0
-CHANNEL = "channel"
-ORG = "organization"
-INVITER_BCS_NAME = "bcs-union"
-INVITEE_BCS_NAME = "bcs-member"
-QUIT_OPERATION_ID = re.compile(r"^BCSSVC01-03-\d{19}$")
-NOT_JOINED = {"error_code": "BCS.4006003", "error_msg": "Invalid Parameter notification status"}
-BUSY = {
-    "error_code": "BCS.4001020",
-    "error_msg": "Operation failed. The service status is abnormal or the service is being processed. Try again later.",
-}
 SUCCESS = {"result": "success"}
 
 
-# --- servers --------------------------------------------------------------------------------------------------------
-
-
-class ServerProcess:
-    """``openbcs serve`` in its own process group (``--workers`` children included), killed by that group's id."""
-
-    def __init__(
-        self, tmp_path: Path, database_url: str, *, step_seconds: float, workers: int = 1, name: str = "server"
-    ) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ)  # carries OPENBCS_SECRET_KEY, set by the suite's conftest
-        env["OPENBCS_WORKER_POLL_SECONDS"] = "0.1"
-        command = [
-            OPENBCS,
-            "serve",
-            "--port",
-            str(self.port),
-            "--data-dir",
-            str(tmp_path / "server-data"),
-            "--database-url",
-            database_url,
-            "--operation-step-seconds",
-            str(step_seconds),
-        ]
-        if workers > 1:
-            command += ["--workers", str(workers)]
-        self._log = (tmp_path / f"{name}.log").open("ab")
-        self.process = subprocess.Popen(
-            command, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-    def wait_healthy(self) -> None:
-        def healthy() -> bool:
-            assert self.process.poll() is None, "server exited early"
-            try:
-                return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        wait_for(healthy, what="the server to become healthy")
-
-    def kill(self) -> None:
-        """SIGKILL to the server's process group: its id is the pid of the process this object started, which stays
-        reserved (so the group cannot be someone else's) until that process is reaped here."""
-        if self.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=TIMEOUT)
-        self._log.close()
-
-
-@contextlib.contextmanager
-def server_process(tmp_path: Path, database_url: str, **kwargs: Any) -> Iterator[ServerProcess]:
-    server = ServerProcess(tmp_path, database_url, **kwargs)
-    try:
-        server.wait_healthy()
-        yield server
-    finally:
-        server.kill()
-
-
-# --- waiting --------------------------------------------------------------------------------------------------------
-
-
-def wait_for(condition: Callable[[], Any], *, timeout: float = TIMEOUT, interval: float = 0.02, what: str) -> Any:
-    """Poll ``condition`` until it returns something truthy; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
-
-
-# --- tenants and the consortium ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Party:
-    """An account with a token."""
-
-    account: TestAccount
-    token: str
-
-    @property
-    def project_id(self) -> str:
-        return self.account.project_id
-
-    @property
-    def domain_id(self) -> str:
-        return self.account.domain_id
-
-    @property
-    def name(self) -> str:
-        return self.account.name
-
-
-def call(http: httpx.Client, party: Party, method: str, path: str, body: Any = None, **params: Any) -> httpx.Response:
-    """A BCS call of ``party`` (``path`` below ``/v2/{project_id}``)."""
-    return http.request(
-        method,
-        f"/v2/{party.project_id}{path}",
-        json=body,
-        params=params or None,
-        headers={"X-Auth-Token": party.token},
-    )
-
-
-def login(http: httpx.Client, account: TestAccount) -> Party:
-    response = http.post(
-        "/v3/auth/tokens",
-        content=token_body(account.name, account.password, account.name),
-        headers={"Content-Type": "application/json"},
-    )
-    assert response.status_code == 201, response.text
-    return Party(account, response.headers["X-Subject-Token"])
-
-
-def operation_record(http: httpx.Client, party: Party, operation_id: str) -> dict[str, Any]:
-    response = call(http, party, "GET", "/operation/record", operation_id=operation_id)
-    assert response.status_code == 200, response.text
-    (record,) = response.json()["operation_records"]
-    return dict(record)
-
-
-def wait_finished(http: httpx.Client, party: Party, operation_id: str) -> dict[str, Any]:
-    """The operation's record once it ended; the test fails unless it finished."""
-    record = wait_for(
-        lambda: (
-            (r := operation_record(http, party, operation_id))["operation_status"] not in ("waiting", "processing")
-            and r
-        ),
-        what=f"operation {operation_id}",
-    )
-    assert record["operation_status"] == "finished", record
-    return dict(record)
-
-
-@dataclass(frozen=True)
-class Consortium:
-    """An inviter's union instance with its default channel, and an invitee with its invitee instance."""
-
-    inviter: Party
-    invitee: Party
-    inviter_bcs: str
-    invitee_bcs: str
-
-    def agree_body(self) -> dict[str, Any]:
-        return {
-            "channel_name": CHANNEL,
-            "status": "agreed",
-            "invitor_info": {
-                "invitor_bcs_id": self.inviter_bcs,
-                "invitor_bcs_name": INVITER_BCS_NAME,
-                "invitor_project_id": self.inviter.project_id,
-                "invitor_user_id": self.inviter.domain_id,
-            },
-            "invitee_info": {
-                "invitee_bcs_id": self.invitee_bcs,
-                "invitee_bcs_name": INVITEE_BCS_NAME,
-                "invitee_project_id": self.invitee.project_id,
-                "invitee_user_id": self.invitee.domain_id,
-            },
-            "invited_orgs": [{"name": ORG}],
-        }
-
-    def quit_body(self) -> dict[str, str]:
-        return {
-            "inviter_bcsid": self.inviter_bcs,
-            "inviter_projectid": self.inviter.project_id,
-            "inviter_domainid": self.inviter.domain_id,
-            "inviter_username": self.inviter.name,
-            "channel_name": CHANNEL,
-            "invitee_bcsid": self.invitee_bcs,
-            "invitee_projectid": self.invitee.project_id,
-            "invitee_domainid": self.invitee.domain_id,
-        }
-
-    def withdraw_body(self) -> dict[str, Any]:
-        return {
-            "bcs_id": self.inviter_bcs,
-            "channel_name": CHANNEL,
-            "invited_userinfo": [{"invited_user": self.invitee.name}],
-        }
-
-
-def invite_body(inviter_bcs: str, invitee: Party) -> dict[str, Any]:
-    return {"bcs_id": inviter_bcs, "channel_name": CHANNEL, "invited_userinfo": [{"invited_user": invitee.name}]}
-
-
-def invite(http: httpx.Client, inviter: Party, inviter_bcs: str, invitee: Party) -> httpx.Response:
-    return call(http, inviter, "POST", "/members/invitations", invite_body(inviter_bcs, invitee))
-
-
-def create_union(http: httpx.Client, inviter: Party) -> str:
-    response = call(http, inviter, "POST", "/blockchains", create_body(INVITER_BCS_NAME, blockchain_type="union"))
-    assert response.status_code == 200, response.text
-    wait_finished(http, inviter, response.json()["operation_id"])
-    return str(response.json()["blockchain_id"])
-
-
-def create_member_instance(http: httpx.Client, invitee: Party, inviter: Party, inviter_bcs: str) -> str:
-    body = create_body(
-        INVITEE_BCS_NAME,
-        blockchain_type="union",
-        is_invitee=True,
-        orderer_node_number=None,
-        invitor_infos={"tenant_id": inviter.domain_id, "project_id": inviter.project_id, "blockchain_id": inviter_bcs},
-    )
-    response = call(http, invitee, "POST", "/blockchains", body)
-    assert response.status_code == 200, response.text
-    wait_finished(http, invitee, response.json()["operation_id"])
-    return str(response.json()["blockchain_id"])
-
-
-def consortium(
-    http: httpx.Client,
-    inviter_account: TestAccount,
-    invitee_account: TestAccount,
-    *,
-    inviter_bcs: str | None = None,
-    join: bool = True,
-) -> Consortium:
-    """Instances, a waiting invitation and (``join``) the invitee joined: the starting point of every race."""
-    inviter, invitee = login(http, inviter_account), login(http, invitee_account)
-    inviter_bcs = inviter_bcs or create_union(http, inviter)
-    invitee_bcs = create_member_instance(http, invitee, inviter, inviter_bcs)
-    response = invite(http, inviter, inviter_bcs, invitee)
-    assert (response.status_code, response.json()) == (200, SUCCESS)
-    made = Consortium(inviter, invitee, inviter_bcs, invitee_bcs)
-    if join:
-        response = call(http, invitee, "POST", "/notification/handle", made.agree_body())
-        assert (response.status_code, response.json()) == (200, SUCCESS), response.text
-    return made
-
-
-# --- stored state ---------------------------------------------------------------------------------------------------
-
-
-def invitations_of(db: Database, c: Consortium, invitee: Party | None = None) -> list[Invitation]:
-    invitee = invitee or c.invitee
-    return db.run_read(
-        lambda s: list(
-            s.scalars(
-                select(Invitation)
-                .where(
-                    Invitation.inviter_blockchain_id == c.inviter_bcs,
-                    Invitation.invitee_domain_id == invitee.domain_id,
-                )
-                .order_by(Invitation.id)
-            )
-        )
-    )
-
-
-def the_invitation(db: Database, c: Consortium) -> Invitation:
-    (invitation,) = invitations_of(db, c)
-    return invitation
-
-
-def operations_of(db: Database, kind: str, blockchain_id: str) -> list[Operation]:
-    return db.run_read(
-        lambda s: list(
-            s.scalars(select(Operation).where(Operation.kind == kind, Operation.blockchain_id == blockchain_id))
-        )
-    )
-
-
-def busy_state(db: Database, blockchain_id: str) -> tuple[str | None, str | None, str]:
-    """``(busy_operation_id, process_status, status)`` of an instance."""
-    instance = db.run_read(lambda s: s.get_one(Instance, blockchain_id))
-    return instance.busy_operation_id, instance.process_status, instance.status
-
-
-def channel_members(db: Database, c: Consortium) -> tuple[list[tuple[str, str]], int]:
-    """The channel's organisations as ``(blockchain_id, name)``, and how many peers of the invitee's instance are in
-    it (the invitee's default organisation has 2)."""
-
-    def read(s: Session) -> tuple[list[tuple[str, str]], int]:
-        channel = s.scalars(
-            select(Channel).where(Channel.blockchain_id == c.inviter_bcs, Channel.name == CHANNEL)
-        ).one()
-        orgs = s.execute(
-            select(Organization.blockchain_id, Organization.name)
-            .join(ChannelOrg, ChannelOrg.org_id == Organization.id)
-            .where(ChannelOrg.channel_id == channel.id)
-        ).all()
-        member_peers = s.scalars(
-            select(func.count())
-            .select_from(ChannelPeer)
-            .join(Node, Node.id == ChannelPeer.node_id)
-            .join(Organization, Organization.id == Node.org_id)
-            .where(ChannelPeer.channel_id == channel.id, Organization.blockchain_id == c.invitee_bcs)
-        ).one()
-        return sorted((blockchain_id, name) for blockchain_id, name in orgs), member_peers
-
-    return db.run_read(read)
-
-
-def history(http: httpx.Client, c: Consortium) -> dict[str, Any]:
-    """The channel's configuration history, as the inviter reads it."""
-    response = call(http, c.inviter, "GET", f"/blockchains/{c.inviter_bcs}/channels/{CHANNEL}/config-history")
-    assert response.status_code == 200, response.text
-    return dict(response.json())
-
-
-def assert_history(http: httpx.Client, c: Consortium, *expected: tuple[str, str | None, bool]) -> None:
-    """The history verifies and holds exactly these blocks: ``(event, cause or None for any, invitee org in)``."""
-    shown = history(http, c)
-    assert shown["verified"] is True
-    inviter_only = block_orgs(c.inviter_bcs, ORG)
-    both = sorted([*inviter_only, *block_orgs(c.invitee_bcs, ORG)], key=lambda o: o["msp_id"])
-    got = [(b["event"], b["cause"], b["orgs"]) for b in shown["blocks"]]
-    assert len(got) == len(expected), got
-    for (event, cause, orgs), (want_event, want_cause, member_in) in zip(got, expected, strict=True):
-        assert event == want_event
-        if want_cause is not None:
-            assert cause == want_cause
-        assert orgs == (both if member_in else inviter_only)
-    assert [b["number"] for b in shown["blocks"]] == list(range(len(expected)))
-
-
-def assert_idle(db: Database, *blockchain_ids: str) -> None:
-    for blockchain_id in blockchain_ids:
-        assert busy_state(db, blockchain_id) == (None, None, "Normal")
+def operations_of(db: Database, kind: str, blockchain_id: str | None) -> list[str]:
+    """Ids of the stored operations of ``kind`` on the instance, oldest first."""
+    return [op_id for op_id, op_kind, _, _, bcs in operation_rows(db) if op_kind == kind and bcs == blockchain_id]
 
 
 # --- racing ---------------------------------------------------------------------------------------------------------
@@ -389,9 +56,9 @@ def assert_idle(db: Database, *blockchain_ids: str) -> None:
 Request = Callable[[httpx.Client], httpx.Response]
 
 
-def request(party: Party, method: str, path: str, body: Any = None) -> Request:
-    """A call of ``party``, to be sent later by any client."""
-    return lambda client: call(client, party, method, path, body)
+def request(tenant: Tenant, method: str, path: str, body: Any = None) -> Request:
+    """A call of ``tenant``, to be sent later by any client."""
+    return lambda client: dataclasses.replace(tenant, http=client).call(method, path, body)
 
 
 def race(url: str, requests: list[Request]) -> list[httpx.Response]:
@@ -445,51 +112,46 @@ def test_twenty_identical_quits_start_exactly_one_quit_operation(
     make_account: Callable[..., TestAccount],
 ) -> None:
     with any_server(server_kind, settings, tmp_path, database_url) as url, httpx.Client(base_url=url) as http:
-        c = consortium(http, make_account(), make_account())
-        join_id = the_invitation(db, c).operation_id
-        assert join_id is not None
-        wait_finished(http, c.invitee, join_id)
-        assert the_invitation(db, c).status == "joined"
+        c = setup_consortium(http, make_account)
+        join_id = c.join()
+        assert (membership_row(db, c)["status"], membership_row(db, c)["operation_id"]) == ("joined", join_id)
 
-        answers = race(
-            url,
-            [request(c.invitee, "PUT", "/members/quit", c.quit_body())] * QUITTERS,
-        )
+        answers = race(url, [request(c.invitee, "PUT", "/members/quit", c.quit_body())] * QUITTERS)
 
         winners = [a for a in answers if a.status_code == 200]
         losers = [a for a in answers if a.status_code != 200]
         assert len(winners) == 1, [a.text for a in answers]
         won = winners[0].json()
         assert won == {"result": "success", "operation_id": won["operation_id"]}
-        assert QUIT_OPERATION_ID.fullmatch(won["operation_id"])
+        assert re.fullmatch(QUIT_OPERATION_ID, won["operation_id"])
         # A loser finds the membership quitting (or already quit) under its row lock, before it looks at the
         # instances: the status check, never the busy one, refuses it.
-        assert [(a.status_code, a.json()) for a in losers] == [(400, NOT_JOINED)] * (QUITTERS - 1)
+        assert len(losers) == QUITTERS - 1
+        for loser in losers:
+            assert_error(loser, *NOT_JOINED)
 
-        quits = operations_of(db, "consortium.quit", c.invitee_bcs)
-        assert [q.id for q in quits] == [won["operation_id"]]
-        record = wait_finished(http, c.invitee, won["operation_id"])
+        assert operations_of(db, "consortium.quit", c.invitee_bcs_id) == [won["operation_id"]]
+        record = c.invitee.wait(won["operation_id"])
         assert (record["resource_type"], record["operation_type"]) == ("BCSSVC01", "03")
-        listed = call(http, c.invitee, "GET", "/operation/record", operation_type="03")
-        assert [r["operation_id"] for r in listed.json()["operation_records"]] == [won["operation_id"]]
+        assert [r["operation_id"] for r in c.invitee.records(operation_type="03")] == [won["operation_id"]]
 
-        invitation = the_invitation(db, c)
-        assert (invitation.status, invitation.notification_status) == ("quit", "quit")
-        assert invitation.operation_id == won["operation_id"]
-        assert channel_members(db, c) == ([(c.inviter_bcs, ORG)], 0)
+        invitation = membership_row(db, c)
+        assert (invitation["status"], invitation["notification_status"]) == ("quit", "quit")
+        assert invitation["operation_id"] == won["operation_id"]
+        assert_in_channel(db, c, member=False)
         assert_history(
-            http, c, ("create", None, False), ("org_added", join_id, True), ("org_removed", won["operation_id"], False)
+            c, ("create", None, False), ("org_added", join_id, True), ("org_removed", won["operation_id"], False)
         )
-        assert_idle(db, c.inviter_bcs, c.invitee_bcs)
+        assert_idle(db, c.inviter_bcs_id, str(c.invitee_bcs_id))
         # The notification and the member list agree with the stored state.
-        (notification,) = call(http, c.invitee, "GET", "/notifications").json()["notifications"]
-        assert notification["status"] == "quit"
-        assert call(http, c.invitee, "GET", "/members").json() == {"members": []}
+        assert [n["status"] for n in c.invitee.notifications()] == ["quit"]
+        assert c.invitee.members() == []
 
 
 # --- 2. accept racing withdraw ----------------------------------------------------------------------------------------
 
 REPETITIONS = 5
+WITHDRAWN = (400, "BCS.4006005", "ActOnDetailNotification fail: the notification is cancelled, not waiting")
 
 
 def test_accept_racing_withdraw_has_exactly_one_winner(
@@ -498,12 +160,17 @@ def test_accept_racing_withdraw_has_exactly_one_winner(
     outcomes = []
     with thread_server(settings) as url, httpx.Client(base_url=url) as http:
         for _ in range(REPETITIONS):
-            c = consortium(http, make_account(), make_account(), join=False)
+            c = setup_consortium(http, make_account)
+            withdraw_body = {
+                "bcs_id": c.inviter_bcs_id,
+                "channel_name": CHANNEL,
+                "invited_userinfo": [{"invited_user": c.invitee.name}],
+            }
             accept, withdraw = race(
                 url,
                 [
                     request(c.invitee, "POST", "/notification/handle", c.agree_body()),
-                    request(c.inviter, "DELETE", "/members/invitations", c.withdraw_body()),
+                    request(c.inviter, "DELETE", "/members/invitations", withdraw_body),
                 ],
             )
             assert 500 not in (accept.status_code, withdraw.status_code), (accept.text, withdraw.text)
@@ -512,42 +179,36 @@ def test_accept_racing_withdraw_has_exactly_one_winner(
                 outcomes.append("accept")
                 assert accept.json() == SUCCESS
                 # The withdrawal met a joining (or, if the join already ran, joined) member.
-                assert withdraw.status_code == 400
-                assert withdraw.json()["error_code"] == "BCS.4006003"
-                assert re.fullmatch(
-                    r"Invalid Parameter invitation status : a (joining|joined) member cannot be deleted",
-                    withdraw.json()["error_msg"],
+                assert_error(
+                    withdraw,
+                    400,
+                    "BCS.4006003",
+                    matches=r"^Invalid Parameter invitation status : a (joining|joined) member cannot be deleted$",
                 )
-                invitation = the_invitation(db, c)
-                assert invitation.status in ("joining", "joined")
-                assert invitation.deleted_by_inviter is False
-                (join,) = operations_of(db, "consortium.join", c.invitee_bcs)
-                assert invitation.operation_id == join.id
-                wait_finished(http, c.invitee, join.id)
-                invitation = the_invitation(db, c)
-                assert (invitation.status, invitation.notification_status) == ("joined", "joined")
-                assert invitation.deleted_by_inviter is False
-                assert channel_members(db, c) == (sorted([(c.inviter_bcs, ORG), (c.invitee_bcs, ORG)]), 2)
-                assert_history(http, c, ("create", None, False), ("org_added", join.id, True))
+                invitation = membership_row(db, c)
+                assert invitation["status"] in ("joining", "joined")
+                assert invitation["deleted_by_inviter"] is False
+                (join_id,) = operations_of(db, "consortium.join", c.invitee_bcs_id)
+                assert invitation["operation_id"] == join_id
+                c.invitee.wait(join_id)
+                invitation = membership_row(db, c)
+                assert (invitation["status"], invitation["notification_status"]) == ("joined", "joined")
+                assert invitation["deleted_by_inviter"] is False
+                assert_in_channel(db, c, member=True)
+                assert_history(c, ("create", None, False), ("org_added", join_id, True))
             else:
                 outcomes.append("withdraw")
                 assert withdraw.json() == SUCCESS
-                assert (accept.status_code, accept.json()) == (
-                    400,
-                    {
-                        "error_code": "BCS.4006005",
-                        "error_msg": "ActOnDetailNotification fail: the notification is cancelled, not waiting",
-                    },
-                )
-                invitation = the_invitation(db, c)
-                assert (invitation.status, invitation.notification_status) == ("cancelled", "cancelled")
-                assert invitation.deleted_by_inviter is True
-                assert invitation.operation_id is None
-                assert (invitation.invitee_blockchain_id, invitation.orgs) == (None, [])
-                assert operations_of(db, "consortium.join", c.invitee_bcs) == []
-                assert channel_members(db, c) == ([(c.inviter_bcs, ORG)], 0)
-                assert_history(http, c, ("create", None, False))
-            assert_idle(db, c.inviter_bcs, c.invitee_bcs)
+                assert_error(accept, *WITHDRAWN)
+                invitation = membership_row(db, c)
+                assert (invitation["status"], invitation["notification_status"]) == ("cancelled", "cancelled")
+                assert invitation["deleted_by_inviter"] is True
+                assert invitation["operation_id"] is None
+                assert (invitation["invitee_blockchain_id"], invitation["orgs"]) == (None, [])
+                assert operations_of(db, "consortium.join", c.invitee_bcs_id) == []
+                assert_in_channel(db, c, member=False)
+                assert_history(c, ("create", None, False))
+            assert_idle(db, c.inviter_bcs_id, str(c.invitee_bcs_id))
     assert len(outcomes) == REPETITIONS
 
 
@@ -561,36 +222,30 @@ def test_concurrent_invitations_of_one_tenant_leave_one_waiting_invitation(
     settings: Settings, db: Database, make_account: Callable[..., TestAccount]
 ) -> None:
     with thread_server(settings) as url, httpx.Client(base_url=url) as http:
-        inviter = login(http, make_account())
-        inviter_bcs = create_union(http, inviter)
+        inviter = new_tenant(http, make_account)
+        inviter_bcs = inviter.create_instance(union_instance_body())
         for _ in range(ROUNDS):
-            invitee = login(http, make_account())
-            body = invite_body(inviter_bcs, invitee)
+            invitee = new_tenant(http, make_account)
+            body = invite_body(inviter_bcs, CHANNEL, invitee.name)
+
             answers = race(url, [request(inviter, "POST", "/members/invitations", body)] * INVITERS)
-            assert sorted((a.status_code, str(a.json())) for a in answers) == sorted(
-                [(200, str(SUCCESS))]
-                + [
-                    (
-                        400,
-                        str(
-                            {
-                                "error_code": "BCS.4001060",
-                                "error_msg": f"Invitation failed. The tenant {invitee.name} has already been "
-                                "invited to this channel.",
-                            }
-                        ),
-                    )
-                ]
-                * (INVITERS - 1)
-            )
-            c = Consortium(inviter, invitee, inviter_bcs, "")
-            (invitation,) = invitations_of(db, c)
-            assert (invitation.status, invitation.notification_status) == ("waiting", "waiting")
-            assert (invitation.channel_name, invitation.deleted_by_inviter) == (CHANNEL, False)
-            (notification,) = call(http, invitee, "GET", "/notifications").json()["notifications"]
-            assert (notification["status"], notification["channel_name"]) == ("waiting", CHANNEL)
-        members = call(http, inviter, "GET", "/members").json()["members"]
-        assert [m["status"] for m in members] == ["waiting"] * ROUNDS
+
+            winners = [a for a in answers if a.status_code == 200]
+            assert [a.json() for a in winners] == [SUCCESS], [a.text for a in answers]
+            losers = [a for a in answers if a.status_code != 200]
+            assert len(losers) == INVITERS - 1
+            for loser in losers:
+                assert_error(
+                    loser,
+                    400,
+                    "BCS.4001060",
+                    f"Invitation failed. The tenant {invitee.name} has already been invited to this channel.",
+                )
+            invitation = membership_row(db, Consortium(inviter, invitee, inviter_bcs, "bcs-union", None, None))
+            assert (invitation["status"], invitation["notification_status"]) == ("waiting", "waiting")
+            assert (invitation["channel_name"], invitation["deleted_by_inviter"]) == (CHANNEL, False)
+            assert [(n["status"], n["channel_name"]) for n in invitee.notifications()] == [("waiting", CHANNEL)]
+        assert [m["status"] for m in inviter.members()] == ["waiting"] * ROUNDS
         assert_idle(db, inviter_bcs)
 
 
@@ -601,24 +256,36 @@ def test_two_invitees_agreeing_at_once_on_one_inviter_instance_start_one_join(
     settings: Settings, db: Database, make_account: Callable[..., TestAccount]
 ) -> None:
     with thread_server(settings) as url, httpx.Client(base_url=url) as http:
-        first = consortium(http, make_account(), make_account(), join=False)
-        second = consortium(http, first.inviter.account, make_account(), inviter_bcs=first.inviter_bcs, join=False)
-    # The joins must not finish between the two answers: the inviter instance stays busy with the winner's.
+        first = setup_consortium(http, make_account)
+        second_invitee = new_tenant(http, make_account)
+        assert first.invite(second_invitee.name).json() == SUCCESS
+        second = another_member(first, second_invitee, "bcs-second")
+    # The joins must not finish between the two answers: the inviter instance stays held by the winner's.
     with thread_server(settings, operation_step_seconds=3600) as url:
         answers = race(
-            url,
-            [request(c.invitee, "POST", "/notification/handle", c.agree_body()) for c in (first, second)],
+            url, [request(c.invitee, "POST", "/notification/handle", c.agree_body()) for c in (first, second)]
         )
-        assert sorted((a.status_code, str(a.json())) for a in answers) == [(200, str(SUCCESS)), (400, str(BUSY))]
-        winner, loser = (first, second) if answers[0].status_code == 200 else (second, first)
-        (join,) = [
-            *operations_of(db, "consortium.join", winner.invitee_bcs),
-            *operations_of(db, "consortium.join", loser.invitee_bcs),
-        ]
-        won = the_invitation(db, winner)
-        assert (won.status, won.operation_id, won.invitee_blockchain_id) == ("joining", join.id, winner.invitee_bcs)
-        lost = the_invitation(db, loser)
-        assert (lost.status, lost.notification_status, lost.operation_id, lost.orgs) == ("waiting", "waiting", None, [])
-        assert busy_state(db, winner.inviter_bcs)[0] == join.id
-        assert busy_state(db, winner.invitee_bcs)[0] == join.id
-        assert_idle(db, loser.invitee_bcs)
+
+        assert sorted(a.status_code for a in answers) == [200, 400], [a.text for a in answers]
+        by_status = sorted(zip(answers, (first, second), strict=True), key=lambda answered: answered[0].status_code)
+        (won_answer, winner), (lost_answer, loser) = by_status
+        assert won_answer.json() == SUCCESS
+        assert_error(lost_answer, *INSTANCE_BUSY)
+        (join_id,) = operations_of(db, "consortium.join", winner.invitee_bcs_id)
+        assert operations_of(db, "consortium.join", loser.invitee_bcs_id) == []
+        won = membership_row(db, winner)
+        assert (won["status"], won["operation_id"], won["invitee_blockchain_id"]) == (
+            "joining",
+            join_id,
+            winner.invitee_bcs_id,
+        )
+        lost = membership_row(db, loser)
+        assert (lost["status"], lost["notification_status"], lost["operation_id"], lost["orgs"]) == (
+            "waiting",
+            "waiting",
+            None,
+            [],
+        )
+        # The engine's locks: the winner's join holds its instance and the inviter's; the loser's instance is free.
+        assert operation_locks(db) == both_held(winner, join_id)
+        assert_idle(db, str(loser.invitee_bcs_id))

@@ -8,40 +8,26 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from openbcs.network.models import Instance
-from openbcs.channels import service as channels_service
 from openbcs.consortium.models import Invitation
 from openbcs.engine.kinds import OperationFailed
+from openbcs.network import membership
+from openbcs.network.models import Instance
 from tests.consortium.helpers import (
-    CHANNEL,
-    DEFAULT_ORG,
-    JOIN_OPERATION_ID,
-    block_orgs,
-    config_blocks,
-    error,
-    invitation_row,
-    invitations,
-    invitee_instance_body,
-    new_party,
-    operation_rows,
-    org_hash,
-    setup_consortium,
-    snapshot,
-    union_instance_body,
-    wait_started,
+    NO_NOTIFICATION,
+    both_held,
+    ended,
+    invitee_body_for,
+    while_running,
+    withdraw,
 )
+from tests.support.bodies import CHANNEL, DEFAULT_ORG, union_instance_body
+from tests.support.consortia import JOIN_OPERATION_ID, setup_consortium
+from tests.support.errors import INSTANCE_BUSY, INSTANCE_NOT_FOUND, error
+from tests.support.expected import block_orgs, org_hash, peer_names
+from tests.support.operations import operation_locks, operation_rows, step_operation
+from tests.support.snapshots import config_blocks, invitation_row, invitations, snapshot
+from tests.support.tenants import new_tenant
 
-BUSY = (
-    400,
-    "BCS.4001020",
-    "Operation failed. The service status is abnormal or the service is being processed. Try again later.",
-)
-MISSING_INSTANCE = (
-    400,
-    "BCS.4001011",
-    "Operation failed. The service does not exist or has been deleted. Refresh the page.",
-)
-NO_NOTIFICATION = (400, "BCS.4001062", "Operation failed. The notification does not exist.")
 NOT_INVITEE_OF_THIS_INVITER = (
     400,
     "BCS.4006014",
@@ -88,15 +74,10 @@ def test_agreeing_starts_the_join_operation_and_joining_holds_both_instances(fro
     assert (row["status"], row["notification_status"], row["read_status"]) == ("joining", "joining", 1)
     assert (row["invitee_blockchain_id"], row["invitee_blockchain_name"]) == (invitee_bcs, "bcs-invitee")
     assert row["orgs"] == [{"name": DEFAULT_ORG, "name_hash": org_hash(invitee_bcs, DEFAULT_ORG), "node_count": 2}]
-    # The operation is the invitee's, on its instance; nothing joined the channel yet.
+    # The operation is the invitee's, on its instance, and holds both instances; nothing joined the channel yet.
     ((_, kind, status, project_id, blockchain_id),) = [op for op in operation_rows(db) if op[0] == operation_id]
-    # The frozen worker may have started the first sub-step (it then waits an hour before running it).
-    assert (kind, status in ("waiting", "processing"), project_id, blockchain_id) == (
-        "consortium.join",
-        True,
-        invitee.project_id,
-        invitee_bcs,
-    )
+    assert (kind, status, project_id, blockchain_id) == ("consortium.join", "waiting", invitee.project_id, invitee_bcs)
+    assert operation_locks(db) == both_held(consortium, operation_id)
     assert consortium.join_operation_id() == operation_id
     assert [b["event"] for b in config_blocks(db, consortium.inviter_bcs_id)] == ["create"]
     assert list(inviter.channel(consortium.inviter_bcs_id)["peers"]) == [DEFAULT_ORG]
@@ -105,37 +86,12 @@ def test_agreeing_starts_the_join_operation_and_joining_holds_both_instances(fro
     assert [m["status"] for m in inviter.members()] == ["joining"]
 
     # While it runs: both instances are busy, the notification cannot be answered again, nothing can be withdrawn.
-    wait_started(db, operation_id)
-    before = snapshot(db)
-    assert error(consortium.agree()) == _not_pending("joining")
-    assert error(consortium.reject()) == _not_pending("joining")
-    assert error(invitee.delete_instance(invitee_bcs)) == BUSY
-    assert error(inviter.delete_instance(consortium.inviter_bcs_id)) == BUSY
-    assert (
-        error(
-            inviter.call(
-                "PUT",
-                f"/blockchains/{consortium.inviter_bcs_id}/{CHANNEL}/peers/quit",
-                {"org_name": DEFAULT_ORG, "peers": 1},
-            )
-        )
-        == BUSY
-    )
-    assert error(consortium.invite(new_party(frozen_client, make_account).name)) == BUSY
-    assert error(invitee.quit(consortium.quit_body())) == (400, "BCS.4006003", "Invalid Parameter notification status")
-    withdraw = inviter.delete_invites(consortium.inviter_bcs_id, CHANNEL, [{"invited_user": invitee.name}])
-    assert error(withdraw) == (
-        400,
-        "BCS.4006003",
-        "Invalid Parameter invitation status : a joining member cannot be deleted",
-    )
-    assert snapshot(db) == before
+    with while_running(db, consortium, operation_id, "joining", new_tenant(frozen_client, make_account)):
+        assert error(consortium.agree()) == _not_pending("joining")
+        assert error(consortium.reject()) == _not_pending("joining")
+        assert error(inviter.remove_peers(consortium.inviter_bcs_id, CHANNEL, DEFAULT_ORG, 1)) == INSTANCE_BUSY
 
-    invitee.wait(operation_id)
-    row = invitation_row(db)
-    assert (row["status"], row["notification_status"]) == ("joined", "joined")
-    for party, bcs in ((inviter, consortium.inviter_bcs_id), (invitee, invitee_bcs)):
-        assert party.detail(bcs)["basic_info"]["process_status"] == ""
+    ended(db, consortium, operation_id, "joined")
 
 
 def test_the_join_puts_orgs_and_peers_into_the_inviters_channel_with_one_block(client, make_account, db):
@@ -153,7 +109,7 @@ def test_the_join_puts_orgs_and_peers_into_the_inviters_channel_with_one_block(c
     # ListBlockchainChannels of the inviter: the invitee's org with all its peers; orgb stayed out.
     channel = inviter.channel(consortium.inviter_bcs_id)
     assert list(channel["peers"]) == [DEFAULT_ORG, "orga"]
-    assert channel["peers"]["orga"] == [f"peer-{org_hash(invitee_bcs, 'orga')}-{n}" for n in range(3)]
+    assert channel["peers"]["orga"] == peer_names(invitee_bcs, "orga", 3)
     # ShowBlockchainNodes of the invitee: orga's peers are in the channel, orgb's in none.
     node_orgs = invitee.nodes(invitee_bcs)
     assert [p["channels"] for p in node_orgs["orga"]["peers"].values()] == [[CHANNEL]] * 3
@@ -205,7 +161,7 @@ def test_an_org_sharing_its_name_with_the_inviters_is_told_apart(client, make_ac
     invitee_hash = org_hash(str(consortium.invitee_bcs_id), DEFAULT_ORG)
     peers = consortium.inviter.channel(consortium.inviter_bcs_id)["peers"]
     assert list(peers) == [DEFAULT_ORG, f"{DEFAULT_ORG}-{invitee_hash[:8]}"]
-    assert peers[f"{DEFAULT_ORG}-{invitee_hash[:8]}"] == [f"peer-{invitee_hash}-0", f"peer-{invitee_hash}-1"]
+    assert peers[f"{DEFAULT_ORG}-{invitee_hash[:8]}"] == peer_names(str(consortium.invitee_bcs_id), DEFAULT_ORG, 2)
 
 
 def test_one_invitee_instance_joins_two_channels_of_the_consortium(client, make_account, db):
@@ -227,10 +183,10 @@ def test_one_invitee_instance_joins_two_channels_of_the_consortium(client, make_
 
 
 @pytest.fixture
-def pending(client, make_account):
+def pending(client, make_account, make_tenant):
     """A waiting invitation, the invitee's instance for it, and a third tenant."""
     consortium = setup_consortium(client, make_account)
-    consortium.third = new_party(client, make_account)  # type: ignore[attr-defined]
+    consortium.third = make_tenant()  # type: ignore[attr-defined]
     return consortium
 
 
@@ -284,12 +240,12 @@ def _agree_refusals(c: Any) -> list[tuple[str, dict[str, Any], tuple[int, str, s
         (
             "an instance that is not the caller's",
             c.agree_body(invitee_info={**invitee_info, "invitee_bcs_id": c.inviter_bcs_id}),
-            MISSING_INSTANCE,
+            INSTANCE_NOT_FOUND,
         ),
         (
             "an unknown instance",
             c.agree_body(invitee_info={**invitee_info, "invitee_bcs_id": "no-such-instance"}),
-            MISSING_INSTANCE,
+            INSTANCE_NOT_FOUND,
         ),
         (
             "invitee_bcs_name not the instance's",
@@ -371,14 +327,14 @@ def test_a_third_tenant_has_no_notification_to_handle(pending, db):
     assert snapshot(db) == before
 
 
-def test_an_instance_not_created_as_invitee_of_this_inviter_is_refused(pending, client, make_account, db):
+def test_an_instance_not_created_as_invitee_of_this_inviter_is_refused(pending, make_tenant, db):
     invitee = pending.invitee
     # A private instance of the invitee, a union instance of its own, and an invitee instance for another inviter.
     private = invitee.create_instance(union_instance_body("bcs-private", blockchain_type="private"))
     own_union = invitee.create_instance(union_instance_body("bcs-ownunion"))
-    other_inviter = new_party(client, make_account)
+    other_inviter = make_tenant()
     other_union = other_inviter.create_instance(union_instance_body())
-    for_other = invitee.create_instance(invitee_instance_body(other_inviter, other_union, "bcs-forother"))
+    for_other = invitee.create_instance(invitee_body_for(other_inviter, other_union, "bcs-forother"))
     before = snapshot(db)
     for bcs_id, name in ((private, "bcs-private"), (own_union, "bcs-ownunion"), (for_other, "bcs-forother")):
         info = {**pending.agree_body()["invitee_info"], "invitee_bcs_id": bcs_id, "invitee_bcs_name": name}
@@ -394,7 +350,7 @@ def test_an_invitee_instance_with_other_settings_is_refused(client, make_account
     response = consortium.invitee.call(
         "POST",
         "/blockchains",
-        invitee_instance_body(
+        invitee_body_for(
             consortium.inviter,
             consortium.inviter_bcs_id,
             "bcs-couch",
@@ -410,12 +366,10 @@ def test_an_invitee_instance_with_other_settings_is_refused(client, make_account
     assert snapshot(db) == before
 
     instance = consortium.invitee.create_instance(
-        invitee_instance_body(consortium.inviter, consortium.inviter_bcs_id, "bcs-level")
+        invitee_body_for(consortium.inviter, consortium.inviter_bcs_id, "bcs-level")
     )
     consortium.invitee_bcs_id, consortium.invitee_bcs_name = instance, "bcs-level"
-    db.run_write(
-        lambda s: s.execute(update(Instance).where(Instance.id == instance).values(database_type="couchdb"))
-    )
+    db.run_write(lambda s: s.execute(update(Instance).where(Instance.id == instance).values(database_type="couchdb")))
     before = snapshot(db)
     assert error(consortium.agree()) == (
         400,
@@ -451,12 +405,7 @@ def test_a_notification_that_is_not_waiting_cannot_be_answered(client, make_acco
     elif state == "joined":
         consortium.join()
     else:
-        assert (
-            consortium.inviter.delete_invites(
-                consortium.inviter_bcs_id, CHANNEL, [{"invited_user": consortium.invitee.name}]
-            ).status_code
-            == 200
-        )
+        assert withdraw(consortium).status_code == 200
     before = snapshot(db)
     body = consortium.agree_body() if answer == "agreed" else consortium.reject_body()
     assert error(consortium.invitee.handle(body)) == _not_pending(state)
@@ -467,12 +416,12 @@ def test_a_busy_invitee_instance_is_refused(frozen_client, make_account, db):
     consortium = setup_consortium(frozen_client, make_account, drive=db)
     invitee = consortium.invitee
     # An UpdateInstance (add a peer) runs on the invitee's instance.
-    update_body = {"name": DEFAULT_ORG, "node_count": 3}
-    response = invitee.call("PUT", f"/blockchains/{consortium.invitee_bcs_id}", {"node_orgs": [update_body]})
+    response = invitee.update(str(consortium.invitee_bcs_id), {"node_orgs": [{"name": DEFAULT_ORG, "node_count": 3}]})
     assert response.status_code == 200, response.text
-    wait_started(db, response.json()["operation_id"])
+    step_operation(db, response.json()["operation_id"], 1)
+    assert [lock[:2] for lock in operation_locks(db)] == [(consortium.invitee_bcs_id, response.json()["operation_id"])]
     before = snapshot(db)
-    assert error(consortium.agree()) == BUSY
+    assert error(consortium.agree()) == INSTANCE_BUSY
     assert snapshot(db) == before
     invitee.wait(response.json()["operation_id"])
     consortium.join()
@@ -487,22 +436,16 @@ def test_a_failed_join_puts_the_invitation_back_to_waiting(client, make_account,
     def refuse(*_args: Any, **_kwargs: Any) -> None:
         raise OperationFailed("the channel configuration update was refused")
 
-    monkeypatch.setattr(channels_service, "join_orgs", refuse)
+    monkeypatch.setattr(membership, "join_orgs", refuse)
     assert consortium.agree().status_code == 200
     operation_id = consortium.join_operation_id()
-    record = consortium.invitee.wait(operation_id, expect="failed")
+    record = ended(db, consortium, operation_id, "waiting", expect="failed")
 
     assert record["message"] == ["the channel configuration update was refused"]
     row = invitation_row(db)
-    assert (row["status"], row["notification_status"]) == ("waiting", "waiting")
     assert (row["invitee_blockchain_id"], row["invitee_blockchain_name"], row["orgs"]) == (None, None, [])
     assert config_blocks(db, consortium.inviter_bcs_id) == blocks_before
     assert list(consortium.inviter.channel(consortium.inviter_bcs_id)["peers"]) == [DEFAULT_ORG]
-    for party, bcs in (
-        (consortium.inviter, consortium.inviter_bcs_id),
-        (consortium.invitee, consortium.invitee_bcs_id),
-    ):
-        assert party.detail(str(bcs))["basic_info"]["process_status"] == ""
     assert [n["status"] for n in consortium.invitee.notifications()] == ["waiting"]
 
     monkeypatch.undo()

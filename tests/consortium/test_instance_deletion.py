@@ -3,46 +3,31 @@ members; the invitee's takes its organisations out of every consortium channel a
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import dataclasses
 
 from openbcs.network.models import Channel
-from tests.consortium.helpers import (
-    CHANNEL,
-    DEFAULT_ORG,
-    Consortium,
-    block_orgs,
-    config_blocks,
-    error,
-    invitations,
-    invitee_instance_body,
-    new_party,
-    org_hash,
-    setup_consortium,
-    snapshot,
-)
+from tests.consortium.helpers import NOT_JOINED, another_member, withdraw
+from tests.support.bodies import CHANNEL, DEFAULT_ORG
+from tests.support.consortia import setup_consortium
+from tests.support.errors import INSTANCE_NOT_FOUND, error
+from tests.support.expected import block_orgs, org_hash
+from tests.support.snapshots import config_blocks, invitations, row_count, snapshot
 
 
-def _deleted(party, blockchain_id: str) -> str:
-    response = party.delete_instance(blockchain_id)
-    assert response.status_code == 200, response.text
-    operation_id = str(response.json()["operation_id"])
-    party.wait(operation_id)
-    return operation_id
-
-
-def test_the_inviter_deleting_its_instance_cancels_waiting_invitations_and_releases_members(client, make_account, db):
+def test_the_inviter_deleting_its_instance_cancels_waiting_invitations_and_releases_members(
+    client, make_account, make_tenant, db
+):
     c = setup_consortium(client, make_account)
     c.join()
-    waiting, rejecting, quitting = (new_party(client, make_account) for _ in range(3))
+    waiting, rejecting, quitting = make_tenant(), make_tenant(), make_tenant()
     assert c.invite(waiting.name, rejecting.name, quitting.name).status_code == 200
     assert rejecting.handle(c.reject_body()).status_code == 200
-    quitter_bcs = quitting.create_instance(invitee_instance_body(c.inviter, c.inviter_bcs_id, "bcs-quitter"))
-    quitter = Consortium(c.inviter, quitting, c.inviter_bcs_id, "bcs-union", quitter_bcs, "bcs-quitter")
+    quitter = another_member(c, quitting, "bcs-quitter")
     quitter.join()
     quitter.quit()
     before = {r["invitee_name"]: r for r in invitations(db)}
 
-    _deleted(c.inviter, c.inviter_bcs_id)
+    c.inviter.run(c.inviter.delete_instance(c.inviter_bcs_id))
 
     after = {r["invitee_name"]: r for r in invitations(db)}
     assert {name: (r["status"], r["notification_status"]) for name, r in after.items()} == {
@@ -59,9 +44,7 @@ def test_the_inviter_deleting_its_instance_cancels_waiting_invitations_and_relea
     assert [n["status"] for n in c.invitee.notifications()] == ["released"]
     assert [n["status"] for n in waiting.notifications()] == ["cancelled"]
     # The channel went with the instance; the released member's peers are in no channel; it is no member any more.
-    assert (
-        db.run_read(lambda s: list(s.scalars(select(Channel).where(Channel.blockchain_id == c.inviter_bcs_id)))) == []
-    )
+    assert row_count(db, Channel, Channel.blockchain_id == c.inviter_bcs_id) == 0
     node_orgs = c.invitee.nodes(str(c.invitee_bcs_id))
     assert [p["channels"] for p in node_orgs[DEFAULT_ORG]["peers"].values()] == [[], []]
     assert c.invitee.members() == []
@@ -76,7 +59,7 @@ def test_the_inviter_deleting_its_instance_cancels_waiting_invitations_and_relea
         "BCS.4006005",
         "ActOnDetailNotification fail: the notification is cancelled, not waiting",
     )
-    assert error(c.invitee.quit(c.quit_body())) == (400, "BCS.4006003", "Invalid Parameter notification status")
+    assert error(c.invitee.quit(c.quit_body())) == NOT_JOINED
     assert snapshot(db) == snap
 
 
@@ -85,11 +68,11 @@ def test_the_invitee_deleting_its_instance_takes_its_orgs_out_and_quits(client, 
     join_first = c.join()
     c.inviter.create_channel(c.inviter_bcs_id, "second", orgs={DEFAULT_ORG: 2})
     assert c.inviter.invite(c.inviter_bcs_id, "second", c.invitee.name).status_code == 200
-    second = Consortium(c.inviter, c.invitee, c.inviter_bcs_id, "bcs-union", c.invitee_bcs_id, "bcs-invitee", "second")
+    second = dataclasses.replace(c, channel="second")
     join_second = second.join()
     invitee_bcs = str(c.invitee_bcs_id)
 
-    delete_id = _deleted(c.invitee, invitee_bcs)
+    delete_id = c.invitee.run(c.invitee.delete_instance(invitee_bcs))["operation_id"]
 
     # Each consortium channel got exactly one block: org_removed, caused by the deletion, the inviter's org alone.
     for channel, join_id in ((CHANNEL, join_first), ("second", join_second)):
@@ -116,7 +99,7 @@ def test_the_invitee_deleting_its_instance_takes_its_orgs_out_and_quits(client, 
     assert c.invitee.members() == []
     # The inviter may delete the records (naming the deleted instance) and invite the tenant again.
     entry = {"invited_user": c.invitee.name, "status": "quit", "invited_bcs_id": invitee_bcs}
-    assert c.inviter.delete_invites(c.inviter_bcs_id, CHANNEL, [entry]).status_code == 200
+    assert withdraw(c, entry).status_code == 200
     assert c.invite().status_code == 200
     assert [r["status"] for r in invitations(db)] == ["quit", "quit", "waiting"]
 
@@ -126,41 +109,22 @@ def test_the_invitee_deleting_an_instance_that_never_joined_changes_no_membershi
     blocks_before = config_blocks(db, c.inviter_bcs_id)
     rows_before = invitations(db)
 
-    _deleted(c.invitee, str(c.invitee_bcs_id))
+    c.invitee.run(c.invitee.delete_instance(str(c.invitee_bcs_id)))
 
     assert invitations(db) == rows_before
     assert config_blocks(db, c.inviter_bcs_id) == blocks_before
     # The invitation is still waiting, but agreeing with the deleted instance is refused.
     snap = snapshot(db)
-    assert error(c.agree()) == (
-        400,
-        "BCS.4001011",
-        "Operation failed. The service does not exist or has been deleted. Refresh the page.",
-    )
+    assert error(c.agree()) == INSTANCE_NOT_FOUND
     assert snapshot(db) == snap
 
 
 def test_deleting_a_channel_cancels_its_waiting_invitations(client, make_account, db):
     """An empty channel can be deleted; the invitations waiting for it are cancelled with it."""
     c = setup_consortium(client, make_account)
-    created = c.inviter.ok(
-        "POST", f"/blockchains/{c.inviter_bcs_id}/channels", {"channels": [{"channel_name": "spare01"}]}
-    )
-    c.inviter.wait(created["operation_id"])
-    assert (
-        c.inviter.call(
-            "POST",
-            "/members/invitations",
-            {
-                "bcs_id": c.inviter_bcs_id,
-                "channel_name": "spare01",
-                "invited_userinfo": [{"invited_user": c.invitee.name}],
-            },
-        ).status_code
-        == 200
-    )
-    operation = c.inviter.ok("DELETE", f"/blockchains/{c.inviter_bcs_id}/channel/spare01")["operation_id"]
-    c.inviter.wait(operation)
+    c.inviter.create_channel(c.inviter_bcs_id, "spare01")
+    assert c.inviter.invite(c.inviter_bcs_id, "spare01", c.invitee.name).status_code == 200
+    c.inviter.run(c.inviter.delete_channel(c.inviter_bcs_id, "spare01"))
     (row,) = [i for i in invitations(db) if i["channel_name"] == "spare01"]
     assert (row["status"], row["notification_status"]) == ("cancelled", "cancelled")
     assert [m for m in c.inviter.members() if m["channel_name"] == "spare01"] == []

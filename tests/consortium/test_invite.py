@@ -5,23 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
 from openbcs.iam import service as iam_service
-from tests.consortium.helpers import (
-    CHANNEL,
-    Party,
-    error,
-    invitations,
-    invite_body,
-    invitee_instance_body,
-    new_party,
-    operation_rows,
-    setup_consortium,
-    snapshot,
-    union_instance_body,
-    wait_started,
-)
+from tests.consortium.helpers import invitee_body_for, withdraw
+from tests.support.bodies import CHANNEL, invite_body, union_instance_body
+from tests.support.consortia import setup_consortium
+from tests.support.errors import INSTANCE_BUSY, INSTANCE_CREATING, INSTANCE_NOT_FOUND, error
+from tests.support.operations import operation_locks, operation_rows, step_operation
+from tests.support.snapshots import invitations, snapshot
+from tests.support.tenants import Tenant, new_tenant
 
 SETTINGS = {
     "consensus": "etcdraft",
@@ -32,11 +24,6 @@ SETTINGS = {
     "cluster_type": "CCE",
     "tc3_need": False,
 }
-MISSING_INSTANCE = (
-    400,
-    "BCS.4001011",
-    "Operation failed. The service does not exist or has been deleted. Refresh the page.",
-)
 NOT_AN_INVITER = (
     400,
     "BCS.4006014",
@@ -44,9 +31,8 @@ NOT_AN_INVITER = (
 )
 
 
-def test_invite_creates_one_waiting_invitation_and_notification_per_invitee(client, make_account, db):
-    inviter = new_party(client, make_account)
-    first, second = new_party(client, make_account), new_party(client, make_account)
+def test_invite_creates_one_waiting_invitation_and_notification_per_invitee(make_tenant, db):
+    inviter, first, second = make_tenant(), make_tenant(), make_tenant()
     bcs = inviter.create_instance(union_instance_body())
     operations_before = operation_rows(db)
 
@@ -84,13 +70,14 @@ def test_invite_creates_one_waiting_invitation_and_notification_per_invitee(clie
         assert notification["invitee_info"]["invitee_id"] == invitee.domain_id
     # Inviting starts no operation and leaves the instance idle.
     assert operation_rows(db) == operations_before
+    assert operation_locks(db) == []
     assert inviter.detail(bcs)["basic_info"]["process_status"] == ""
     assert [m["status"] for m in inviter.members()] == ["waiting", "waiting"]
     assert [m["invitee_info"]["invitee_username"] for m in inviter.members()] == [first.name, second.name]
 
 
-def test_invitor_username_may_be_omitted(client, make_account, db):
-    inviter, invitee = new_party(client, make_account), new_party(client, make_account)
+def test_invitor_username_may_be_omitted(make_tenant, db):
+    inviter, invitee = make_tenant(), make_tenant()
     bcs = inviter.create_instance(union_instance_body())
     response = inviter.call("POST", "/members/invitations", invite_body(bcs, CHANNEL, invitee.name))
     assert (response.status_code, response.json()) == (200, {"result": "success"})
@@ -103,15 +90,13 @@ def test_invitor_username_may_be_omitted(client, make_account, db):
 
 
 @pytest.fixture
-def world(client: TestClient, make_account: Any) -> dict[str, Any]:
+def world(make_tenant: Any) -> dict[str, Any]:
     """An inviter with a union instance (channel ``channel``) and a private one, an invitee with an invitee
     instance for the union one, and a third tenant with its own union instance. Nobody invited yet."""
-    inviter = new_party(client, make_account)
-    invitee = new_party(client, make_account)
-    third = new_party(client, make_account)
+    inviter, invitee, third = make_tenant(), make_tenant(), make_tenant()
     union = inviter.create_instance(union_instance_body())
     private = inviter.create_instance(union_instance_body("bcs-private", blockchain_type="private"))
-    invitee_bcs = invitee.create_instance(invitee_instance_body(inviter, union))
+    invitee_bcs = invitee.create_instance(invitee_body_for(inviter, union))
     third_union = third.create_instance(union_instance_body("bcs-third"))
     return {
         "inviter": inviter,
@@ -124,12 +109,17 @@ def world(client: TestClient, make_account: Any) -> dict[str, Any]:
     }
 
 
-def _refusals(w: dict[str, Any]) -> list[tuple[str, Party, Any, tuple[int, str, str]]]:
+def _refusals(w: dict[str, Any]) -> list[tuple[str, Tenant, Any, tuple[int, str, str]]]:
     inviter, invitee, third, union = w["inviter"], w["invitee"], w["third"], w["union"]
     good = invite_body(union, CHANNEL, invitee.name, third.name)
     return [
-        ("unknown bcs_id", inviter, invite_body("no-such-instance", CHANNEL, invitee.name), MISSING_INSTANCE),
-        ("another tenant's instance", inviter, invite_body(w["third_union"], CHANNEL, invitee.name), MISSING_INSTANCE),
+        ("unknown bcs_id", inviter, invite_body("no-such-instance", CHANNEL, invitee.name), INSTANCE_NOT_FOUND),
+        (
+            "another tenant's instance",
+            inviter,
+            invite_body(w["third_union"], CHANNEL, invitee.name),
+            INSTANCE_NOT_FOUND,
+        ),
         ("a private instance", inviter, invite_body(w["private"], CHANNEL, invitee.name), NOT_AN_INVITER),
         ("an invitee instance", invitee, invite_body(w["invitee_bcs"], CHANNEL, third.name), NOT_AN_INVITER),
         (
@@ -254,11 +244,11 @@ def test_no_body_and_malformed_json_are_refused(world, db):
 
 
 @pytest.mark.parametrize("held", ["waiting", "joined"])
-def test_a_tenant_holding_its_place_cannot_be_invited_again(client, make_account, db, held):
+def test_a_tenant_holding_its_place_cannot_be_invited_again(client, make_account, make_tenant, db, held):
     consortium = setup_consortium(client, make_account)
     if held == "joined":
         consortium.join()
-    bystander = new_party(client, make_account)
+    bystander = make_tenant()
     before = snapshot(db)
 
     response = consortium.invite(bystander.name, consortium.invitee.name)
@@ -279,9 +269,7 @@ def test_a_tenant_may_be_invited_again_after_a_final_state(client, make_account,
     if final == "reject":
         assert consortium.reject().status_code == 200
     elif final == "cancelled":
-        withdrawn = consortium.inviter.delete_invites(
-            consortium.inviter_bcs_id, CHANNEL, [{"invited_user": consortium.invitee.name}]
-        )
+        withdrawn = withdraw(consortium)
         assert withdrawn.status_code == 200, withdrawn.text
     else:
         consortium.join()
@@ -298,17 +286,17 @@ def test_a_tenant_may_be_invited_again_after_a_final_state(client, make_account,
     assert [n["status"] for n in consortium.invitee.notifications()] == ["waiting", final]
 
 
-def test_invitee_instance_is_not_an_inviter_even_for_another_channel(client, make_account, db):
+def test_invitee_instance_is_not_an_inviter_even_for_another_channel(client, make_account, make_tenant, db):
     consortium = setup_consortium(client, make_account)
-    third = new_party(client, make_account)
+    third = make_tenant()
     before = snapshot(db)
     response = consortium.invitee.invite(str(consortium.invitee_bcs_id), CHANNEL, third.name)
     assert error(response) == NOT_AN_INVITER
     assert snapshot(db) == before
 
 
-def test_a_channel_holds_at_most_twenty_members(client, make_account, db, monkeypatch):
-    inviter = new_party(client, make_account)
+def test_a_channel_holds_at_most_twenty_members(make_tenant, make_account, db, monkeypatch):
+    inviter = make_tenant()
     bcs = inviter.create_instance(union_instance_body())
     # The invitees never log in: skip hashing their passwords (scrypt) to keep the test quick.
     monkeypatch.setattr(iam_service, "hash_password", lambda _password: "unusable")
@@ -330,31 +318,26 @@ def test_a_channel_holds_at_most_twenty_members(client, make_account, db, monkey
 
 
 def test_busy_or_creating_inviter_instance_is_refused(frozen_client, make_account, db):
-    inviter = new_party(frozen_client, make_account, drive=db)
-    invitee = new_party(frozen_client, make_account, drive=db)
+    inviter = new_tenant(frozen_client, make_account, drive=db)
+    invitee = new_tenant(frozen_client, make_account, drive=db)
     creating = inviter.create_instance(union_instance_body(), wait=False)
     (operation_id,) = [row[0] for row in operation_rows(db)]
-    wait_started(db, operation_id)
+    step_operation(db, operation_id, 1)
+    assert operation_locks(db) == [(creating, operation_id, "IsCreating")]
     before = snapshot(db)
-    assert error(inviter.invite(creating, CHANNEL, invitee.name)) == (
-        400,
-        "BCS.4001001",
-        "Operation failed. The BCS service is being created.",
-    )
+    assert error(inviter.invite(creating, CHANNEL, invitee.name)) == INSTANCE_CREATING
     assert snapshot(db) == before
 
     # Created; now a channel operation runs on it.
     inviter.wait(operation_id)
     started = inviter.ok("POST", f"/blockchains/{creating}/channels", {"channels": [{"channel_name": "second"}]})
-    wait_started(db, started["operation_id"])
+    step_operation(db, started["operation_id"], 1)
+    assert [lock[:2] for lock in operation_locks(db)] == [(creating, started["operation_id"])]
     before = snapshot(db)
-    assert error(inviter.invite(creating, CHANNEL, invitee.name)) == (
-        400,
-        "BCS.4001020",
-        "Operation failed. The service status is abnormal or the service is being processed. Try again later.",
-    )
+    assert error(inviter.invite(creating, CHANNEL, invitee.name)) == INSTANCE_BUSY
     assert snapshot(db) == before
 
     inviter.wait(started["operation_id"])
+    assert operation_locks(db) == []
     assert inviter.invite(creating, "second", invitee.name).status_code == 200
     assert [(r["channel_name"], r["status"]) for r in invitations(db)] == [("second", "waiting")]

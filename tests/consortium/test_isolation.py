@@ -3,33 +3,19 @@ only see and act on their own side."""
 
 from __future__ import annotations
 
-from tests.consortium.helpers import (
-    CHANNEL,
-    error,
-    invitations,
-    invite_body,
-    new_party,
-    setup_consortium,
-    snapshot,
-    union_instance_body,
-)
-
-MISSING_INSTANCE = (
-    400,
-    "BCS.4001011",
-    "Operation failed. The service does not exist or has been deleted. Refresh the page.",
-)
-NO_NOTIFICATION = (400, "BCS.4001062", "Operation failed. The notification does not exist.")
-NO_MEMBERSHIP = (400, "BCS.4001061", "Operation failed. The consortium membership does not exist.")
-FORBIDDEN = (403, "BCS.4030403", "No permissions to request this method")
+from tests.consortium.helpers import FORBIDDEN, NO_MEMBERSHIP, NO_NOTIFICATION
+from tests.support.bodies import CHANNEL, invite_body, union_instance_body
+from tests.support.consortia import setup_consortium
+from tests.support.errors import INSTANCE_NOT_FOUND, error
+from tests.support.snapshots import invitations, snapshot
 
 
-def test_a_third_tenant_can_neither_see_nor_act(client, make_account, db):
+def test_a_third_tenant_can_neither_see_nor_act(client, make_account, make_tenant, db):
     c = setup_consortium(client, make_account)
     c.join()
-    pending = new_party(client, make_account)
+    pending = make_tenant()
     assert c.invite(pending.name).status_code == 200
-    third = new_party(client, make_account)
+    third = make_tenant()
     third_bcs = third.create_instance(union_instance_body("bcs-third"))
     before = snapshot(db)
 
@@ -55,12 +41,12 @@ def test_a_third_tenant_can_neither_see_nor_act(client, make_account, db):
         (
             "withdraw the inviter's invitation",
             third.delete_invites(c.inviter_bcs_id, CHANNEL, [{"invited_user": pending.name}]),
-            MISSING_INSTANCE,
+            INSTANCE_NOT_FOUND,
         ),
         (
             "invite into the inviter's channel",
             third.call("POST", "/members/invitations", invite_body(c.inviter_bcs_id, CHANNEL, third.name)),
-            MISSING_INSTANCE,
+            INSTANCE_NOT_FOUND,
         ),
         ("quit in the invitee's name", third.quit(c.quit_body()), FORBIDDEN),
         (
@@ -80,12 +66,12 @@ def test_a_third_tenant_can_neither_see_nor_act(client, make_account, db):
         (
             "read the inviter's channel history",
             third.call("GET", f"/blockchains/{c.inviter_bcs_id}/channels/{CHANNEL}/config-history"),
-            MISSING_INSTANCE,
+            INSTANCE_NOT_FOUND,
         ),
         (
             "list the inviter's channels",
             third.call("GET", f"/blockchains/{c.inviter_bcs_id}/channels"),
-            MISSING_INSTANCE,
+            INSTANCE_NOT_FOUND,
         ),
         (
             "list notifications in the invitee's project",
@@ -103,10 +89,10 @@ def test_a_third_tenant_can_neither_see_nor_act(client, make_account, db):
     assert snapshot(db) == before
 
 
-def test_each_party_sees_and_acts_only_on_its_side(client, make_account, db):
+def test_each_party_sees_and_acts_only_on_its_side(client, make_account, make_tenant, db):
     c = setup_consortium(client, make_account)
     c.join()
-    pending = new_party(client, make_account)
+    pending = make_tenant()
     assert c.invite(pending.name).status_code == 200
     before = snapshot(db)
 
@@ -124,11 +110,11 @@ def test_each_party_sees_and_acts_only_on_its_side(client, make_account, db):
     # Neither party can act on the other's side.
     assert error(c.inviter.handle(c.reject_body())) == NO_NOTIFICATION
     assert error(c.invitee.delete_invites(c.inviter_bcs_id, CHANNEL, [{"invited_user": pending.name}])) == (
-        MISSING_INSTANCE
+        INSTANCE_NOT_FOUND
     )
     assert error(c.inviter.quit(c.quit_body())) == FORBIDDEN
     assert error(pending.handle(c.agree_body())) == FORBIDDEN
-    assert error(c.invitee.call("GET", f"/blockchains/{c.inviter_bcs_id}/channels")) == MISSING_INSTANCE
-    assert error(c.inviter.call("GET", f"/blockchains/{c.invitee_bcs_id}/nodes")) == MISSING_INSTANCE
+    assert error(c.invitee.call("GET", f"/blockchains/{c.inviter_bcs_id}/channels")) == INSTANCE_NOT_FOUND
+    assert error(c.inviter.call("GET", f"/blockchains/{c.invitee_bcs_id}/nodes")) == INSTANCE_NOT_FOUND
     assert snapshot(db) == before
     assert [r["status"] for r in invitations(db)] == ["joined", "waiting"]

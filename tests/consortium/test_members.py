@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from tests.consortium.helpers import (
-    CHANNEL,
-    DEFAULT_ORG,
-    invitations,
-    invitee_instance_body,
-    new_party,
-    org_hash,
-    setup_consortium,
-)
+from tests.consortium.helpers import another_member, withdraw
+from tests.support.bodies import CHANNEL, DEFAULT_ORG
+from tests.support.consortia import setup_consortium
+from tests.support.expected import org_hash
+from tests.support.snapshots import invitations
 
 
 def _member(c, invitee, status, *, invitee_bcs_id="", orgs=()):
@@ -34,15 +30,15 @@ def _member(c, invitee, status, *, invitee_bcs_id="", orgs=()):
     }
 
 
-def test_inviter_sees_every_status_and_invitee_only_its_consortia(client, make_account, db):
+def test_inviter_sees_every_status_and_invitee_only_its_consortia(client, make_account, make_tenant, db):
     c = setup_consortium(client, make_account)
-    rejecting, pending, quitting = (new_party(client, make_account) for _ in range(3))
+    rejecting, pending, quitting = make_tenant(), make_tenant(), make_tenant()
     assert c.invite(rejecting.name, pending.name, quitting.name).status_code == 200
     # rejecting says no; quitting joins and quits; the first invitee joins and stays.
     c.join()
     assert rejecting.handle(c.reject_body()).status_code == 200
-    quitter_bcs = quitting.create_instance(invitee_instance_body(c.inviter, c.inviter_bcs_id, "bcs-quitter"))
-    quitter = type(c)(c.inviter, quitting, c.inviter_bcs_id, "bcs-union", quitter_bcs, "bcs-quitter")
+    quitter = another_member(c, quitting, "bcs-quitter")
+    quitter_bcs = str(quitter.invitee_bcs_id)
     quitter.join()
     quitter.quit()
     invitee_bcs = str(c.invitee_bcs_id)
@@ -80,11 +76,7 @@ def test_status_detail_is_live_from_the_invitee_instance(client, make_account, d
     c = setup_consortium(client, make_account)
     c.join()
     # The invitee adds a peer to its organisation: the member's organisation shows 3 peers.
-    response = c.invitee.call(
-        "PUT", f"/blockchains/{c.invitee_bcs_id}", {"node_orgs": [{"name": DEFAULT_ORG, "node_count": 3}]}
-    )
-    assert response.status_code == 200, response.text
-    c.invitee.wait(response.json()["operation_id"])
+    c.invitee.run(c.invitee.update(str(c.invitee_bcs_id), {"node_orgs": [{"name": DEFAULT_ORG, "node_count": 3}]}))
 
     ((org,),) = [m["invited_orgs"] for m in c.inviter.members()]
 
@@ -104,16 +96,16 @@ def test_invitee_view_shows_joining_while_the_join_runs(frozen_client, make_acco
     assert [m["status"] for m in c.invitee.members()] == ["joined"]
 
 
-def test_withdrawn_and_deleted_records_leave_the_inviters_view(client, make_account, db):
+def test_withdrawn_and_deleted_records_leave_the_inviters_view(client, make_account, make_tenant, db):
     c = setup_consortium(client, make_account)
     c.join()
     c.quit()
-    other = new_party(client, make_account)
+    other = make_tenant()
     assert c.invite(other.name).status_code == 200
     entries = [
         {"invited_user": c.invitee.name, "status": "quit", "invited_bcs_id": c.invitee_bcs_id},
         {"invited_user": other.name},
     ]
-    assert c.inviter.delete_invites(c.inviter_bcs_id, CHANNEL, entries).status_code == 200
+    assert withdraw(c, *entries).status_code == 200
     assert c.inviter.members() == []
     assert [(r["status"], r["deleted_by_inviter"]) for r in invitations(db)] == [("quit", True), ("cancelled", True)]

@@ -7,18 +7,12 @@ from typing import Any
 
 import httpx
 
-from tests.consortium.helpers import (
-    CHANNEL,
-    DEFAULT_ORG,
-    Consortium,
-    invitation_row,
-    invitations,
-    invitee_instance_body,
-    new_party,
-    org_hash,
-    setup_consortium,
-    union_instance_body,
-)
+from tests.consortium.helpers import invitee_body_for
+from tests.support.bodies import CHANNEL, DEFAULT_ORG, union_instance_body
+from tests.support.consortia import Consortium, setup_consortium
+from tests.support.expected import org_hash
+from tests.support.snapshots import invitation_row, invitations
+from tests.support.tenants import new_tenant
 
 COUCHDB = {"user_name": "admin", "password": "Couch-pass1"}
 # An inviter instance unlike the defaults, so that each snapshot field is seen to come from the instance.
@@ -40,12 +34,12 @@ def rfc3339(ns: int) -> str:
 def _consortium(http: httpx.Client, make_account: Any) -> Consortium:
     """Inviter with a SFLIC/couchdb/version 2/TC3 union instance, a waiting invitation, a matching invitee
     instance."""
-    inviter, invitee = new_party(http, make_account), new_party(http, make_account)
+    inviter, invitee = new_tenant(http, make_account), new_tenant(http, make_account)
     bcs = inviter.create_instance(union_instance_body(**INVITER_SETTINGS))
     consortium = Consortium(inviter, invitee, bcs, "bcs-union", None, None)
     assert consortium.invite().status_code == 200
     consortium.invitee_bcs_id = invitee.create_instance(
-        invitee_instance_body(
+        invitee_body_for(
             inviter,
             bcs,
             consensus="SFLIC",
@@ -77,25 +71,35 @@ def _invitor_info(c: Consortium) -> dict[str, Any]:
     }
 
 
+def _notification(c: Consortium, row: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    """A NotificationList entry of ``c``'s invitation (stored as ``row``): the inviter's instance as invited, and
+    ``fields`` (status, invitee_info, invitee_orgs, read_status)."""
+    return {
+        "channel_name": CHANNEL,
+        "updated_time": rfc3339(row["updated_time"]),
+        "tc3_need": True,
+        "invitor_info": _invitor_info(c),
+        "hide": 0,
+        "cross_version_upgrade": "",
+        **fields,
+    }
+
+
 def test_a_waiting_notification_shows_the_inviters_instance_snapshot(client, make_account, db):
     c = _consortium(client, make_account)
 
     (notification,) = c.invitee.notifications()
 
     row = invitation_row(db)
-    assert notification == {
-        "channel_name": CHANNEL,
-        "status": "waiting",
-        "updated_time": rfc3339(row["updated_time"]),
-        "tc3_need": True,
-        "invitor_info": _invitor_info(c),
+    assert notification == _notification(
+        c,
+        row,
+        status="waiting",
         # invitee_name is never sent (the SDK types it as an integer); no instance is named before agreeing.
-        "invitee_info": {"invitee_id": c.invitee.domain_id, "invitee_project_id": c.invitee.project_id},
-        "hide": 0,
-        "invitee_orgs": [],
-        "read_status": 0,
-        "cross_version_upgrade": "",
-    }
+        invitee_info={"invitee_id": c.invitee.domain_id, "invitee_project_id": c.invitee.project_id},
+        invitee_orgs=[],
+        read_status=0,
+    )
     assert row["inviter_settings"] == {
         "consensus": "SFLIC",
         "sign_algorithm": "ECDSA",
@@ -118,20 +122,17 @@ def test_after_joining_the_notification_names_the_instance_and_its_orgs(client, 
 
     row = invitation_row(db)
     invitee_bcs = str(c.invitee_bcs_id)
-    assert notification == {
-        "channel_name": CHANNEL,
-        "status": "joined",
-        "updated_time": rfc3339(row["updated_time"]),
-        "tc3_need": True,
-        "invitor_info": _invitor_info(c),
-        "invitee_info": {
+    assert notification == _notification(
+        c,
+        row,
+        status="joined",
+        invitee_info={
             "invitee_id": c.invitee.domain_id,
             "invitee_bcs_name": "bcs-invitee",
             "invitee_bcs_id": invitee_bcs,
             "invitee_project_id": c.invitee.project_id,
         },
-        "hide": 0,
-        "invitee_orgs": [
+        invitee_orgs=[
             {
                 "name": DEFAULT_ORG,
                 "name_hash": org_hash(invitee_bcs, DEFAULT_ORG),
@@ -140,17 +141,16 @@ def test_after_joining_the_notification_names_the_instance_and_its_orgs(client, 
                 "status_detail": "2/2",
             }
         ],
-        "read_status": 1,
-        "cross_version_upgrade": "",
-    }
+        read_status=1,
+    )
     assert row["updated_time"] > row["created_time"]
 
 
-def test_notifications_are_newest_first_in_every_status(client, make_account, db):
+def test_notifications_are_newest_first_in_every_status(client, make_account, make_tenant, db):
     c = setup_consortium(client, make_account)
     assert c.reject().status_code == 200
     # A second inviter invites the same tenant; the first inviter invites it again.
-    other = new_party(client, make_account)
+    other = make_tenant()
     other_bcs = other.create_instance(union_instance_body("bcs-other"))
     assert other.invite(other_bcs, CHANNEL, c.invitee.name).status_code == 200
     assert c.invite().status_code == 200

@@ -10,34 +10,29 @@ import re
 
 import pytest
 
-from openbcs.instances import service as blockchains_service
-from openbcs.channels import service as channels_service
-from openbcs.channels.service import GENESIS_PREVIOUS_HASH
+from openbcs.consortium import states
 from openbcs.engine.kinds import OperationFailed
+from openbcs.network import membership
+from openbcs.network.config_history import GENESIS_PREVIOUS_HASH
 from tests.consortium.helpers import (
-    CHANNEL,
-    DEFAULT_ORG,
-    QUIT_FIELDS,
-    QUIT_OPERATION_ID,
-    block_orgs,
-    config_blocks,
-    error,
-    invitation_row,
-    invitations,
-    invitee_instance_body,
-    new_party,
-    operation_rows,
-    org_hash,
-    setup_consortium,
-    snapshot,
-    wait_started,
+    FORBIDDEN,
+    NO_MEMBERSHIP,
+    NOT_JOINED,
+    both_held,
+    ended,
+    invitee_body_for,
+    while_running,
 )
+from tests.support.bodies import CHANNEL, DEFAULT_ORG
+from tests.support.consortia import QUIT_FIELDS, QUIT_OPERATION_ID, setup_consortium
+from tests.support.errors import INSTANCE_BUSY, error
+from tests.support.expected import block_orgs, org_hash
+from tests.support.operations import operation_locks, operation_rows
+from tests.support.snapshots import config_blocks, invitation_row, invitations, snapshot
+from tests.support.tenants import new_tenant
 
-NOT_JOINED = (400, "BCS.4006003", "Invalid Parameter notification status")
 UNAUTHORIZED = (401, "BCS.4010401", "Incorrect token or token resolution failed")
-FORBIDDEN = (403, "BCS.4030403", "No permissions to request this method")
 NOT_FOUND = (404, "BCS.4040404", "Not Found:the url is not found")
-NO_MEMBERSHIP = (400, "BCS.4001061", "Operation failed. The consortium membership does not exist.")
 
 
 @pytest.fixture
@@ -126,9 +121,8 @@ def test_after_the_quit_operation_the_orgs_are_out_and_the_membership_is_quit(jo
     assert [r["operation_id"] for r in invitee.records(operation_type="03")] == [operation_id]
     # The inviter's own records do not hold the invitee's operation.
     assert inviter.records(operation_id=operation_id) == []
-    # Both instances are idle again.
-    for party, bcs in ((inviter, joined.inviter_bcs_id), (invitee, str(joined.invitee_bcs_id))):
-        assert party.detail(bcs)["basic_info"]["process_status"] == ""
+    # The quit ended: both instances are idle again.
+    ended(db, joined, operation_id, "quit")
 
 
 def test_a_second_quit_is_refused_and_starts_no_operation(joined, db):
@@ -193,31 +187,12 @@ def test_quitting_while_the_quit_runs_is_refused_and_both_instances_are_busy(fro
     assert (row["status"], row["notification_status"], row["operation_id"]) == ("quitting", "quitting", operation_id)
     assert invitee.notifications()[0]["status"] == "quitting"
     assert [m["status"] for m in invitee.members()] == ["quitting"]
-    wait_started(db, operation_id)
-    before = snapshot(db)
+    assert operation_locks(db) == both_held(consortium, operation_id)
 
-    assert error(invitee.quit(consortium.quit_body())) == NOT_JOINED
-    busy = (
-        400,
-        "BCS.4001020",
-        "Operation failed. The service status is abnormal or the service is being processed. Try again later.",
-    )
-    assert error(invitee.delete_instance(str(consortium.invitee_bcs_id))) == busy
-    assert error(inviter.delete_instance(consortium.inviter_bcs_id)) == busy
-    new_channel = {"channels": [{"channel_name": "other"}]}
-    assert error(inviter.call("POST", f"/blockchains/{consortium.inviter_bcs_id}/channels", new_channel)) == busy
-    assert error(consortium.invite(new_party(frozen_client, make_account).name)) == busy
-    withdraw = inviter.delete_invites(consortium.inviter_bcs_id, CHANNEL, [{"invited_user": invitee.name}])
-    assert error(withdraw) == (
-        400,
-        "BCS.4006003",
-        "Invalid Parameter invitation status : a quitting member cannot be deleted",
-    )
-    assert snapshot(db) == before
+    with while_running(db, consortium, operation_id, "quitting", new_tenant(frozen_client, make_account)):
+        assert error(inviter.create_channels(consortium.inviter_bcs_id, "other")) == INSTANCE_BUSY
 
-    invitee.wait(operation_id)
-    row = invitation_row(db)
-    assert (row["status"], row["notification_status"]) == ("quit", "quit")
+    ended(db, consortium, operation_id, "quit")
     assert len([op for op in operation_rows(db) if op[1] == "consortium.quit"]) == 1
 
 
@@ -232,8 +207,8 @@ def test_without_a_token_or_with_a_bad_one_the_answer_is_401(joined, db):
     assert snapshot(db) == before
 
 
-def test_invitee_ids_of_someone_else_are_403(joined, client, make_account, db):
-    third = new_party(client, make_account)
+def test_invitee_ids_of_someone_else_are_403(joined, make_tenant, db):
+    third = make_tenant()
     before = snapshot(db)
     cases = [
         (joined.invitee, joined.quit_body(invitee_projectid=joined.inviter.project_id)),
@@ -270,10 +245,8 @@ def test_a_wrong_url_or_method_is_404(joined, db):
     assert snapshot(db) == before
 
 
-def test_an_unknown_membership_is_4001061(joined, client, make_account, db):
-    other_bcs = joined.invitee.create_instance(
-        invitee_instance_body(joined.inviter, joined.inviter_bcs_id, "bcs-second")
-    )
+def test_an_unknown_membership_is_4001061(joined, make_tenant, db):
+    other_bcs = joined.invitee.create_instance(invitee_body_for(joined.inviter, joined.inviter_bcs_id, "bcs-second"))
     before = snapshot(db)
     for override in (
         {"inviter_bcsid": "no-such-instance"},
@@ -286,7 +259,7 @@ def test_an_unknown_membership_is_4001061(joined, client, make_account, db):
         assert error(joined.invitee.quit(joined.quit_body(**override))) == NO_MEMBERSHIP, override
     assert snapshot(db) == before
     # A tenant never invited: its own ids, the consortium's inviter.
-    stranger = new_party(client, make_account)
+    stranger = make_tenant()
     body = joined.quit_body(invitee_projectid=stranger.project_id, invitee_domainid=stranger.domain_id)
     assert error(stranger.quit(body)) == NO_MEMBERSHIP
     assert snapshot(db) == before
@@ -315,18 +288,14 @@ def test_a_failed_quit_leaves_the_member_joined(joined, db, monkeypatch):
     def refuse(*_args: object, **_kwargs: object) -> None:
         raise OperationFailed("the channel configuration update was refused")
 
-    monkeypatch.setattr(channels_service, "leave", refuse)
+    monkeypatch.setattr(membership, "leave", refuse)
     response = joined.invitee.quit(joined.quit_body())
     assert response.status_code == 200, response.text
-    record = joined.invitee.wait(response.json()["operation_id"], expect="failed")
+    record = ended(db, joined, response.json()["operation_id"], "joined", expect="failed")
 
     assert record["message"] == ["the channel configuration update was refused"]
-    row = invitation_row(db)
-    assert (row["status"], row["notification_status"]) == ("joined", "joined")
     assert config_blocks(db, joined.inviter_bcs_id) == blocks_before
     assert len(joined.inviter.channel(joined.inviter_bcs_id)["peers"]) == 2
-    for party, bcs in ((joined.inviter, joined.inviter_bcs_id), (joined.invitee, str(joined.invitee_bcs_id))):
-        assert party.detail(bcs)["basic_info"]["process_status"] == ""
 
     monkeypatch.undo()
     joined.quit()
@@ -334,13 +303,14 @@ def test_a_failed_quit_leaves_the_member_joined(joined, db, monkeypatch):
 
 
 def test_an_unexpected_failure_is_the_seeds_500_and_leaves_nothing_behind(joined, db, monkeypatch):
-    """The seed's 500 example; the failure comes after the operation was recorded, in the same transaction."""
+    """The seed's 500 example; the failure comes after the operation was recorded and the instances locked (when
+    the membership moves to quitting), in the same transaction."""
     before = snapshot(db)
 
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("simulated failure")
 
-    monkeypatch.setattr(blockchains_service, "mark_busy", broken)
+    monkeypatch.setattr(states, "touch", broken)
     response = joined.invitee.quit(joined.quit_body())
 
     assert error(response) == (500, "BCS.5000500", "Internal Server Error")

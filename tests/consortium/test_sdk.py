@@ -12,17 +12,13 @@ import time
 from typing import Any
 
 import httpx
-from sqlalchemy import text
 
-from tests.instances.helpers import CLUSTER, PASSWORD
-from tests.consortium.helpers import (
-    DEFAULT_ORG,
-    JOIN_OPERATION_ID,
-    QUIT_OPERATION_ID,
-    block_orgs,
-    invitation_row,
-    issue_token,
-)
+from tests.support.accounts import issue_token
+from tests.support.bodies import CLUSTER, DEFAULT_ORG, PASSWORD
+from tests.support.consortia import JOIN_OPERATION_ID, QUIT_OPERATION_ID
+from tests.support.expected import block_orgs
+from tests.support.snapshots import config_blocks, invitation_row
+from tests.support.tenants import Tenant
 
 
 def _wait(client: Any, operation_id: str) -> Any:
@@ -254,13 +250,7 @@ def test_a_consortium_life_through_the_sdk(live_server, make_account, sdk_client
 
     # The channel's configuration history: create, the inviter's org, the join, the quit; every hash verifies.
     with httpx.Client(base_url=live_server.url, timeout=30) as http:
-        token = issue_token(http, inviter_account)
-        response = http.get(
-            f"/v2/{inviter_account.project_id}/blockchains/{union}/channels/consortium/config-history",
-            headers={"X-Auth-Token": token},
-        )
-    assert response.status_code == 200, response.text
-    history = response.json()
+        history = Tenant(http, inviter_account, issue_token(http, inviter_account)).history(union, "consortium")
     assert (history["channel_name"], history["verified"]) == ("consortium", True)
     blocks = history["blocks"]
     assert [(b["number"], b["event"], b["cause"]) for b in blocks] == [
@@ -280,18 +270,7 @@ def test_a_consortium_life_through_the_sdk(live_server, make_account, sdk_client
     for previous, block in itertools.pairwise(blocks):
         assert block["previous_hash"] == previous["hash"]
     # Recompute each hash from the stored block time (ns), independently of OpenBCS's code.
-    times = db.run_read(
-        lambda s: [
-            t
-            for (t,) in s.execute(
-                text(
-                    "SELECT b.time FROM channel_config_blocks b JOIN channels c ON c.id = b.channel_id "
-                    "WHERE c.blockchain_id = :bid AND c.name = 'consortium' ORDER BY b.number"
-                ),
-                {"bid": union},
-            )
-        ]
-    )
+    times = [stored["time"] for stored in config_blocks(db, union, "consortium")]
     assert [b["hash"] for b in blocks] == [
         _block_hash(f"{union}/consortium", b, t) for b, t in zip(blocks, times, strict=True)
     ]

@@ -8,7 +8,8 @@
   ``invitee_instance_body``, ``invite_body``.
 - :mod:`tests.support.consortia` — ``setup_consortium`` → ``Consortium`` (inviter, invitee, a waiting invitation).
 - :mod:`tests.support.operations` — driving operations from the test (apps whose worker is stopped or frozen):
-  ``drive_operations``, ``step_operation``, ``stop_worker``, ``wait_started``, ``operation_rows``.
+  ``drive_operations``, ``step_operation``, ``stop_worker``, ``wait_started``, ``operation_rows``,
+  ``operation_locks`` (what running operations hold).
 - :mod:`tests.support.diagnostic` — operations of the engine's diagnostic kind seeded in chosen states (``seed``,
   ``start_in``, ``advance_until_done``), read back (``stored``, ``all_stored``), its effects file (``read_effects``),
   ``wait_for``, ``new_project``.
@@ -17,7 +18,7 @@
 - :mod:`tests.support.errors` — ``error`` (status, code, message), ``assert_error``, ``assert_unauthorized``,
   ``assert_forbidden``, ``request_id_of``.
 - :mod:`tests.support.expected` — names as the docs define them, computed independently of OpenBCS: ``org_hash``,
-  ``msp_id``, ``peer_names``, ``orderer_names``, ``org_domain``.
+  ``msp_id``, ``peer_names``, ``orderer_names``, ``org_domain``, ``block_orgs`` (a configuration block's orgs).
 - :mod:`tests.support.servers` — ``LiveServer`` (the app on a loopback port), ``free_port``, ``sdk_signed_headers``.
 
 Fixtures (``tests/conftest.py``): ``db``, ``settings``, ``client``, ``frozen_client``, ``live_server``,

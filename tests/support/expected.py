@@ -28,3 +28,10 @@ def peer_names(blockchain_id: str, org: str, count: int, *, start: int = 0) -> l
 def orderer_names(blockchain_id: str, count: int = 3) -> list[str]:
     """The orderers' names of an instance."""
     return [f"orderer-{org_hash(blockchain_id, 'orderer')}-{n}" for n in range(count)]
+
+
+def block_orgs(*orgs: tuple[str, str]) -> list[dict[str, str]]:
+    """A configuration block's organisations from ``(instance id, org name)`` pairs, sorted as blocks list them (by
+    MSP id, then name)."""
+    entries = [{"blockchain_id": b, "name": o, "msp_id": msp_id(b, o)} for b, o in orgs]
+    return sorted(entries, key=lambda entry: (entry["msp_id"], entry["name"]))

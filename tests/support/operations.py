@@ -14,7 +14,7 @@ from sqlalchemy import select
 from openbcs import catalog
 from openbcs.engine import engine
 from openbcs.engine.kinds import Registry
-from openbcs.engine.models import ACTIVE, Operation
+from openbcs.engine.models import ACTIVE, Operation, OperationLock
 from openbcs.kernel.clock import now_ns
 from openbcs.kernel.db import Database
 from openbcs.kernel.keys import ServerKey
@@ -120,3 +120,17 @@ def _rows(session: Any) -> list[tuple[str, str, str, str, str | None]]:
 def operation_rows(db: Database) -> list[tuple[str, str, str, str, str | None]]:
     """``(id, kind, status, project_id, blockchain_id)`` of every operation, oldest first."""
     return db.run_read(_rows)
+
+
+def _locks(session: Any, operation_id: str | None) -> list[tuple[str, str, str | None]]:
+    query = select(OperationLock.resource, OperationLock.operation_id, OperationLock.label)
+    if operation_id is not None:
+        query = query.where(OperationLock.operation_id == operation_id)
+    rows = session.execute(query.order_by(OperationLock.resource))
+    return [(row.resource, row.operation_id, row.label) for row in rows]
+
+
+def operation_locks(db: Database, operation_id: str | None = None) -> list[tuple[str, str, str | None]]:
+    """``(resource, holding operation id, label)`` of every row of ``operation_locks`` (or only those
+    ``operation_id`` holds), by resource: what running operations hold, straight from the database."""
+    return db.run_read(_locks, operation_id)

@@ -7,10 +7,10 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from openbcs import events
 from openbcs.consortium.models import Invitation
 from openbcs.kernel.clock import now_ns
 from openbcs.network import lookups
+from openbcs.network.guards import record_event
 
 WAITING, JOINING, JOINED, REJECT = "waiting", "joining", "joined", "reject"
 QUITTING, QUIT, RELEASED, CANCELLED = "quitting", "quit", "released", "cancelled"
@@ -45,15 +45,12 @@ def member_event(session: Session, invitation: Invitation, name: str, message: s
     for blockchain_id in (invitation.inviter_blockchain_id, invitation.invitee_blockchain_id):
         instance = lookups.find(session, blockchain_id=blockchain_id) if blockchain_id else None
         if instance is not None:
-            events.record(
+            record_event(
                 session,
-                blockchain_id=instance.id,
-                project_id=instance.project_id,
-                name=name,
-                message=message,
-                metadata={
-                    "channel": invitation.channel_name,
-                    "invitee": invitation.invitee_name,
-                    "inviter": invitation.inviter_name,
-                },
+                instance,
+                name,
+                message,
+                channel=invitation.channel_name,
+                invitee=invitation.invitee_name,
+                inviter=invitation.inviter_name,
             )
