@@ -12,7 +12,7 @@ import hashlib
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
@@ -52,7 +52,10 @@ def sign(key_pem: bytes, message: bytes) -> bytes:
 
 def signature_problem(cert: x509.Certificate, message: bytes, signature: bytes) -> str | None:
     """Why ``signature`` is not ``cert``'s valid low-S ECDSA signature over ``message``; None when it is."""
-    public_key = cert.public_key()
+    try:
+        public_key = cert.public_key()
+    except (ValueError, UnsupportedAlgorithm):
+        return "certificate has an unusable public key"
     if not isinstance(public_key, ec.EllipticCurvePublicKey):
         return "not an ECDSA key"
     try:

@@ -18,7 +18,7 @@ import functools
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.x509.oid import NameOID
 from fabric_protos.msp.msp_config_pb2 import (
     FabricCryptoConfig,
@@ -63,7 +63,7 @@ def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     # Cached: the same admin certificates are validated against the same roots for every policy evaluation.
     try:
         cert.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature):
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
         return False
     return True
 

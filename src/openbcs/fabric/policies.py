@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from fabric_protos.common.configtx_pb2 import Config, ConfigGroup
 from fabric_protos.common.policies_pb2 import ImplicitMetaPolicy, Policy, SignaturePolicy, SignaturePolicyEnvelope
 from fabric_protos.msp.identities_pb2 import SerializedIdentity
@@ -72,8 +73,9 @@ class PolicyEvaluator:
         try:
             serialized = SerializedIdentity.FromString(creator)
             cert = load_cert(serialized.id_bytes)
-        except (DecodeError, ValueError):
-            return "identity is not a serialized PEM certificate"
+            cert.public_key()  # a certificate can parse yet carry an unusable key
+        except (DecodeError, ValueError, UnsupportedAlgorithm):
+            return "identity is not a serialized PEM certificate with a usable key"
         if serialized.mspid not in self.msps:
             return f"MSP {serialized.mspid!r} is not in the channel"
         return Identity(serialized.mspid, cert, identity_id(cert))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from fabric_protos.common.common_pb2 import (
     Block,
@@ -24,7 +25,7 @@ from fabric_protos.common.common_pb2 import (
     SignatureHeader,
 )
 from fabric_protos.common.configtx_pb2 import Config, ConfigUpdate
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 
 from .authorize import authorize_update, config_signed_data
 from .blocks import block_data_hash, block_header_bytes, block_header_hash
@@ -46,6 +47,9 @@ class Problem:
 
     def __str__(self) -> str:
         return f"block {self.block}: {self.reason}"
+
+
+_M = TypeVar("_M", bound=Message)
 
 
 class _Broken(Exception):
@@ -71,15 +75,7 @@ def verify_chain(blocks: Sequence[bytes], updates: Mapping[int, bytes] | None = 
 def _check_block(
     number: int, raw: bytes, previous: tuple[Block, Config, str] | None, stored: bytes | None, reasons: list[str]
 ) -> tuple[Block, Config, str]:
-    try:
-        block = Block.FromString(raw)
-    except DecodeError as exc:
-        raise _Broken("does not decode as a block") from exc
-    canonical = Block()
-    canonical.CopyFrom(block)
-    canonical.DiscardUnknownFields()
-    if canonical.SerializeToString(deterministic=True) != raw:
-        raise _Broken("is not canonically encoded (unknown or malformed fields)")
+    block = _decode(Block, raw, "block")
     if block.header.number != number:
         raise _Broken(f"header number is {block.header.number}")
     expected_previous = block_header_hash(previous[0].header) if previous else b""
@@ -116,21 +112,33 @@ def _check_block(
     return block, config, channel_id
 
 
-def _metadata(block: Block, index: int) -> Metadata:
-    if len(block.metadata.metadata) <= index:
-        raise _Broken(f"has no {BlockMetadataIndex.Name(index)} metadata")
+def _decode(cls: type[_M], raw: bytes, what: str) -> _M:
+    """Decode ``raw`` and insist on its canonical encoding. These messages have no maps, so Fabric's Go encoding is
+    canonical too; a stray bit that turns a field into an unknown one would otherwise go unnoticed where no hash or
+    signature covers it (the block framing, the LAST_CONFIG entry)."""
     try:
-        return Metadata.FromString(block.metadata.metadata[index])
+        message = cls.FromString(raw)
     except DecodeError as exc:
-        raise _Broken(f"{BlockMetadataIndex.Name(index)} metadata does not decode") from exc
+        raise _Broken(f"{what} does not decode") from exc
+    canonical = cls()
+    canonical.CopyFrom(message)
+    canonical.DiscardUnknownFields()
+    if canonical.SerializeToString(deterministic=True) != raw:
+        raise _Broken(f"{what} is not canonically encoded (unknown or malformed fields)")
+    return message
+
+
+def _metadata(block: Block, index: int) -> Metadata:
+    name = BlockMetadataIndex.Name(index)
+    if len(block.metadata.metadata) <= index:
+        raise _Broken(f"has no {name} metadata")
+    return _decode(Metadata, block.metadata.metadata[index], f"{name} metadata")
 
 
 def _check_metadata(number: int, block: Block, reasons: list[str]) -> None:
-    try:
-        last_config = LastConfig.FromString(_metadata(block, BlockMetadataIndex.LAST_CONFIG).value)
-        orderer_metadata = OrdererBlockMetadata.FromString(_metadata(block, BlockMetadataIndex.SIGNATURES).value)
-    except DecodeError as exc:
-        raise _Broken("block metadata does not decode") from exc
+    last_config = _decode(LastConfig, _metadata(block, BlockMetadataIndex.LAST_CONFIG).value, "LAST_CONFIG value")
+    signatures_value = _metadata(block, BlockMetadataIndex.SIGNATURES).value
+    orderer_metadata = _decode(OrdererBlockMetadata, signatures_value, "SIGNATURES value")
     # A config block is its own last config block.
     if last_config.index != number or orderer_metadata.last_config.index != number:
         reasons.append("metadata does not name the block as the last config block")

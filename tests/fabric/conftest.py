@@ -1,0 +1,124 @@
+"""A small Fabric network's PKI for the fabric library tests, made with OpenBCS's own PKI functions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pytest
+
+from openbcs.certs import pki
+from openbcs.fabric import (
+    AnchorPeer,
+    ApplicationOrg,
+    ChannelSpec,
+    Consenter,
+    MSPSpec,
+    OrdererSpec,
+    Signer,
+)
+
+NOW = dt.datetime(2024, 5, 1, 12, 0, 0, tzinfo=dt.UTC)
+CHANNEL = "channel-one"
+
+
+@dataclass(frozen=True)
+class Org:
+    """An organisation: its CAs, one identity per NodeOU, and its MSP spec."""
+
+    name: str
+    msp_id: str
+    ca: pki.KeyPair
+    tls_ca: pki.KeyPair
+    spec: MSPSpec
+    admin: Signer
+    client: Signer
+    peer: Signer
+    orderer: Signer
+    peer_host: str
+
+    def app(self, anchors: Sequence[AnchorPeer] = ()) -> ApplicationOrg:
+        """This org as an application member with the given anchor peers."""
+        return ApplicationOrg(self.spec, tuple(anchors))
+
+    def anchor(self, index: int = 0) -> AnchorPeer:
+        """The anchor peer record for this org's peer ``index``."""
+        digest = self.msp_id[:8]
+        return AnchorPeer(f"peer-{digest}-{index}.peer-{digest}.default.svc.cluster.local", 7051)
+
+
+def identity(org_name: str, msp_id: str, ca: pki.KeyPair, unit: str) -> Signer:
+    """A leaf identity of ``ca`` with NodeOU ``unit``."""
+    pair, _ = pki.issue(ca, common_name=f"{unit}@{org_name}", organization=org_name, unit=unit, now=NOW)
+    return Signer(msp_id, pair.cert_pem, pair.key_pem)
+
+
+def make_org(name: str) -> Org:
+    """A fresh organisation with signing and TLS CAs and admin/client/peer/orderer identities."""
+    msp_id = hashlib.sha1(name.encode()).hexdigest() + "MSP"
+    ca = pki.new_ca(common_name=f"ca.{name}", organization=name, now=NOW)
+    tls_ca = pki.new_ca(common_name=f"tlsca.{name}", organization=name, now=NOW)
+    spec = MSPSpec(msp_id, (ca.cert_pem,), (tls_ca.cert_pem,))
+    return Org(
+        name=name,
+        msp_id=msp_id,
+        ca=ca,
+        tls_ca=tls_ca,
+        spec=spec,
+        admin=identity(name, msp_id, ca, "admin"),
+        client=identity(name, msp_id, ca, "client"),
+        peer=identity(name, msp_id, ca, "peer"),
+        orderer=identity(name, msp_id, ca, "orderer"),
+        peer_host=f"peer-{msp_id[:8]}-0.peer-{msp_id[:8]}.default.svc.cluster.local",
+    )
+
+
+def orderer_spec(org: Org, nodes: int = 3, consensus_type: str = "etcdraft") -> OrdererSpec:
+    """An ordering service of ``nodes`` raft nodes owned by ``org``."""
+    consenters = []
+    for i in range(nodes):
+        host = f"orderer-{org.msp_id[:8]}-{i}.orderer-{org.msp_id[:8]}.default.svc.cluster.local"
+        tls, _ = pki.issue(
+            org.tls_ca, common_name=host, organization=org.name, unit=None, hosts=[host], tls=True, now=NOW
+        )
+        consenters.append(Consenter(host, 7050, tls.cert_pem, tls.cert_pem))
+    return OrdererSpec(
+        org=org.spec,
+        consenters=tuple(consenters),
+        addresses=tuple(f"{c.host}:{c.port}" for c in consenters),
+        consensus_type=consensus_type,
+        batch_timeout="3s",
+        max_message_count=321,
+        absolute_max_bytes=77 * 1024 * 1024,
+        preferred_max_bytes=512 * 1024,
+    )
+
+
+@pytest.fixture(scope="session")
+def orgs() -> list[Org]:
+    """Four application organisations."""
+    return [make_org(f"org{i}") for i in range(1, 5)]
+
+
+@pytest.fixture(scope="session")
+def ord_org() -> Org:
+    """The ordering organisation."""
+    return make_org("orderer-org")
+
+
+@pytest.fixture(scope="session")
+def ordering(ord_org: Org) -> OrdererSpec:
+    """Three raft consenters of the ordering organisation."""
+    return orderer_spec(ord_org)
+
+
+@pytest.fixture
+def spec_of(ordering: OrdererSpec):  # type: ignore[no-untyped-def]
+    """Build a ChannelSpec from application orgs (optionally with anchor peers)."""
+
+    def build(*apps: ApplicationOrg) -> ChannelSpec:
+        return ChannelSpec(CHANNEL, ordering, tuple(apps))
+
+    return build
