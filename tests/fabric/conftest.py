@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pytest
+from fabric_protos.common.common_pb2 import Block
+from google.protobuf.message import Message
 
 from openbcs.certs import pki
 from openbcs.fabric import (
@@ -18,6 +20,9 @@ from openbcs.fabric import (
     MSPSpec,
     OrdererSpec,
     Signer,
+    build_config,
+    genesis_block,
+    next_config_block,
 )
 
 NOW = dt.datetime(2024, 5, 1, 12, 0, 0, tzinfo=dt.UTC)
@@ -122,3 +127,56 @@ def spec_of(ordering: OrdererSpec):  # type: ignore[no-untyped-def]
         return ChannelSpec(CHANNEL, ordering, tuple(apps))
 
     return build
+
+
+@dataclass
+class Chain:
+    """A config chain: blocks, the stored CONFIG_UPDATE envelopes and who signed each update."""
+
+    blocks: list[Block]
+    updates: dict[int, bytes]
+    signers: dict[int, list[str]]
+
+    @property
+    def raw(self) -> list[bytes]:
+        """The blocks serialized."""
+        return [b.SerializeToString(deterministic=True) for b in self.blocks]
+
+
+def ser(message: Message) -> bytes:
+    """Deterministic protobuf bytes."""
+    return message.SerializeToString(deterministic=True)
+
+
+@pytest.fixture(scope="session")
+def chain(orgs: list[Org], ordering: OrdererSpec, ord_org: Org) -> Chain:
+    """Genesis with org1-3, then: org4 joins, org2 quits, org3 gets an anchor peer."""
+    o = orgs
+
+    def spec(*apps: ApplicationOrg) -> ChannelSpec:
+        return ChannelSpec(CHANNEL, ordering, tuple(apps))
+
+    blocks = [genesis_block(CHANNEL, build_config(spec(o[0].app([o[0].anchor()]), o[1].app(), o[2].app())), NOW)]
+    steps = [
+        (
+            spec(o[0].app([o[0].anchor()]), o[1].app(), o[2].app(), o[3].app()),
+            [o[3].admin, o[0].admin, o[1].admin, o[2].admin],
+            o[0].client,
+        ),
+        (
+            spec(o[0].app([o[0].anchor()]), o[2].app(), o[3].app()),
+            [o[1].admin, o[0].admin, o[2].admin, o[3].admin],
+            o[1].admin,
+        ),
+        (spec(o[0].app([o[0].anchor()]), o[2].app([o[2].anchor()]), o[3].app()), [o[2].admin, o[0].admin], o[2].client),
+    ]
+    updates: dict[int, bytes] = {}
+    signers: dict[int, list[str]] = {}
+    for target, admins, submitter in steps:
+        result = next_config_block(blocks[-1], target, admins, submitter, ord_org.orderer, NOW)
+        assert result is not None
+        block, envelope, signed_by = result
+        blocks.append(block)
+        updates[block.header.number] = ser(envelope)
+        signers[block.header.number] = signed_by
+    return Chain(blocks, updates, signers)

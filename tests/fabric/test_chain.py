@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 from fabric_protos.common.common_pb2 import Block, BlockHeader, ChannelHeader, Envelope, HeaderType, Payload
 
@@ -16,7 +14,6 @@ from openbcs.fabric import (
     config_block,
     config_of,
     config_update_tx,
-    genesis_block,
     last_update_of,
     next_config_block,
     sign_update,
@@ -26,57 +23,7 @@ from openbcs.fabric import (
 from openbcs.fabric.read import update_envelope_of
 from openbcs.fabric.signing import tx_id
 
-from .conftest import CHANNEL, NOW
-
-
-@dataclass
-class Chain:
-    blocks: list[Block]
-    updates: dict[int, bytes]
-    signers: dict[int, list[str]]
-
-    @property
-    def raw(self) -> list[bytes]:
-        return [b.SerializeToString(deterministic=True) for b in self.blocks]
-
-
-def ser(message) -> bytes:  # type: ignore[no-untyped-def]
-    return message.SerializeToString(deterministic=True)
-
-
-@pytest.fixture(scope="module")
-def chain(orgs, ordering, ord_org) -> Chain:
-    """Genesis with org1-3, then: org4 joins, org2 quits, org3 gets an anchor peer."""
-    from openbcs.fabric import ChannelSpec
-
-    o = orgs
-
-    def spec(*apps):  # type: ignore[no-untyped-def]
-        return ChannelSpec(CHANNEL, ordering, tuple(apps))
-
-    blocks = [genesis_block(CHANNEL, build_config(spec(o[0].app([o[0].anchor()]), o[1].app(), o[2].app())), NOW)]
-    steps = [
-        (
-            spec(o[0].app([o[0].anchor()]), o[1].app(), o[2].app(), o[3].app()),
-            [o[3].admin, o[0].admin, o[1].admin, o[2].admin],
-            o[0].client,
-        ),
-        (
-            spec(o[0].app([o[0].anchor()]), o[2].app(), o[3].app()),
-            [o[1].admin, o[0].admin, o[2].admin, o[3].admin],
-            o[1].admin,
-        ),
-        (spec(o[0].app([o[0].anchor()]), o[2].app([o[2].anchor()]), o[3].app()), [o[2].admin, o[0].admin], o[2].client),
-    ]
-    updates, signers = {}, {}
-    for target, admins, submitter in steps:
-        result = next_config_block(blocks[-1], target, admins, submitter, ord_org.orderer, NOW)
-        assert result is not None
-        block, envelope, signed_by = result
-        blocks.append(block)
-        updates[block.header.number] = ser(envelope)
-        signers[block.header.number] = signed_by
-    return Chain(blocks, updates, signers)
+from .conftest import CHANNEL, NOW, ser
 
 
 def test_chain_verifies(chain, orgs):
