@@ -15,7 +15,7 @@ Intermediate CAs are not modelled: OpenBCS organisations sign leaves directly wi
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -83,6 +83,10 @@ class MSP:
     crls: tuple[x509.CertificateRevocationList, ...]
     # role -> (OU name, certifying CA or None for any); None when NodeOUs are disabled
     node_ous: dict[int, tuple[str, x509.Certificate | None]] | None
+    # cert -> (validation problem, node roles): one policy evaluation asks about the same signers many times
+    _verdicts: dict[x509.Certificate, tuple[str | None, tuple[int, ...]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
     def from_config(cls, config: MSPConfig) -> MSP:
@@ -138,27 +142,36 @@ class MSP:
             if unit in units and (certifier is None or certifier == issuer)
         ]
 
-    def validation_problem(self, cert: x509.Certificate) -> str | None:
-        """Why ``cert`` is not a valid identity of this MSP (``Validate``); None when it is."""
+    def _verdict(self, cert: x509.Certificate) -> tuple[str | None, tuple[int, ...]]:
+        verdict = self._verdicts.get(cert)
+        if verdict is None:
+            verdict = self._judge(cert)
+            self._verdicts[cert] = verdict
+        return verdict
+
+    def _judge(self, cert: x509.Certificate) -> tuple[str | None, tuple[int, ...]]:
         issuer = self.issuer_of(cert)
         if issuer is None:
-            return f"certificate is not issued by a root CA of {self.name}"
+            return f"certificate is not issued by a root CA of {self.name}", ()
         if self._revoked(cert, issuer):
-            return f"certificate is revoked by {self.name}"
-        if self.node_ous is not None and len(self._roles_of(cert, issuer)) != 1:
-            return f"certificate must carry exactly one node OU of {self.name}"
-        return None
+            return f"certificate is revoked by {self.name}", ()
+        if self.node_ous is None:
+            return None, ()
+        roles = tuple(self._roles_of(cert, issuer))
+        if len(roles) != 1:
+            return f"certificate must carry exactly one node OU of {self.name}", ()
+        return None, roles
+
+    def validation_problem(self, cert: x509.Certificate) -> str | None:
+        """Why ``cert`` is not a valid identity of this MSP (``Validate``); None when it is."""
+        return self._verdict(cert)[0]
 
     def has_role(self, cert: x509.Certificate, role: int) -> bool:
-        """Whether ``cert`` satisfies the MSP role principal ``role`` of this MSP (``SatisfiesPrincipal``)."""
+        """Whether ``cert`` satisfies the MSP role principal ``role`` of this MSP (``SatisfiesPrincipal``).
+        Without NodeOUs only MEMBER and explicitly listed admins can be told apart, as in Fabric."""
         if role == MSPRole.ADMIN and cert in self.admins:
             return True
-        if self.validation_problem(cert) is not None:
+        problem, roles = self._verdict(cert)
+        if problem is not None:
             return False
-        if role == MSPRole.MEMBER:
-            return True
-        if self.node_ous is None:
-            return False  # Without NodeOUs Fabric cannot tell admins, clients, peers and orderers apart.
-        issuer = self.issuer_of(cert)
-        assert issuer is not None
-        return role in self._roles_of(cert, issuer)
+        return role == MSPRole.MEMBER or role in roles
