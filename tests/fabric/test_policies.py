@@ -267,3 +267,29 @@ def test_choose_signers(orgs, spec_of):
     with pytest.raises(ConfigError, match="/Channel/Application/Admins not satisfied"):
         choose_signers(current, remove, [orgs[0].admin, orgs[0].client, orgs[1].client])
     assert authorize_update(current, sign_update(add, choose_signers(current, add, admins))) == []
+
+
+def test_same_identity_cannot_fill_two_principals(orgs, spec_of):
+    config = build_config(spec_of(orgs[0].app()))
+    msp = orgs[0].msp_id
+    policy = config.channel_group.groups["Application"].groups[msp].policies["Admins"].policy
+    policy.CopyFrom(Policy(type=Policy.SIGNATURE, value=n_out_of(2, msp, ["admin", "admin"]).SerializeToString()))
+    path = f"/Channel/Application/{msp}/Admins"
+    second_admin = identity(orgs[0].name, msp, orgs[0].ca, "admin")
+    assert not evaluate(config, path, [signed(orgs[0].admin), signed(orgs[0].admin, DATA)])
+    assert evaluate(config, path, [signed(orgs[0].admin), signed(second_admin)])
+
+
+def test_node_ou_must_be_certified_by_the_ou_ca(spec_of):
+    org = make_org("two-roots")
+    second_ca = pki.new_ca(common_name="ca2.two-roots", organization=org.name, now=NOW)
+    from openbcs.fabric import ApplicationOrg
+
+    # NodeOU identifiers are certified by the first root: an admin of the second root is a member of the MSP
+    # chain-wise but its OU does not count (Fabric compares certifiers identifiers), so it is not valid at all.
+    spec = MSPSpec(org.msp_id, (org.ca.cert_pem, second_ca.cert_pem), (org.tls_ca.cert_pem,))
+    config = build_config(spec_of(ApplicationOrg(spec)))
+    other_admin = identity(org.name, org.msp_id, second_ca, "admin")
+    assert evaluate(config, f"/Channel/Application/{org.msp_id}/Admins", [signed(org.admin)])
+    assert not evaluate(config, f"/Channel/Application/{org.msp_id}/Admins", [signed(other_admin)])
+    assert not evaluate(config, f"/Channel/Application/{org.msp_id}/Readers", [signed(other_admin)])

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from fabric_protos.common.common_pb2 import (
     Block,
     BlockMetadataIndex,
@@ -67,6 +68,9 @@ def verify_chain(blocks: Sequence[bytes], updates: Mapping[int, bytes] | None = 
             previous = _check_block(number, raw, previous, (updates or {}).get(number), reasons)
         except _Broken as exc:
             reasons.append(str(exc))
+        except (DecodeError, ConfigError, ValueError, UnsupportedAlgorithm) as exc:
+            # A safety net: corrupt input must come back as a problem, never as an exception.
+            reasons.append(f"cannot be checked: {type(exc).__name__}: {exc}")
         if reasons:
             return [Problem(number, reason) for reason in reasons]
     return []
@@ -198,6 +202,7 @@ def _check_update(
     try:
         channel_header, signature_header, update_envelope = update_envelope_of(last_update)
         update = ConfigUpdate.FromString(update_envelope.config_update)
+        config_signatures = config_signed_data(update_envelope)
     except (ConfigError, DecodeError) as exc:
         raise _Broken(f"last_update: {exc}") from exc
     if channel_header.channel_id != channel_id:
@@ -210,7 +215,7 @@ def _check_update(
         reasons.append(f"last_update creator signature: {problem}")
     elif not evaluator.satisfied(("Channel",), "Writers", evaluator.valid_identities([submitted])):
         reasons.append("last_update creator does not satisfy /Channel/Writers")
-    for index, item in enumerate(config_signed_data(update_envelope)):
+    for index, item in enumerate(config_signatures):
         problem = _signed_data_problem(item, evaluator)
         if problem:
             reasons.append(f"config signature {index}: {problem}")
