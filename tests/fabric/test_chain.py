@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from fabric_protos.common.common_pb2 import Block, BlockHeader, ChannelHeader, Envelope, HeaderType, Payload
+from fabric_protos.common.configtx_pb2 import ConfigUpdate
 
 from openbcs.fabric import (
     anchor_peers,
@@ -242,3 +243,29 @@ def test_tx_id_must_match_nonce_and_creator(chain, orgs, ordering, ord_org):
     assert [p.reason for p in verify_chain([*chain.raw, ser(block)])] == [
         "last_update tx_id is not SHA-256(nonce || creator)"
     ]
+
+
+def test_orderer_changes_need_the_orderer_admin(chain, orgs, ordering, ord_org):
+    import dataclasses
+
+    from openbcs.fabric import ChannelSpec, ConfigError
+
+    o = orgs
+    current = config_of(chain.blocks[-1])
+    apps = (o[0].app([o[0].anchor()]), o[2].app([o[2].anchor()]), o[3].app())
+    # Moving the orderer endpoints touches /Channel/OrdererAddresses (absolute mod_policy /Channel/Orderer/Admins)
+    # and the orderer org's Endpoints; application admins cannot sign for either.
+    moved = dataclasses.replace(ordering, addresses=("orderer-new.default.svc.cluster.local:7050",))
+    target = ChannelSpec(CHANNEL, moved, apps)
+    with pytest.raises(ConfigError, match="/Channel/Orderer/Admins not satisfied"):
+        next_config_block(
+            chain.blocks[-1], target, [o[0].admin, o[2].admin, o[3].admin], o[0].admin, ord_org.orderer, NOW
+        )
+    result = next_config_block(chain.blocks[-1], target, [o[0].admin, ord_org.admin], o[0].admin, ord_org.orderer, NOW)
+    assert result is not None
+    block, envelope, signers = result
+    assert signers == [ord_org.msp_id]
+    update = ConfigUpdate.FromString(update_envelope_of(envelope)[2].config_update)
+    assert update.write_set.values["OrdererAddresses"].version == 1
+    assert verify_chain([*chain.raw, ser(block)]) == []
+    assert config_of(block).sequence == current.sequence + 1
