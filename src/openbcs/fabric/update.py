@@ -43,7 +43,9 @@ def _content(leaf: ConfigValue | ConfigPolicy) -> object:
     return leaf.value if isinstance(leaf, ConfigValue) else leaf.policy
 
 
-def _leaf(kind: type[ConfigValue] | type[ConfigPolicy], version: int, new: ConfigValue | ConfigPolicy) -> ConfigValue:
+def _leaf(
+    kind: type[ConfigValue] | type[ConfigPolicy], version: int, new: ConfigValue | ConfigPolicy
+) -> ConfigValue | ConfigPolicy:
     leaf = kind(version=version, mod_policy=new.mod_policy)
     if isinstance(new, ConfigValue):
         leaf.value = new.value
