@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pytest
@@ -120,7 +120,7 @@ def ordering(ord_org: Org) -> OrdererSpec:
 
 
 @pytest.fixture
-def spec_of(ordering: OrdererSpec):  # type: ignore[no-untyped-def]
+def spec_of(ordering: OrdererSpec) -> Callable[..., ChannelSpec]:
     """Build a ChannelSpec from application orgs (optionally with anchor peers)."""
 
     def build(*apps: ApplicationOrg) -> ChannelSpec:

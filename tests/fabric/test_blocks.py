@@ -119,7 +119,7 @@ def test_signing_helpers(orgs):
         assert len(header.nonce) == 24
         nonces.add(header.nonce)
         key = x509.load_pem_x509_certificate(signer.cert_pem).public_key()
-        key.verify(signature.signature, signature.signature_header + envelope.config_update, ec.ECDSA(hashes.SHA256()))  # type: ignore[call-arg,union-attr]
+        key.verify(signature.signature, signature.signature_header + envelope.config_update, ec.ECDSA(hashes.SHA256()))
     assert len(nonces) == 2
 
     tx, txid = config_update_tx(CHANNEL, envelope, orgs[2].client, NOW)

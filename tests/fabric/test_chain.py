@@ -147,14 +147,14 @@ def test_blocks_out_of_order_or_missing(chain):
 
 
 @pytest.fixture
-def extra_block(chain, orgs, ordering, ord_org):  # type: ignore[no-untyped-def]
+def extra_block(chain, orgs, ordering, ord_org):
     """Build block 4 (org4 leaves) on top of the chain, with parts of it overridable to break it."""
     from openbcs.fabric import ChannelSpec
 
     o = orgs
     remaining = (o[0].app([o[0].anchor()]), o[2].app([o[2].anchor()]))
 
-    def build(signers, *, submitter=None, orderer=None, previous=None, config=None):  # type: ignore[no-untyped-def]
+    def build(signers, *, submitter=None, orderer=None, previous=None, config=None):
         current = config_of(chain.blocks[-1])
         update = compute_update(CHANNEL, current, build_config(ChannelSpec(CHANNEL, ordering, remaining)))
         envelope, _ = config_update_tx(CHANNEL, sign_update(update, signers), submitter or signers[0], NOW)

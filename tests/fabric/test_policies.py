@@ -57,7 +57,7 @@ def test_high_s_signature_is_refused(orgs, spec_of):
     bad = SignedData(good.data, good.identity, high_s(good.signature))
     cert = x509.load_pem_x509_certificate(orgs[0].admin.cert_pem)
     # The high-S twin is a mathematically valid ECDSA signature: only the low-S rule rejects it.
-    cert.public_key().verify(bad.signature, DATA, ec.ECDSA(hashes.SHA256()))  # type: ignore[call-arg,union-attr]
+    cert.public_key().verify(bad.signature, DATA, ec.ECDSA(hashes.SHA256()))
     assert signature_problem(cert, DATA, bad.signature) == "signature is not low-S"
     assert evaluate(config, APP_ADMINS, [good])
     assert not evaluate(config, APP_ADMINS, [bad])
@@ -175,7 +175,7 @@ def _cert_with_units(org, units: list[str]) -> Signer:
         .serial_number(x509.random_serial_number())
         .not_valid_before(NOW - dt.timedelta(days=1))
         .not_valid_after(NOW + dt.timedelta(days=1))
-        .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+        .sign(ca_key, hashes.SHA256())
     )
     key_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
