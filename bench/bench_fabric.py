@@ -19,7 +19,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from openbcs.certs import pki
+from openbcs.network import pki
 from openbcs.fabric import (
     ApplicationOrg,
     ChannelSpec,

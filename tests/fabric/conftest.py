@@ -11,7 +11,7 @@ import pytest
 from fabric_protos.common.common_pb2 import Block
 from google.protobuf.message import Message
 
-from openbcs.certs import pki
+from openbcs.network import pki
 from openbcs.fabric import (
     AnchorPeer,
     ApplicationOrg,

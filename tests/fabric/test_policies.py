@@ -13,7 +13,7 @@ from cryptography.x509.oid import NameOID
 from fabric_protos.common.configtx_pb2 import Config
 from fabric_protos.common.policies_pb2 import Policy
 
-from openbcs.certs import pki
+from openbcs.network import pki
 from openbcs.fabric import (
     ConfigError,
     MSPSpec,
