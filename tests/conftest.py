@@ -10,8 +10,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from openbcs import migrations
 from openbcs.app import create_app
@@ -58,6 +60,31 @@ def db(database_url: str) -> Iterator[Database]:
         for table in reversed(Base.metadata.sorted_tables):
             conn.execute(table.delete())
     database.dispose()
+
+
+@pytest.fixture
+def empty_database(database_url: str, tmp_path: Path) -> Iterator[Database]:
+    """A database of its own with no tables yet: a file on SQLite, a fresh schema of the test database on PostgreSQL
+    (its ``search_path``), dropped afterwards."""
+    session_db = Database(database_url)
+    if session_db.is_sqlite:
+        session_db.dispose()
+        database = Database(f"sqlite:///{tmp_path / 'upgraded.db'}")
+        yield database
+        database.dispose()
+        return
+    schema = f"upgrade_{secrets.token_hex(4)}"
+    with session_db.engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(database_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    database = Database(url.render_as_string(hide_password=False))
+    try:
+        yield database
+    finally:
+        database.dispose()
+        with session_db.engine.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        session_db.dispose()
 
 
 @pytest.fixture

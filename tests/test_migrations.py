@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import make_url
 
 from openbcs import migrations
 from openbcs.kernel.db import Base, Database
@@ -38,31 +33,6 @@ def test_the_known_head_is_alembics_head(db: Database) -> None:
     """``migrations.HEAD`` lets start-up skip Alembic; it must name the newest revision shipped."""
     assert migrations.head_revision(db) == migrations.HEAD
     assert migrations.is_current(db)
-
-
-@pytest.fixture
-def empty_database(database_url: str, tmp_path: Path) -> Iterator[Database]:
-    """A database of its own with no tables yet: a file on SQLite, a fresh schema of the test database on PostgreSQL
-    (its ``search_path``), dropped afterwards."""
-    session_db = Database(database_url)
-    if session_db.is_sqlite:
-        session_db.dispose()
-        database = Database(f"sqlite:///{tmp_path / 'upgraded.db'}")
-        yield database
-        database.dispose()
-        return
-    schema = f"upgrade_{secrets.token_hex(4)}"
-    with session_db.engine.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(database_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    database = Database(url.render_as_string(hide_password=False))
-    try:
-        yield database
-    finally:
-        database.dispose()
-        with session_db.engine.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        session_db.dispose()
 
 
 def _value(table: sa.Table, column: sa.Column[Any], rows: dict[str, dict[str, Any]]) -> Any:
@@ -129,9 +99,9 @@ def test_the_upgrade_to_0006_moves_a_busy_instance_into_the_operation_locks_and_
         (BUSY_ID, CREATION, "IsCreating"),
     ]
 
-    migrations.upgrade(db)
+    migrations.upgrade(db, "0006")
 
-    assert migrations.current_revision(db) == migrations.HEAD == "0006"
+    assert migrations.current_revision(db) == "0006"
     new_tables = _by_name(_schema(db))
     assert set(new_tables) == set(before) | {"operation_locks"}
     assert not BUSY_COLUMNS & set(new_tables["blockchains"].columns.keys())

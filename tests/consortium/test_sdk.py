@@ -1,23 +1,23 @@
 """The official SDK drives a whole consortium life on a live server: invite, create the invitee instance from the
 notification, agree, both see the member, quit with the seed's call, the inviter deletes the record; the channel's
-configuration history shows the join and the quit with hashes that verify."""
+configuration history shows the join and the quit as Fabric config blocks that verify."""
 
 from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import re
 import time
 from typing import Any
 
 import httpx
+from fabric_protos.common import common_pb2, configtx_pb2
 
 from tests.support.accounts import issue_token
 from tests.support.bodies import CLUSTER, DEFAULT_ORG, PASSWORD
 from tests.support.consortia import JOIN_OPERATION_ID, QUIT_OPERATION_ID
-from tests.support.expected import block_orgs
-from tests.support.snapshots import config_blocks, invitation_row
+from tests.support.expected import block_orgs, msp_id
+from tests.support.snapshots import invitation_row
 from tests.support.tenants import Tenant
 
 
@@ -32,25 +32,6 @@ def _wait(client: Any, operation_id: str) -> Any:
             return record
         assert time.monotonic() < deadline, f"{operation_id} still {record.operation_status}"
         time.sleep(0.02)
-
-
-def _block_hash(label: str, block: dict[str, Any], time_ns: int) -> str:
-    """docs/instances.md: SHA-256 of the canonical JSON (sorted keys, no spaces) of the label and the fields."""
-    canonical = json.dumps(
-        {
-            "channel": label,
-            "number": block["number"],
-            "previous_hash": block["previous_hash"],
-            "event": block["event"],
-            "orgs": block["orgs"],
-            "cause": block["cause"],
-            "time": time_ns,
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def test_a_consortium_life_through_the_sdk(live_server, make_account, sdk_client, db):
@@ -248,9 +229,11 @@ def test_a_consortium_life_through_the_sdk(live_server, make_account, sdk_client
     row = invitation_row(db)
     assert (row["status"], row["deleted_by_inviter"]) == ("quit", True)
 
-    # The channel's configuration history: create, the inviter's org, the join, the quit; every hash verifies.
+    # The channel's configuration history, as Fabric config blocks: create, the inviter's org, the join, the quit.
     with httpx.Client(base_url=live_server.url, timeout=30) as http:
-        history = Tenant(http, inviter_account, issue_token(http, inviter_account)).history(union, "consortium")
+        reader = Tenant(http, inviter_account, issue_token(http, inviter_account))
+        history = reader.history(union, "consortium")
+        raw_blocks = [reader.call("GET", f"/blockchains/{union}/channels/consortium/blocks/{n}") for n in range(4)]
     assert (history["channel_name"], history["verified"]) == ("consortium", True)
     blocks = history["blocks"]
     assert [(b["number"], b["event"], b["cause"]) for b in blocks] == [
@@ -260,17 +243,46 @@ def test_a_consortium_life_through_the_sdk(live_server, make_account, sdk_client
         (3, "org_removed", quit_answer.operation_id),
     ]
     inviter_org = (union, DEFAULT_ORG)
-    assert [b["orgs"] for b in blocks] == [
+    members = [
         [],
         block_orgs(inviter_org),
         block_orgs(inviter_org, (invitee_bcs, DEFAULT_ORG)),
         block_orgs(inviter_org),
     ]
-    assert blocks[0]["previous_hash"] == "0" * 64
+    assert [b["orgs"] for b in blocks] == members
+    # Who signed each update: nobody needed to add the first organisation (an empty Application group's Admins
+    # policy is MAJORITY of nothing), the inviter's admin the join, both admins (a majority of two) the quit.
+    inviter_msp, invitee_msp = msp_id(union, DEFAULT_ORG), msp_id(invitee_bcs, DEFAULT_ORG)
+    assert [sorted(b["signers"]) for b in blocks] == [[], [], [inviter_msp], sorted([inviter_msp, invitee_msp])]
+    assert [b["config_sequence"] for b in blocks] == [0, 1, 2, 3]
+    assert blocks[0]["previous_hash"] == ""
     for previous, block in itertools.pairwise(blocks):
         assert block["previous_hash"] == previous["hash"]
-    # Recompute each hash from the stored block time (ns), independently of OpenBCS's code.
-    times = [stored["time"] for stored in config_blocks(db, union, "consortium")]
-    assert [b["hash"] for b in blocks] == [
-        _block_hash(f"{union}/consortium", b, t) for b, t in zip(blocks, times, strict=True)
-    ]
+    # Each block decodes with Fabric's own protobuf classes, carries the hash the history reports (recomputed here
+    # from its header) and an Application group holding exactly the organisations ListMembers showed.
+    for block, answer, orgs in zip(blocks, raw_blocks, members, strict=True):
+        assert (answer.status_code, answer.headers["content-type"]) == (200, "application/octet-stream")
+        decoded = common_pb2.Block.FromString(answer.content)
+        assert decoded.header.number == block["number"]
+        assert _header_hash(decoded.header) == block["hash"]
+        payload = common_pb2.Payload.FromString(common_pb2.Envelope.FromString(decoded.data.data[0]).payload)
+        config = configtx_pb2.ConfigEnvelope.FromString(payload.data).config
+        assert sorted(config.channel_group.groups["Application"].groups) == sorted(o["msp_id"] for o in orgs)
+        assert config.sequence == block["config_sequence"]
+
+
+def _header_hash(header: Any) -> str:
+    """Fabric's block header hash: SHA-256 of DER SEQUENCE{INTEGER number, OCTET STRING previous, OCTET STRING data}."""
+    from pyasn1.codec.der import encoder
+    from pyasn1.type import univ
+
+    sequence = univ.SequenceOf(componentType=univ.Any())
+    for index, value in enumerate(
+        (
+            encoder.encode(univ.Integer(header.number)),
+            encoder.encode(univ.OctetString(header.previous_hash)),
+            encoder.encode(univ.OctetString(header.data_hash)),
+        )
+    ):
+        sequence.setComponentByPosition(index, univ.Any(value))
+    return hashlib.sha256(encoder.encode(sequence)).hexdigest()

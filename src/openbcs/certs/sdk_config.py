@@ -57,17 +57,6 @@ def _chaincodes(body: SdkConfigBody) -> dict[str, list[str]]:
     return chaincodes
 
 
-def _channel_for(session: Session, instance: Instance, name: str) -> Channel:
-    """The instance's own channel by that name, else a consortium channel its organisations are in."""
-    own = lookups.find_channel(session, blockchain_id=instance.id, name=name)
-    if own is not None:
-        return own
-    for channel, _orgs in lookups.foreign_memberships(session, blockchain_id=instance.id):
-        if channel.name == name:
-            return channel
-    raise errors.BCSError(errors.CHANNEL_NOT_FOUND, f"Input channel {name} is not exist")
-
-
 def _node_entry(profile: _Profile, org: Organization, node: Node, tlsca_path: str) -> dict[str, Any]:
     domain_port, _ip = node_address(org, node)
     host = domain_port.rsplit(":", 1)[0]
@@ -138,7 +127,7 @@ def sdk_config(session: Session, *, project_id: str, blockchain_id: str, body: S
     """DownloadBlockchainSdkConfig: a Fabric connection profile (YAML) and the certificates it references."""
     instance = lookups.get_owned(session, project_id=project_id, blockchain_id=blockchain_id)
     chaincodes = _chaincodes(body)
-    channels = {name: _channel_for(session, instance, name) for name in chaincodes}
+    channels = {name: lookups.visible_channel(session, instance, name) for name in chaincodes}
     profile = _Profile(root=body.cert_path.rstrip("/"))
     for org_name, indexes in body.peer_orgs.items():
         _add_peer_org(session, profile, instance, org_name, indexes, list(channels.values()))

@@ -75,6 +75,7 @@ def _create_channels(session: Session, ctx: OperationContext[CreatePayload]) -> 
             org_ids=[],
             all_peers=False,
             cause=ctx.operation_id,
+            keys=ctx.keys(),
         )
     return f"{len(ctx.payload.channels)} channel(s) created"
 
@@ -85,14 +86,16 @@ def _add_peers(session: Session, ctx: OperationContext[AddPeersPayload]) -> str:
         lookups.org_named(session, channel.blockchain_id, org_name).id: count
         for org_name, count in ctx.payload.peers.items()
     }
-    membership.add_peers(session, channel, peer_counts=counts, cause=ctx.operation_id)
+    membership.add_peers(session, channel, peer_counts=counts, cause=ctx.operation_id, keys=ctx.keys())
     return f"peers joined channel {channel.name}"
 
 
 def _remove_orgs(session: Session, ctx: OperationContext[RemoveOrgsPayload]) -> str:
     channel = _channel(session, ctx)
     org_ids = [lookups.org_named(session, channel.blockchain_id, name).id for name in ctx.payload.orgs]
-    membership.leave(session, channel, org_ids=org_ids, cause=ctx.operation_id)
+    membership.leave(
+        session, channel, org_ids=org_ids, cause=ctx.operation_id, keys=ctx.keys(), acting=channel.blockchain_id
+    )
     return f"{len(org_ids)} organisation(s) left channel {channel.name}"
 
 
@@ -102,7 +105,7 @@ def _remove_peers(session: Session, ctx: OperationContext[RemovePeersPayload]) -
     joined = lookups.peer_ids_in(session, channel)
     in_channel = [n for n in lookups.nodes_of(session, org.id) if n.id in joined]
     leaving = [n.id for n in in_channel[-ctx.payload.peers :]]
-    membership.remove_peers(session, channel, node_ids=leaving)
+    membership.remove_peers(session, channel, node_ids=leaving, cause=ctx.operation_id, keys=ctx.keys())
     return f"{len(leaving)} peer(s) of {org.name} left channel {channel.name}"
 
 

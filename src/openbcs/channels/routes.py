@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
+from fastapi.responses import Response
 
 from openbcs.channels import service, views
 from openbcs.channels.schemas import (
@@ -111,7 +112,40 @@ async def delete_channel(
 async def show_channel_config_history(
     caller: CurrentCaller, ctx: Context, blockchain_id: str, channel_name: str
 ) -> ConfigHistoryResponse:
-    """OpenBCS extension: the channel's configuration blocks and whether their hash chain verifies."""
+    """OpenBCS extension: the channel's Fabric config blocks and whether they verify as an orderer would check them."""
     return await ctx.db.read(
         views.config_history, project_id=caller.project_id, blockchain_id=blockchain_id, channel_name=channel_name
     )
+
+
+BLOCK = "application/octet-stream"
+
+
+@router.get("/channels/{channel_name}/blocks/{number}", name="ShowChannelConfigBlock", response_class=Response)
+async def show_channel_config_block(
+    caller: CurrentCaller, ctx: Context, blockchain_id: str, channel_name: str, number: int
+) -> Response:
+    """OpenBCS extension: config block ``number`` of the channel, a serialized Fabric ``common.Block``."""
+    content = await ctx.db.read(
+        service.block_bytes,
+        project_id=caller.project_id,
+        blockchain_id=blockchain_id,
+        channel_name=channel_name,
+        number=number,
+    )
+    return Response(content, media_type=BLOCK)
+
+
+@router.get("/channels/{channel_name}/blocks/{number}/update", name="ShowChannelConfigUpdate", response_class=Response)
+async def show_channel_config_update(
+    caller: CurrentCaller, ctx: Context, blockchain_id: str, channel_name: str, number: int
+) -> Response:
+    """OpenBCS extension: the CONFIG_UPDATE ``common.Envelope`` that produced block ``number`` (from 1)."""
+    content = await ctx.db.read(
+        service.update_bytes,
+        project_id=caller.project_id,
+        blockchain_id=blockchain_id,
+        channel_name=channel_name,
+        number=number,
+    )
+    return Response(content, media_type=BLOCK)

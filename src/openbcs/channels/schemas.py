@@ -59,9 +59,15 @@ class ConfigOrg(BaseModel):
 
 
 class ConfigBlockView(BaseModel):
+    """A config block: Fabric header hashes (hex; block 0 has an empty ``previous_hash``), the transaction id and
+    config sequence, the MSP ids whose admins signed its update, and the organisations it holds."""
+
     number: int
     previous_hash: str
     hash: str
+    tx_id: str
+    config_sequence: int
+    signers: list[str]
     event: str
     orgs: list[ConfigOrg]
     cause: str

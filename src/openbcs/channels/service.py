@@ -4,6 +4,7 @@ history is read from the network model."""
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from openbcs.channels import kinds
@@ -20,7 +21,7 @@ from openbcs.kernel import errors
 from openbcs.network import limits, lookups
 from openbcs.network.config_history import history, verify
 from openbcs.network.guards import require_idle
-from openbcs.network.models import ConfigBlock, Instance
+from openbcs.network.models import Channel, ConfigBlock, Instance
 from openbcs.network.naming import check_channel_name
 
 
@@ -141,10 +142,47 @@ def delete_channel(session: Session, *, project_id: str, blockchain_id: str, cha
     return _start(session, instance, kinds.DELETE, kinds.ChannelPayload(channel=channel.name))
 
 
+def _visible(session: Session, *, project_id: str, blockchain_id: str, channel_name: str) -> Channel:
+    instance = lookups.get_owned(session, project_id=project_id, blockchain_id=blockchain_id)
+    return lookups.visible_channel(session, instance, channel_name)
+
+
 def config_history(
     session: Session, *, project_id: str, blockchain_id: str, channel_name: str
 ) -> tuple[list[ConfigBlock], list[str]]:
-    """A channel's configuration blocks and the problems verification finds (none when the chain is intact)."""
-    instance = lookups.get_owned(session, project_id=project_id, blockchain_id=blockchain_id)
-    channel = lookups.channel_named(session, blockchain_id=instance.id, name=channel_name)
+    """A channel's configuration blocks and the problems verification finds (none when it verifies). The channel's
+    instance owner reads it through its instance; a consortium member through its own instance, while it is one."""
+    channel = _visible(session, project_id=project_id, blockchain_id=blockchain_id, channel_name=channel_name)
     return history(session, channel), verify(session, channel)
+
+
+BLOCK_NUMBER_MAX = 2**31 - 1
+
+
+def _block(session: Session, *, project_id: str, blockchain_id: str, channel_name: str, number: int) -> ConfigBlock:
+    if not 0 <= number <= BLOCK_NUMBER_MAX:
+        raise errors.invalid_parameter("number", f"a block number from 0 to {BLOCK_NUMBER_MAX}")
+    channel = _visible(session, project_id=project_id, blockchain_id=blockchain_id, channel_name=channel_name)
+    block = session.scalar(
+        select(ConfigBlock).where(ConfigBlock.channel_id == channel.id, ConfigBlock.number == number)
+    )
+    if block is None:
+        raise errors.BCSError(errors.NOT_FOUND, f"channel {channel_name} has no block {number}")
+    return block
+
+
+def block_bytes(session: Session, *, project_id: str, blockchain_id: str, channel_name: str, number: int) -> bytes:
+    """The serialized ``common.Block`` number ``number`` of the channel."""
+    return _block(
+        session, project_id=project_id, blockchain_id=blockchain_id, channel_name=channel_name, number=number
+    ).block
+
+
+def update_bytes(session: Session, *, project_id: str, blockchain_id: str, channel_name: str, number: int) -> bytes:
+    """The serialized CONFIG_UPDATE ``common.Envelope`` that produced block ``number`` (block 0 has none)."""
+    found = _block(
+        session, project_id=project_id, blockchain_id=blockchain_id, channel_name=channel_name, number=number
+    )
+    if found.config_update is None:
+        raise errors.BCSError(errors.NOT_FOUND, f"block {number} of channel {channel_name} has no config update")
+    return found.config_update

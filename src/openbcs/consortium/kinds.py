@@ -33,7 +33,14 @@ def _join_channel(session: Session, ctx: OperationContext[JoinPayload]) -> str:
     channel = lookups.channel_named(
         session, blockchain_id=invitation.inviter_blockchain_id, name=invitation.channel_name
     )
-    membership.join_orgs(session, channel, org_ids=list(ctx.payload.org_ids), cause=ctx.operation_id)
+    membership.join_orgs(
+        session,
+        channel,
+        org_ids=list(ctx.payload.org_ids),
+        cause=ctx.operation_id,
+        keys=ctx.keys(),
+        acting=invitation.invitee_blockchain_id or invitation.inviter_blockchain_id,
+    )
     return f"{len(ctx.payload.org_ids)} organisation(s) joined channel {channel.name}"
 
 
@@ -61,7 +68,14 @@ def _leave_channel(session: Session, ctx: OperationContext[QuitPayload]) -> str:
     )
     assert invitation.invitee_blockchain_id is not None
     org_ids = [lookups.org_named(session, invitation.invitee_blockchain_id, o["name"]).id for o in invitation.orgs]
-    membership.leave(session, channel, org_ids=org_ids, cause=ctx.operation_id)
+    membership.leave(
+        session,
+        channel,
+        org_ids=org_ids,
+        cause=ctx.operation_id,
+        keys=ctx.keys(),
+        acting=invitation.invitee_blockchain_id,
+    )
     return f"{len(org_ids)} organisation(s) left channel {channel.name}"
 
 

@@ -34,7 +34,9 @@ def instance_removing(session: Session, signal: InstanceRemoving) -> None:
                 f"the consortium of channel {invitation.channel_name} was dissolved",
             )
     for channel, org_ids in lookups.foreign_memberships(session, blockchain_id=instance.id):
-        membership.leave(session, channel, org_ids=org_ids, cause=signal.operation_id)
+        membership.leave(
+            session, channel, org_ids=org_ids, cause=signal.operation_id, keys=signal.keys, acting=instance.id
+        )
     for invitation in session.scalars(
         select(Invitation)
         .where(Invitation.invitee_blockchain_id == instance.id, Invitation.status == states.JOINED)

@@ -48,6 +48,12 @@ class OperationContext(Generic[P]):
     server_key: ServerKey | None = None
     reactions: Mapping[type[Any], Sequence[Reaction]] = field(default_factory=dict)
 
+    def keys(self) -> ServerKey:
+        """The server key, for actions that seal or use private keys (fails the operation where there is none)."""
+        if self.server_key is None:
+            raise OperationFailed("no server key to protect or use the private keys with")
+        return self.server_key
+
     def emit(self, session: Session, signal: object) -> None:
         """Tell the other domains that something happened (e.g. an instance is being removed): every reaction
         registered for the signal's type runs now, in this transaction."""

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from openbcs.engine.kinds import OperationContext, OperationFailed, OperationKind, Payload, Step, SubStep
+from openbcs.engine.kinds import OperationContext, OperationKind, Payload, Step, SubStep
 from openbcs.instances import topology
 from openbcs.network import identities, lookups, membership
 from openbcs.network.guards import (
@@ -73,11 +73,7 @@ def _note(detail: str) -> Callable[[Session, OperationContext[Any]], str]:
 
 def _generate_certificates(session: Session, ctx: OperationContext[Any]) -> str:
     """Issue whatever the instance's PKI lacks: CAs and identities of new organisations, certificates of new nodes."""
-    if ctx.server_key is None:
-        raise OperationFailed("no server key to protect the private keys with")
-    issued = identities.provision_instance(
-        session, blockchain_id=_instance_of(session, ctx).id, server_key=ctx.server_key
-    )
+    issued = identities.provision_instance(session, blockchain_id=_instance_of(session, ctx).id, server_key=ctx.keys())
     return f"{issued} certificate(s) issued"
 
 
@@ -115,6 +111,7 @@ def _create_planned_channels(session: Session, ctx: OperationContext[CreatePaylo
             org_ids=[lookups.org_named(session, instance.id, name).id for name in channel.org_names],
             all_peers=True,
             cause=ctx.operation_id,
+            keys=ctx.keys(),
         )
     return f"{len(ctx.payload.channels)} channel(s) created"
 
@@ -135,7 +132,7 @@ def _creation_failed(session: Session, ctx: OperationContext[CreatePayload], mes
 
 
 def _apply_node_changes(session: Session, ctx: OperationContext[ChangePayload]) -> str:
-    return topology.apply_node_changes(session, _instance_of(session, ctx), cause=ctx.operation_id)
+    return topology.apply_node_changes(session, _instance_of(session, ctx), cause=ctx.operation_id, keys=ctx.keys())
 
 
 def _change_finished(_session: Session, _ctx: OperationContext[ChangePayload]) -> str:
@@ -149,7 +146,7 @@ def _change_failed(session: Session, ctx: OperationContext[ChangePayload], messa
 def _remove_instance(session: Session, ctx: OperationContext[DeletePayload]) -> str:
     instance = _instance_of(session, ctx)
     # The consortium reacts (invitations cancelled, members released, memberships elsewhere quit) before rows go.
-    ctx.emit(session, InstanceRemoving(instance, ctx.operation_id))
+    ctx.emit(session, InstanceRemoving(instance, ctx.operation_id, ctx.keys()))
     membership.delete_channels_of(session, blockchain_id=instance.id)
     session.delete(instance)
     return "instance removed"

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from openbcs.kernel import errors
 from openbcs.kernel.clock import now_ns
+from openbcs.kernel.keys import ServerKey
 from openbcs.network import limits, lookups, membership
 from openbcs.network.guards import (
     IS_SCALING,
@@ -102,10 +103,10 @@ def prepare_scaling(session: Session, instance: Instance, wanted: list[tuple[str
                 node.status = NODE_DELETING
 
 
-def _remove_doomed_nodes(session: Session, instance: Instance, org: Organization, cause: str) -> int:
+def _remove_doomed_nodes(session: Session, instance: Instance, org: Organization, cause: str, keys: ServerKey) -> int:
     doomed = [node for node in lookups.nodes_of(session, org.id) if node.status == NODE_DELETING]
     if doomed:
-        membership.remove_nodes(session, [node.id for node in doomed])
+        membership.remove_nodes(session, [node.id for node in doomed], cause=cause, keys=keys)
         for node in doomed:
             record_event(
                 session,
@@ -138,12 +139,12 @@ def _start_new_nodes(session: Session, instance: Instance, org: Organization, ca
     return added
 
 
-def apply_node_changes(session: Session, instance: Instance, *, cause: str) -> str:
+def apply_node_changes(session: Session, instance: Instance, *, cause: str, keys: ServerKey) -> str:
     """Nodes being added become Normal; nodes and organisations being deleted go (leaving their channels first)."""
     added = removed = 0
     for org in lookups.orgs_of(session, instance.id):
         new_org = org.status == NODE_ADDING
-        removed += _remove_doomed_nodes(session, instance, org, cause)
+        removed += _remove_doomed_nodes(session, instance, org, cause, keys)
         added += _start_new_nodes(session, instance, org, cause)
         if org.status == NODE_DELETING:
             record_event(

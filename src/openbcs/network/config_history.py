@@ -1,103 +1,138 @@
-"""Each channel's configuration history: one block per change of its organisation set, chained by SHA-256.
+"""Each channel's configuration history as Hyperledger Fabric keeps it: block 0 is the channel's genesis config
+block (as ``configtxgen`` makes one for the channel participation API), and every change of the channel's
+organisation set or anchor peers is a ``ConfigUpdate`` signed by the member organisations' admins that the channel's
+policies require, wrapped in a CONFIG_UPDATE envelope, and ordered into the next config block signed by an orderer
+of the channel's instance (:mod:`openbcs.fabric` does the Fabric parts; ``docs/fabric-config.md`` explains them).
 
-A block holds its number, the previous block's hash, the sorted org set with MSP ids, the event, the cause (an
-operation id) and time, and its own hash over a canonical encoding of all that. ``verify`` re-checks the chain.
+``verify`` re-checks a channel as a Fabric orderer would (``openbcs channel verify``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from typing import Any
-
+from fabric_protos.common.common_pb2 import Block
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from openbcs import events
-from openbcs.kernel.clock import now_ns
-from openbcs.network import lookups
-from openbcs.network.models import Channel, ConfigBlock
+from openbcs import events, fabric
+from openbcs.fabric.read import config_envelope_of, update_envelope_of
+from openbcs.kernel.clock import now_ns, utcnow
+from openbcs.kernel.keys import ServerKey
+from openbcs.network import channel_config, lookups
+from openbcs.network.models import Channel, ConfigBlock, Organization
 from openbcs.network.naming import msp_id
 
-GENESIS_PREVIOUS_HASH = "0" * 64
 _EVENT_NAMES = {"create": "ChannelCreated", "org_added": "ChannelOrgAdded", "org_removed": "ChannelOrgRemoved"}
 
 
-def block_hash(
-    *, channel: str, number: int, previous_hash: str, event: str, orgs: list[dict[str, Any]], cause: str, time: int
-) -> str:
-    """SHA-256 over the canonical JSON of a block's contents (sorted keys, no spaces)."""
-    canonical = json.dumps(
-        {
-            "channel": channel,
-            "number": number,
-            "previous_hash": previous_hash,
-            "event": event,
-            "orgs": orgs,
-            "cause": cause,
-            "time": time,
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+def _ser(message: Block) -> bytes:
+    serialized: bytes = message.SerializeToString(deterministic=True)
+    return serialized
 
 
 def _label(channel: Channel) -> str:
     return f"{channel.blockchain_id}/{channel.name}"
 
 
-def _org_entry(session: Session, org_id: int) -> dict[str, str]:
-    org = lookups.org_by_id(session, org_id)
-    return {"blockchain_id": org.blockchain_id, "name": org.name, "msp_id": msp_id(org)}
+def _org_entries(orgs: list[Organization]) -> list[dict[str, str]]:
+    entries = [{"blockchain_id": org.blockchain_id, "name": org.name, "msp_id": msp_id(org)} for org in orgs]
+    return sorted(entries, key=lambda o: (o["msp_id"], o["name"]))
 
 
-def append(session: Session, channel: Channel, *, event: str, cause: str) -> ConfigBlock:
-    """Add the block that records the channel's current organisation set after ``event``."""
-    # Lock the channel first: two transactions appending to one chain would otherwise both take the next number.
-    session.execute(select(Channel.id).where(Channel.id == channel.id).with_for_update())
-    last = session.scalar(
+def _latest(session: Session, channel: Channel) -> ConfigBlock | None:
+    return session.scalar(
         select(ConfigBlock).where(ConfigBlock.channel_id == channel.id).order_by(ConfigBlock.number.desc()).limit(1)
     )
-    number = 0 if last is None else last.number + 1
-    previous = GENESIS_PREVIOUS_HASH if last is None else last.hash
-    orgs = sorted(
-        (_org_entry(session, org_id) for org_id in lookups.org_ids_in(session, channel)),
-        key=lambda o: (o["msp_id"], o["name"]),
+
+
+def _next_block(
+    session: Session, channel: Channel, previous: Block, spec: fabric.ChannelSpec, acting: str | None, keys: ServerKey
+) -> tuple[Block, bytes, str, list[str]] | None:
+    """The signed update and block that bring the channel from ``previous`` to ``spec`` (None if nothing changes)."""
+    members = fabric.application_orgs(fabric.config_of(previous))
+    admins = channel_config.admins_by_msp(session, members, first=acting, server_key=keys)
+    # The submitter must satisfy /Channel/Writers of the current config: a member's admin, or (a channel with no
+    # member yet) the orderer organisation's admin.
+    orderer_org = lookups.orgs_of(session, channel.blockchain_id, role="orderer")[0]
+    submitter = admins[0] if admins else channel_config.admin_signer(session, orderer_org, keys)
+    orderer = channel_config.orderer_signer(session, channel.blockchain_id, keys)
+    made = fabric.next_config_block(previous, spec, admins, submitter, orderer, utcnow())
+    if made is None:
+        return None
+    block, envelope, signers = made
+    tx_id = update_envelope_of(envelope)[0].tx_id
+    return block, envelope.SerializeToString(deterministic=True), str(tx_id), signers
+
+
+def append(
+    session: Session, channel: Channel, *, event: str, cause: str, keys: ServerKey, acting: str | None = None
+) -> ConfigBlock | None:
+    """Make the channel's Fabric configuration match the model now: its genesis block if it has none, else the next
+    config block (None when nothing in the configuration changes, as when a non-anchor peer joins). ``acting`` is
+    the instance whose organisations' admins sign first."""
+    # Lock the channel first: two transactions appending to one chain would otherwise both take the next number.
+    session.execute(select(Channel.id).where(Channel.id == channel.id).with_for_update())
+    last = _latest(session, channel)
+    if last is None:
+        return genesis(session, channel, cause=cause)
+    made = _next_block(
+        session, channel, Block.FromString(last.block), channel_config.channel_spec(session, channel), acting, keys
     )
-    time = now_ns()
-    block = ConfigBlock(
+    if made is None:
+        return None
+    block, update, tx_id, signers = made
+    return _store(session, channel, block, update, tx_id, signers, event=event, cause=cause)
+
+
+def genesis(session: Session, channel: Channel, *, cause: str, record: bool = True) -> ConfigBlock:
+    """Block 0 of the channel from its state now (unsigned, as ``configtxgen`` makes it); ``record`` False records no
+    event (a migration rebuilding history)."""
+    config = fabric.build_config(channel_config.channel_spec(session, channel))
+    block = fabric.genesis_block(channel.name, config, utcnow())
+    tx_id = str(config_envelope_of(block)[0].tx_id)
+    return _store(session, channel, block, None, tx_id, [], event="create", cause=cause, record=record)
+
+
+def _store(
+    session: Session,
+    channel: Channel,
+    block: Block,
+    update: bytes | None,
+    tx_id: str,
+    signers: list[str],
+    *,
+    event: str,
+    cause: str,
+    record: bool = True,
+) -> ConfigBlock:
+    number = int(block.header.number)
+    row = ConfigBlock(
         channel_id=channel.id,
         number=number,
-        previous_hash=previous,
+        block=_ser(block),
+        config_update=update,
+        hash=fabric.block_header_hash(block.header).hex(),
+        previous_hash=bytes(block.header.previous_hash).hex(),
+        tx_id=tx_id,
+        config_sequence=int(fabric.config_of(block).sequence),
+        signers=signers,
         event=event,
-        orgs=orgs,
+        orgs=_org_entries(channel_config.member_orgs(session, channel)),
         cause=cause,
-        time=time,
-        hash=block_hash(
-            channel=_label(channel),
-            number=number,
-            previous_hash=previous,
-            event=event,
-            orgs=orgs,
-            cause=cause,
-            time=time,
-        ),
+        time=now_ns(),
     )
-    session.add(block)
+    session.add(row)
     session.flush()
     instance = lookups.find(session, blockchain_id=channel.blockchain_id)
-    if instance is not None:
+    if instance is not None and record:
         events.record(
             session,
             blockchain_id=instance.id,
             project_id=instance.project_id,
             name=_EVENT_NAMES.get(event, event),
             message=f"channel {channel.name}: {event.replace('_', ' ')} (block {number})",
-            metadata={"channel": channel.name, "block": number, "operation_id": cause},
+            metadata={"channel": channel.name, "block": number, "operation_id": cause, "tx_id": tx_id},
         )
-    return block
+    return row
 
 
 def history(session: Session, channel: Channel) -> list[ConfigBlock]:
@@ -107,35 +142,45 @@ def history(session: Session, channel: Channel) -> list[ConfigBlock]:
     )
 
 
-def verify(session: Session, channel: Channel) -> list[str]:
-    """Problems found re-checking the chain and its match with the current org set (empty when it verifies)."""
-    problems: list[str] = []
-    previous = GENESIS_PREVIOUS_HASH
-    blocks = history(session, channel)
-    for expected_number, block in enumerate(blocks):
-        if block.number != expected_number:
-            problems.append(f"block {block.number}: expected number {expected_number}")
-        if block.previous_hash != previous:
-            problems.append(f"block {block.number}: previous_hash does not match block {block.number - 1}")
-        recomputed = block_hash(
-            channel=_label(channel),
-            number=block.number,
-            previous_hash=block.previous_hash,
-            event=block.event,
-            orgs=block.orgs,
-            cause=block.cause,
-            time=block.time,
-        )
-        if recomputed != block.hash:
-            problems.append(f"block {block.number}: hash does not match its contents")
-        previous = block.hash
-    if not blocks:
-        problems.append("no configuration blocks")
-    else:
-        current = sorted(_org_entry(session, i)["msp_id"] for i in lookups.org_ids_in(session, channel))
-        if sorted(o["msp_id"] for o in blocks[-1].orgs) != current:
-            problems.append("the last block's org set differs from the channel's current organisations")
+def _row_problems(row: ConfigBlock, expected_number: int) -> list[str]:
+    """Where the row's own columns disagree with the block it stores."""
+    try:
+        block = Block.FromString(row.block)
+        config = fabric.config_of(block)
+    except Exception:  # the chain check names the block; the columns cannot be compared then
+        return []
+    problems = []
+    if row.number != expected_number or block.header.number != row.number:
+        problems.append(f"block {row.number}: stored as number {row.number}, expected {expected_number}")
+    if row.hash != fabric.block_header_hash(block.header).hex():
+        problems.append(f"block {row.number}: the stored hash is not the block header's hash")
+    if row.config_sequence != config.sequence:
+        problems.append(f"block {row.number}: the stored config sequence is not the block's")
     return problems
+
+
+def verify(session: Session, channel: Channel) -> list[str]:
+    """What a Fabric orderer would refuse in the channel's stored history (empty when it verifies): every block
+    chained and hashed, each config the previous one with its update applied, every signature valid and low-S, every
+    update satisfying the previous config's policies; and the last config holds exactly the channel's organisations."""
+    rows = history(session, channel)
+    if not rows:
+        return ["no configuration blocks"]
+    updates = {row.number: row.config_update for row in rows if row.config_update is not None}
+    problems = [str(p) for p in fabric.verify_chain([row.block for row in rows], updates)]
+    for expected, row in enumerate(rows):
+        problems.extend(_row_problems(row, expected))
+    if not problems:
+        current = sorted(msp_id(org) for org in channel_config.member_orgs(session, channel))
+        if fabric.application_orgs(fabric.config_of(Block.FromString(rows[-1].block))) != current:
+            problems.append(f"block {rows[-1].number}: its organisations differ from the channel's current ones")
+    return problems
+
+
+def history_of(session: Session, *, blockchain_id: str, name: str) -> list[tuple[int, bytes, bytes | None]]:
+    """``(number, block, update)`` of a channel named by its instance id (operators' ``openbcs channel fetch``)."""
+    channel = lookups.channel_named(session, blockchain_id=blockchain_id, name=name)
+    return [(row.number, row.block, row.config_update) for row in history(session, channel)]
 
 
 def verify_all(session: Session) -> dict[str, list[str]]:

@@ -142,6 +142,19 @@ def foreign_memberships(session: Session, *, blockchain_id: str) -> list[tuple[C
     return list(found.values())
 
 
+def visible_channel(session: Session, instance: Instance, name: str) -> Channel:
+    """A channel the instance may read: its own by that name, else a consortium channel its organisations are in now
+    (an invitee instance joins channels of its one inviter instance only, so the name is unambiguous); ``BCS.4001052``
+    otherwise — also once its organisations have left (quit) the channel."""
+    own = find_channel(session, blockchain_id=instance.id, name=name)
+    if own is not None:
+        return own
+    for channel, _orgs in foreign_memberships(session, blockchain_id=instance.id):
+        if channel.name == name:
+            return channel
+    raise errors.BCSError(errors.CHANNEL_NOT_FOUND, f"Input channel {name} is not exist")
+
+
 def channels_with_org(session: Session, org_id: int) -> list[str]:
     """Names of the channels an organisation is in."""
     return list(

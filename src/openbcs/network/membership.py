@@ -1,7 +1,9 @@
 """Changing who is in a channel: creating it with organisations, organisations and peers joining and leaving.
 
-Every change of a channel's organisation set adds one configuration block (:mod:`openbcs.network.config_history`);
-peers joining or leaving without changing the organisation set add none, as in Fabric.
+Every change of a channel's organisation set or of an organisation's anchor peer (its lowest-numbered peer in the
+channel) adds one Fabric config block (:mod:`openbcs.network.config_history`); peers joining or leaving without
+changing either add none, as in Fabric. ``keys`` is the server key (the admins' and orderers' private keys are sealed
+with it); ``acting`` is the instance whose organisations' admins sign first.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from openbcs.kernel.clock import now_ns
+from openbcs.kernel.keys import ServerKey
 from openbcs.network import config_history, lookups
 from openbcs.network.models import Channel, ChannelOrg, ChannelPeer
 
@@ -23,6 +26,7 @@ def create_channel(
     org_ids: list[int],
     all_peers: bool,
     cause: str,
+    keys: ServerKey,
 ) -> Channel:
     """A channel with these organisations (and all their peers if ``all_peers``), and its genesis block."""
     channel = Channel(blockchain_id=blockchain_id, name=name, description=description, created_time=now_ns())
@@ -34,11 +38,11 @@ def create_channel(
             for node in lookups.nodes_of(session, org_id):
                 session.add(ChannelPeer(channel_id=channel.id, node_id=node.id))
     session.flush()
-    config_history.append(session, channel, event="create", cause=cause)
+    config_history.append(session, channel, event="create", cause=cause, keys=keys, acting=blockchain_id)
     return channel
 
 
-def add_peers(session: Session, channel: Channel, *, peer_counts: dict[int, int], cause: str) -> None:
+def add_peers(session: Session, channel: Channel, *, peer_counts: dict[int, int], cause: str, keys: ServerKey) -> None:
     """Bring ``peer_counts[org]`` more peers of each organisation into the channel; organisations new to it join
     its configuration with one new block for the whole call."""
     present = set(lookups.org_ids_in(session, channel))
@@ -51,11 +55,13 @@ def add_peers(session: Session, channel: Channel, *, peer_counts: dict[int, int]
         for node in waiting[:count]:
             session.add(ChannelPeer(channel_id=channel.id, node_id=node.id))
     session.flush()
-    if new_orgs:
-        config_history.append(session, channel, event="org_added", cause=cause)
+    event = "org_added" if new_orgs else "anchor_peers"
+    config_history.append(session, channel, event=event, cause=cause, keys=keys, acting=channel.blockchain_id)
 
 
-def join_orgs(session: Session, channel: Channel, *, org_ids: list[int], cause: str) -> None:
+def join_orgs(
+    session: Session, channel: Channel, *, org_ids: list[int], cause: str, keys: ServerKey, acting: str
+) -> None:
     """Bring organisations with all their peers into the channel, with one new block (a consortium member joins)."""
     present = set(lookups.org_ids_in(session, channel))
     for org_id in org_ids:
@@ -66,10 +72,10 @@ def join_orgs(session: Session, channel: Channel, *, org_ids: list[int], cause: 
             if node.id not in joined:
                 session.add(ChannelPeer(channel_id=channel.id, node_id=node.id))
     session.flush()
-    config_history.append(session, channel, event="org_added", cause=cause)
+    config_history.append(session, channel, event="org_added", cause=cause, keys=keys, acting=acting)
 
 
-def leave(session: Session, channel: Channel, *, org_ids: list[int], cause: str) -> None:
+def leave(session: Session, channel: Channel, *, org_ids: list[int], cause: str, keys: ServerKey, acting: str) -> None:
     """Take organisations and their peers out of the channel, with one new block."""
     node_ids = [n.id for org_id in org_ids for n in lookups.nodes_of(session, org_id)]
     if node_ids:
@@ -78,21 +84,38 @@ def leave(session: Session, channel: Channel, *, org_ids: list[int], cause: str)
         )
     session.execute(delete(ChannelOrg).where(ChannelOrg.channel_id == channel.id, ChannelOrg.org_id.in_(org_ids)))
     session.flush()
-    config_history.append(session, channel, event="org_removed", cause=cause)
+    config_history.append(session, channel, event="org_removed", cause=cause, keys=keys, acting=acting)
 
 
-def remove_peers(session: Session, channel: Channel, *, node_ids: list[int]) -> None:
-    """Some peers leave the channel; their organisation stays (no new block)."""
+def remove_peers(session: Session, channel: Channel, *, node_ids: list[int], cause: str, keys: ServerKey) -> None:
+    """Some peers leave the channel; their organisation stays (a new block only if an anchor peer changed)."""
     if node_ids:
         session.execute(
             delete(ChannelPeer).where(ChannelPeer.channel_id == channel.id, ChannelPeer.node_id.in_(node_ids))
         )
+        session.flush()
+        config_history.append(
+            session, channel, event="anchor_peers", cause=cause, keys=keys, acting=channel.blockchain_id
+        )
 
 
-def remove_nodes(session: Session, node_ids: list[int]) -> None:
-    """Peers being deleted leave every channel (the org set, and so the history, is unchanged)."""
-    if node_ids:
-        session.execute(delete(ChannelPeer).where(ChannelPeer.node_id.in_(node_ids)))
+def remove_nodes(session: Session, node_ids: list[int], *, cause: str, keys: ServerKey) -> None:
+    """Peers being deleted leave every channel (the org set is unchanged; a block only if an anchor peer changed)."""
+    if not node_ids:
+        return
+    channels = list(
+        session.scalars(
+            select(Channel)
+            .join(ChannelPeer, ChannelPeer.channel_id == Channel.id)
+            .where(ChannelPeer.node_id.in_(node_ids))
+        ).unique()
+    )
+    session.execute(delete(ChannelPeer).where(ChannelPeer.node_id.in_(node_ids)))
+    session.flush()
+    for channel in channels:
+        config_history.append(
+            session, channel, event="anchor_peers", cause=cause, keys=keys, acting=channel.blockchain_id
+        )
 
 
 def delete_channels_of(session: Session, *, blockchain_id: str) -> None:

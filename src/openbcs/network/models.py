@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from openbcs.kernel.db import Base
@@ -111,7 +111,8 @@ class ChannelPeer(Base):
 
 
 class ConfigBlock(Base):
-    """One block of a channel's configuration history: the org set after a change, chained by SHA-256."""
+    """One config block of a channel: the serialized Fabric ``common.Block``, the CONFIG_UPDATE envelope that produced
+    it (none for block 0), and what the API shows of it (hashes in hex, signers' MSP ids, the org set, the cause)."""
 
     __tablename__ = "channel_config_blocks"
     __table_args__ = (UniqueConstraint("channel_id", "number"),)
@@ -119,12 +120,17 @@ class ConfigBlock(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"), index=True)
     number: Mapped[int] = mapped_column(Integer)
+    block: Mapped[bytes] = mapped_column(LargeBinary)
+    config_update: Mapped[bytes | None] = mapped_column(LargeBinary)
+    hash: Mapped[str] = mapped_column(String(64))
     previous_hash: Mapped[str] = mapped_column(String(64))
+    tx_id: Mapped[str] = mapped_column(String(64))
+    config_sequence: Mapped[int] = mapped_column(Integer)
+    signers: Mapped[list[str]] = mapped_column(JSON)
     event: Mapped[str] = mapped_column(String(32))
     orgs: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     cause: Mapped[str] = mapped_column(String(64))
     time: Mapped[int] = mapped_column(BigInteger)
-    hash: Mapped[str] = mapped_column(String(64))
 
 
 # --- PKI: private keys are stored encrypted with a key derived from the server key; a user-managed certificate's key

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from openbcs.kernel.keys import ServerKey
 from openbcs.network.models import Channel, Instance
 
 
@@ -15,6 +16,8 @@ class InstanceRemoving:
 
     instance: Instance
     operation_id: str
+    # Leaving other instances' channels is a signed config update: the reactions need the keys.
+    keys: ServerKey
 
 
 @dataclass(frozen=True)
