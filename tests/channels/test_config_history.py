@@ -8,14 +8,20 @@ from typing import Any
 
 import pytest
 from click.testing import Result
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, text, update
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from openbcs.network.models import Channel, ChannelOrg, ConfigBlock
-from openbcs.network.config_history import GENESIS_PREVIOUS_HASH, block_hash
 from openbcs.cli import app
 from openbcs.kernel.db import Database
-from tests.channels.helpers import Bcs, block_orgs, check_links, error, recompute_hashes
+from openbcs.network.config_history import GENESIS_PREVIOUS_HASH, block_hash
+from openbcs.network.models import ChannelOrg, ConfigBlock
+from tests.channels.helpers import block_orgs, check_links, recompute_hashes
+from tests.support.errors import INSTANCE_NOT_FOUND, assert_error
+from tests.support.snapshots import config_blocks
+from tests.support.tenants import Tenant
+
+MEMBERS_DIFFER = "the last block's org set differs from the channel's current organisations"
 
 
 @pytest.fixture
@@ -29,37 +35,39 @@ def verify_cli(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Callable[.
     return run
 
 
-def _history_of_four_blocks(bcs: Bcs) -> tuple[str, list[str]]:
-    """Channel ``trade``: created empty, orga joins, orgb joins, orga leaves; returns the instance and op ids."""
-    bid = bcs.create_instance("chan-history", peer_orgs=[("orga", 2), ("orgb", 1)], channels=[("keep", ["orga"])])
+def _history_of_four_blocks(tenant: Tenant) -> tuple[str, list[str]]:
+    """Channel ``trade``: created empty, orga joins, orgb joins, orga leaves (and ``keep`` with orga, untouched);
+    the instance and the ids of the operations that made the four blocks."""
+    bid = tenant.create_instance("chan-history", peer_orgs=[("orga", 2), ("orgb", 1)], channels=[("keep", ["orga"])])
     causes = []
     for call in (
-        lambda: bcs.create_channels(bid, "trade"),
-        lambda: bcs.add_peers(bid, "trade", {"orga": 2}),
-        lambda: bcs.add_peers(bid, "trade", {"orgb": 1}),
-        lambda: bcs.remove_peers(bid, "trade", "orga", 1),  # no block
-        lambda: bcs.remove_orgs(bid, "trade", ["orga"]),
+        lambda: tenant.create_channels(bid, "trade"),
+        lambda: tenant.add_peers(bid, "trade", {"orga": 2}),
+        lambda: tenant.add_peers(bid, "trade", {"orgb": 1}),
+        lambda: tenant.remove_peers(bid, "trade", "orga", 1),  # no block
+        lambda: tenant.remove_orgs(bid, "trade", ["orga"]),
     ):
         response = call()
-        bcs.run(response)
+        tenant.run(response)
         causes.append(response.json()["operation_id"])
     del causes[3]
     return bid, causes
 
 
-def _block_row(db: Database, bid: str, channel: str, number: int) -> Any:
-    def find(s: Any) -> Any:
-        channel_id = s.scalar(select(Channel.id).where(Channel.blockchain_id == bid, Channel.name == channel))
-        return s.scalar(select(ConfigBlock).where(ConfigBlock.channel_id == channel_id, ConfigBlock.number == number))
-
-    return db.run_read(lambda s: (lambda b: (b.id, b.channel_id, b.orgs, b.hash, b.time))(find(s)))
+def _block(db: Database, bid: str, channel: str, number: int) -> dict[str, Any]:
+    """The stored block ``number`` of the channel, as a dict of its columns."""
+    (block,) = [b for b in config_blocks(db, bid, channel) if b["number"] == number]
+    return block
 
 
-def test_the_history_is_a_hash_chain_of_org_sets(bcs: Bcs, db: Database) -> None:
-    bid, causes = _history_of_four_blocks(bcs)
-    response = bcs.call("GET", f"/blockchains/{bid}/channels/trade/config-history")
-    assert response.status_code == 200
-    history = response.json()
+def _tamper(db: Database, statement: Any, **params: Any) -> None:
+    """Change stored rows behind the API's back."""
+    db.run_write(Session.execute, statement, params)
+
+
+def test_the_history_is_a_hash_chain_of_org_sets(tenant: Tenant, db: Database) -> None:
+    bid, causes = _history_of_four_blocks(tenant)
+    history = tenant.history(bid, "trade")
     assert set(history) == {"channel_name", "blocks", "verified"}
     assert (history["channel_name"], history["verified"]) == ("trade", True)
     blocks = history["blocks"]
@@ -78,40 +86,32 @@ def test_the_history_is_a_hash_chain_of_org_sets(bcs: Bcs, db: Database) -> None
     assert all(stored == again for stored, again in recomputed)
     assert len({b["hash"] for b in blocks}) == 4
     # The last block's org set is the channel's organisations now.
-    assert sorted(bcs.channel(bid, "trade")["peers"]) == [o["name"] for o in blocks[-1]["orgs"]]
+    assert sorted(tenant.channel(bid, "trade")["peers"]) == [o["name"] for o in blocks[-1]["orgs"]]
 
 
-def test_the_hash_covers_the_channel_label(bcs: Bcs, db: Database) -> None:
+def test_the_hash_covers_the_channel_label(tenant: Tenant, db: Database) -> None:
     # Two channels created by the same operation with the same (empty) org set differ only in their label.
-    bid = bcs.create_instance("chan-label", channels=[])
-    bcs.run(bcs.create_channels(bid, "first", "second"))
-    (first,) = bcs.history(bid, "first")["blocks"]
-    (second,) = bcs.history(bid, "second")["blocks"]
+    bid = tenant.create_instance("chan-label", channels=[])
+    tenant.run(tenant.create_channels(bid, "first", "second"))
+    (first,) = tenant.history(bid, "first")["blocks"]
+    (second,) = tenant.history(bid, "second")["blocks"]
     assert first["cause"] == second["cause"]
     assert first["hash"] != second["hash"]
-    _, _, orgs, stored_hash, time = _block_row(db, bid, "first", 0)
-    assert stored_hash == block_hash(
-        channel=f"{bid}/first",
-        number=0,
-        previous_hash=GENESIS_PREVIOUS_HASH,
-        event="create",
-        orgs=orgs,
-        cause=first["cause"],
-        time=time,
-    )
-    assert stored_hash != block_hash(
-        channel=f"{bid}/second",
-        number=0,
-        previous_hash=GENESIS_PREVIOUS_HASH,
-        event="create",
-        orgs=orgs,
-        cause=first["cause"],
-        time=time,
-    )
+    stored = _block(db, bid, "first", 0)
+    contents = {
+        "number": 0,
+        "previous_hash": GENESIS_PREVIOUS_HASH,
+        "event": "create",
+        "orgs": stored["orgs"],
+        "cause": first["cause"],
+        "time": stored["time"],
+    }
+    assert stored["hash"] == block_hash(channel=f"{bid}/first", **contents)
+    assert stored["hash"] != block_hash(channel=f"{bid}/second", **contents)
 
 
-def test_the_cli_passes_intact_chains(bcs: Bcs, verify_cli: Callable[..., Result]) -> None:
-    bid, _ = _history_of_four_blocks(bcs)
+def test_the_cli_passes_intact_chains(tenant: Tenant, verify_cli: Callable[..., Result]) -> None:
+    bid, _ = _history_of_four_blocks(tenant)
     result = verify_cli()
     assert result.exit_code == 0, result.output
     assert sorted(result.stdout.splitlines()) == sorted([f"ok\t{bid}/keep", f"ok\t{bid}/trade"])
@@ -125,46 +125,42 @@ def test_the_cli_with_no_channels(db: Database, verify_cli: Callable[..., Result
     assert (result.exit_code, result.stdout.strip()) == (0, "no channels")
 
 
-def _assert_broken(
-    bcs: Bcs, bid: str, verify_cli: Callable[..., Result], problems: list[str], *, tampered: str = "trade"
-) -> None:
-    assert bcs.history(bid, tampered)["verified"] is False
-    assert bcs.history(bid, "keep")["verified"] is True
+def _assert_broken(tenant: Tenant, bid: str, verify_cli: Callable[..., Result], problems: list[str]) -> None:
+    """``trade`` no longer verifies, with exactly ``problems``; ``keep`` still does (API and CLI agree)."""
+    assert tenant.history(bid, "trade")["verified"] is False
+    assert tenant.history(bid, "keep")["verified"] is True
     result = verify_cli()
     assert result.exit_code == 1, result.output
-    assert f"BROKEN\t{bid}/{tampered}" in result.stdout
+    assert f"BROKEN\t{bid}/trade" in result.stdout
     assert f"ok\t{bid}/keep" in result.stdout
     for problem in problems:
         assert f"  {problem}" in result.stdout.splitlines(), result.stdout
     report = json.loads(verify_cli("--json").stdout)
     assert report["verified"] is False
-    assert report["channels"] == {f"{bid}/keep": [], f"{bid}/{tampered}": problems}
+    assert report["channels"] == {f"{bid}/keep": [], f"{bid}/trade": problems}
 
 
-def test_a_block_whose_orgs_were_changed_is_detected(bcs: Bcs, db: Database, verify_cli: Callable[..., Result]) -> None:
-    bid, _ = _history_of_four_blocks(bcs)
-    block_id, *_ = _block_row(db, bid, "trade", 1)
+def test_a_block_whose_orgs_were_changed_is_detected(
+    tenant: Tenant, db: Database, verify_cli: Callable[..., Result]
+) -> None:
+    bid, _ = _history_of_four_blocks(tenant)
     forged = block_orgs(bid, "orgb")
-    db.run_write(lambda s: s.execute(update(ConfigBlock).where(ConfigBlock.id == block_id).values(orgs=forged)))
+    _tamper(db, update(ConfigBlock).where(ConfigBlock.id == _block(db, bid, "trade", 1)["id"]).values(orgs=forged))
 
-    history = bcs.history(bid, "trade")
+    history = tenant.history(bid, "trade")
     assert history["verified"] is False
     assert history["blocks"][1]["orgs"] == forged  # shown as stored, flagged by verified
-    _assert_broken(bcs, bid, verify_cli, ["block 1: hash does not match its contents"])
+    _assert_broken(tenant, bid, verify_cli, ["block 1: hash does not match its contents"])
 
 
 def test_a_replaced_hash_breaks_its_block_and_the_next_link(
-    bcs: Bcs, db: Database, verify_cli: Callable[..., Result]
+    tenant: Tenant, db: Database, verify_cli: Callable[..., Result]
 ) -> None:
-    bid, _ = _history_of_four_blocks(bcs)
-    block_id, *_ = _block_row(db, bid, "trade", 2)
-    db.run_write(
-        lambda s: s.execute(
-            text("UPDATE channel_config_blocks SET hash = :h WHERE id = :id"), {"h": "f" * 64, "id": block_id}
-        )
-    )
+    bid, _ = _history_of_four_blocks(tenant)
+    block_id = _block(db, bid, "trade", 2)["id"]
+    _tamper(db, text("UPDATE channel_config_blocks SET hash = :h WHERE id = :id"), h="f" * 64, id=block_id)
     _assert_broken(
-        bcs,
+        tenant,
         bid,
         verify_cli,
         ["block 2: hash does not match its contents", "block 3: previous_hash does not match block 2"],
@@ -172,44 +168,39 @@ def test_a_replaced_hash_breaks_its_block_and_the_next_link(
 
 
 def test_a_rewritten_last_block_with_a_valid_hash_still_differs_from_the_members(
-    bcs: Bcs, db: Database, verify_cli: Callable[..., Result]
+    tenant: Tenant, db: Database, verify_cli: Callable[..., Result]
 ) -> None:
-    bid, causes = _history_of_four_blocks(bcs)
-    block_id, _, _, _, time = _block_row(db, bid, "trade", 3)
-    _, _, _, previous_hash, _ = _block_row(db, bid, "trade", 2)
+    bid, causes = _history_of_four_blocks(tenant)
+    last, previous = _block(db, bid, "trade", 3), _block(db, bid, "trade", 2)
     forged = block_orgs(bid, "orga", "orgb")
     forged_hash = block_hash(
         channel=f"{bid}/trade",
         number=3,
-        previous_hash=previous_hash,
+        previous_hash=previous["hash"],
         event="org_removed",
         orgs=forged,
         cause=causes[3],
-        time=time,
+        time=last["time"],
     )
-    db.run_write(
-        lambda s: s.execute(update(ConfigBlock).where(ConfigBlock.id == block_id).values(orgs=forged, hash=forged_hash))
-    )
-    _assert_broken(bcs, bid, verify_cli, ["the last block's org set differs from the channel's current organisations"])
+    _tamper(db, update(ConfigBlock).where(ConfigBlock.id == last["id"]).values(orgs=forged, hash=forged_hash))
+    _assert_broken(tenant, bid, verify_cli, [MEMBERS_DIFFER])
 
 
 def test_a_membership_changed_behind_the_history_is_detected(
-    bcs: Bcs, db: Database, verify_cli: Callable[..., Result]
+    tenant: Tenant, db: Database, verify_cli: Callable[..., Result]
 ) -> None:
-    bid, _ = _history_of_four_blocks(bcs)
-    _, channel_id, *_ = _block_row(db, bid, "trade", 0)
-    db.run_write(lambda s: s.execute(delete(ChannelOrg).where(ChannelOrg.channel_id == channel_id)))
-    _assert_broken(bcs, bid, verify_cli, ["the last block's org set differs from the channel's current organisations"])
+    bid, _ = _history_of_four_blocks(tenant)
+    channel_id = _block(db, bid, "trade", 0)["channel_id"]
+    _tamper(db, delete(ChannelOrg).where(ChannelOrg.channel_id == channel_id))
+    _assert_broken(tenant, bid, verify_cli, [MEMBERS_DIFFER])
 
 
-def test_a_removed_block_is_detected(bcs: Bcs, db: Database, verify_cli: Callable[..., Result]) -> None:
-    bid, _ = _history_of_four_blocks(bcs)
-    block_id, *_ = _block_row(db, bid, "trade", 1)
-    db.run_write(lambda s: s.execute(delete(ConfigBlock).where(ConfigBlock.id == block_id)))
-    history = bcs.history(bid, "trade")
-    assert [b["number"] for b in history["blocks"]] == [0, 2, 3]
+def test_a_removed_block_is_detected(tenant: Tenant, db: Database, verify_cli: Callable[..., Result]) -> None:
+    bid, _ = _history_of_four_blocks(tenant)
+    _tamper(db, delete(ConfigBlock).where(ConfigBlock.id == _block(db, bid, "trade", 1)["id"]))
+    assert [b["number"] for b in tenant.history(bid, "trade")["blocks"]] == [0, 2, 3]
     _assert_broken(
-        bcs,
+        tenant,
         bid,
         verify_cli,
         [
@@ -220,17 +211,18 @@ def test_a_removed_block_is_detected(bcs: Bcs, db: Database, verify_cli: Callabl
     )
 
 
-def test_a_channel_without_blocks_does_not_verify(bcs: Bcs, db: Database, verify_cli: Callable[..., Result]) -> None:
-    bid, _ = _history_of_four_blocks(bcs)
-    _, channel_id, *_ = _block_row(db, bid, "trade", 0)
-    db.run_write(lambda s: s.execute(delete(ConfigBlock).where(ConfigBlock.channel_id == channel_id)))
-    assert bcs.history(bid, "trade")["blocks"] == []
-    _assert_broken(bcs, bid, verify_cli, ["no configuration blocks"])
+def test_a_channel_without_blocks_does_not_verify(
+    tenant: Tenant, db: Database, verify_cli: Callable[..., Result]
+) -> None:
+    bid, _ = _history_of_four_blocks(tenant)
+    _tamper(db, delete(ConfigBlock).where(ConfigBlock.channel_id == _block(db, bid, "trade", 0)["channel_id"]))
+    assert tenant.history(bid, "trade")["blocks"] == []
+    _assert_broken(tenant, bid, verify_cli, ["no configuration blocks"])
 
 
-def test_the_history_of_an_unknown_channel_or_instance_is_refused(bcs: Bcs) -> None:
-    bid = bcs.create_instance("chan-hist-404", channels=[])
-    response = bcs.call("GET", f"/blockchains/{bid}/channels/nochan/config-history")
-    assert error(response) == (400, "BCS.4001052")
-    response = bcs.call("GET", "/blockchains/00000000-0000-0000-0000-000000000000/channels/channel/config-history")
-    assert error(response) == (400, "BCS.4001011")
+def test_the_history_of_an_unknown_channel_or_instance_is_refused(tenant: Tenant) -> None:
+    bid = tenant.create_instance("chan-hist-404", channels=[])
+    response = tenant.call("GET", f"/blockchains/{bid}/channels/nochan/config-history")
+    assert_error(response, 400, "BCS.4001052", "Input channel nochan is not exist")
+    response = tenant.call("GET", "/blockchains/00000000-0000-0000-0000-000000000000/channels/channel/config-history")
+    assert_error(response, *INSTANCE_NOT_FOUND)

@@ -10,8 +10,13 @@ import httpx
 import pytest
 
 from openbcs.kernel.db import Database
-from tests.channels.helpers import OPERATION_ID, Bcs, block_orgs, issue_token, orderer_names, peer_names, snapshot
-from tests.support import LiveServer, TestAccount
+from tests.channels.helpers import OPERATION_ID, block_orgs
+from tests.support.accounts import TestAccount
+from tests.support.expected import orderer_names, peer_names
+from tests.support.operations import operation_locks
+from tests.support.servers import LiveServer
+from tests.support.snapshots import snapshot
+from tests.support.tenants import new_tenant
 
 
 @pytest.fixture
@@ -45,10 +50,9 @@ def test_the_sdk_drives_a_channel_through_its_life(
     )
     from huaweicloudsdkbcs.v2.model.channel import Channel
 
-    account = make_account()
-    api = Bcs(http, account, issue_token(http, account))
+    api = new_tenant(http, make_account)
     bid = api.create_instance("chan-sdk", peer_orgs=[("orga", 3), ("orgb", 1)], channels=[])
-    sdk = sdk_client(account)
+    sdk = sdk_client(api.account)
 
     def finished(operation_id: str) -> None:
         assert re.match(OPERATION_ID, operation_id)
@@ -125,6 +129,7 @@ def test_the_sdk_drives_a_channel_through_its_life(
     finished(deleted.operation_id)
     assert sdk.list_blockchain_channels(ListBlockchainChannelsRequest(blockchain_id=bid)).channels == []
     assert api.channels(bid) == []
+    assert operation_locks(db) == []
 
 
 def test_the_sdk_reports_channel_errors(
@@ -138,10 +143,9 @@ def test_the_sdk_reports_channel_errors(
     )
     from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 
-    account, other = make_account(), make_account()
-    api = Bcs(http, account, issue_token(http, account))
+    api, other = new_tenant(http, make_account), make_account()
     bid = api.create_instance("chan-sdk-err")
-    sdk = sdk_client(account)
+    sdk = sdk_client(api.account)
     before = snapshot(db)
 
     with pytest.raises(ClientRequestException) as bad_name:

@@ -10,12 +10,10 @@ other: for the instance the step touched, and for all of them at teardown.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -27,20 +25,13 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from openbcs.network.naming import CHANNEL_NAME
 from openbcs.kernel.db import Database
-from tests.channels.helpers import (
-    Bcs,
-    check_links,
-    create_body,
-    issue_token,
-    msp_id,
-    orderer_names,
-    org_hash,
-    peer_names,
-    recompute_hashes,
-)
-from tests.support import TestAccount
+from openbcs.network.naming import CHANNEL_NAME
+from tests.channels.helpers import check_links, recompute_hashes
+from tests.support.bodies import create_body
+from tests.support.expected import msp_id, orderer_names, org_hash, peer_names
+from tests.support.operations import operation_locks
+from tests.support.tenants import Tenant
 
 ORGS = ("orga", "orgb", "orgc")
 NEW_ORGS = (*ORGS, "orgd")
@@ -71,7 +62,7 @@ class Instance:
 class ChannelMachine(RuleBasedStateMachine):
     """One account's instances; every example starts with none and its teardown deletes what is left."""
 
-    api: Bcs
+    api: Tenant
     db: Database
     created = 0  # instance names stay unique across examples
 
@@ -80,7 +71,7 @@ class ChannelMachine(RuleBasedStateMachine):
         self.model: dict[str, Instance] = {}
         # The instance the last step touched (fully checked after the step; all of them at teardown).
         self.touched: str | None = None
-        assert self.api.instances() == [], "the previous example left instances behind"
+        assert self.api.instance_ids() == [], "the previous example left instances behind"
 
     def teardown(self) -> None:
         try:
@@ -310,8 +301,10 @@ class ChannelMachine(RuleBasedStateMachine):
 
     @invariant()
     def account_views_agree(self) -> None:
-        assert sorted(self.api.instances()) == sorted(self.model)
-        assert self.api.quota_used() == len(self.model)
+        assert sorted(self.api.instance_ids()) == sorted(self.model)
+        assert self.api.quota()["used"] == len(self.model)
+        # Every accepted call was waited for: no operation holds an instance any more.
+        assert operation_locks(self.db) == []
 
     @invariant()
     def instance_views_agree(self) -> None:
@@ -383,11 +376,8 @@ class ChannelMachine(RuleBasedStateMachine):
             assert all(stored == again for stored, again in recompute_hashes(self.db, bid, name))
 
 
-def test_random_sequences_keep_every_view_consistent(
-    client: TestClient, db: Database, make_account: Callable[..., TestAccount]
-) -> None:
-    account = make_account()
-    ChannelMachine.api = Bcs(client, account, issue_token(client, account))
+def test_random_sequences_keep_every_view_consistent(tenant: Tenant, db: Database) -> None:
+    ChannelMachine.api = tenant
     ChannelMachine.db = db
     run_state_machine_as_test(
         ChannelMachine,

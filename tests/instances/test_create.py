@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from openbcs.network.models import Instance, Node, Organization
-from openbcs.network.models import Channel
 from openbcs.engine.models import Operation
-from tests.instances.helpers import (
-    PASSWORD,
-    create_body,
-    create_instance,
-    detail,
-    drive_operations,
-    new_tenant,
-    nodes,
-    op_records,
-    start_creation,
-    status,
-    step_operation,
-    wait_for_operation,
-)
+from openbcs.network.models import Channel, Instance, Node, Organization
+from tests.support.bodies import PASSWORD, create_body
+from tests.support.expected import msp_id, orderer_names, org_domain, org_hash, peer_names
+from tests.support.operations import drive_operations, operation_locks, step_operation
+from tests.support.snapshots import row_count
 
 CREATE_STEPS = {
     "Preparation": ["Generate basic configurations", "Generate certificates"],
@@ -34,21 +23,29 @@ CREATE_STEPS = {
 }
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 HEX40 = re.compile(r"^[0-9a-f]{40}$")
+CCE_PARTS = ("cluster", "network", "security_group")
 
 
-def _sha1(blockchain_id: str, org: str) -> str:
-    return hashlib.sha1(f"{blockchain_id}/{org}".encode()).hexdigest()
+def _orgs(session: Session) -> list[tuple[str, str, str]]:
+    return [(o.name, o.role, o.name_hash) for o in session.scalars(select(Organization).order_by(Organization.id))]
 
 
-def test_default_instance_answer_record_and_model(client, tenant, db):
-    created = start_creation(client, tenant.headers, tenant.project_id, create_body("bcs-default"))
+def _channel_names(session: Session) -> list[str]:
+    return list(session.scalars(select(Channel.name).order_by(Channel.id)))
+
+
+def _cce(status: dict) -> dict[str, str]:
+    return {part: status["cce"][part]["status"] for part in status["cce"]}
+
+
+def test_the_default_instance_answer_record_and_model(tenant, db):
+    created = tenant.start_creation(create_body("bcs-default"))
     assert set(created) == {"blockchain_id", "blockchain_name", "operation_id"}
     assert UUID.match(created["blockchain_id"])
     assert created["blockchain_name"] == "bcs-default"
     assert re.match(r"^BCSSVC01-99-\d{19}$", created["operation_id"])
 
-    record = wait_for_operation(client, tenant.headers, tenant.project_id, created["operation_id"])
-    assert record["operation_status"] == "finished"
+    record = tenant.wait(created["operation_id"])
     assert (record["resource_type"], record["operation_type"]) == ("BCSSVC01", "99")
     assert (record["blockchain_id"], record["blockchain_name"]) == (created["blockchain_id"], "bcs-default")
     assert (record["project_id"], record["domain_id"]) == (tenant.project_id, tenant.domain_id)
@@ -59,31 +56,25 @@ def test_default_instance_answer_record_and_model(client, tenant, db):
     assert eip["detail"] == "not requested"
 
     bid = created["blockchain_id"]
-    stored = db.run_read(lambda s: s.get(Instance, bid))
-    assert (stored.status, stored.process_status, stored.deploy_status, stored.busy_operation_id) == (
-        "Normal",
-        None,
-        1,
-        None,
-    )
+    stored = db.run_read(Session.get, Instance, bid)
+    assert (stored.status, stored.deploy_status) == ("Normal", 1)
+    # Created: the engine no longer holds the instance.
+    assert operation_locks(db) == []
     assert (stored.consensus, stored.fabric_version, stored.blockchain_type) == ("etcdraft", "2.2", "private")
     # The passwords are never kept.
     assert PASSWORD not in repr(stored.settings)
     assert "resource_password" not in stored.settings
-    orgs = db.run_read(
-        lambda s: [(o.name, o.role, o.name_hash) for o in s.scalars(select(Organization).order_by(Organization.id))]
-    )
-    assert orgs == [
-        ("organization", "peer", _sha1(bid, "organization")),
-        ("orderer", "orderer", _sha1(bid, "orderer")),
+    assert db.run_read(_orgs) == [
+        ("organization", "peer", org_hash(bid, "organization")),
+        ("orderer", "orderer", org_hash(bid, "orderer")),
     ]
-    assert db.run_read(lambda s: len(list(s.scalars(select(Node))))) == 5
-    assert db.run_read(lambda s: [c.name for c in s.scalars(select(Channel))]) == ["channel"]
+    assert row_count(db, Node) == 5
+    assert db.run_read(_channel_names) == ["channel"]
 
 
-def test_default_detail_is_derived_from_the_model(client, tenant):
-    bid = create_instance(client, tenant.headers, tenant.project_id, "bcs-detail")
-    shown = detail(client, tenant.headers, tenant.project_id, bid)
+def test_the_default_detail_is_derived_from_the_model(tenant):
+    bid = tenant.create_instance("bcs-detail")
+    shown = tenant.detail(bid)
     basic = shown["basic_info"]
     assert basic["id"] == bid
     assert basic["name"] == "bcs-detail"
@@ -100,8 +91,8 @@ def test_default_detail_is_derived_from_the_model(client, tenant):
     assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", basic["created_time"])
     assert basic["block_info"] == {"batch_timeout": 2, "max_message_count": 500, "preferred_maxbytes": 2}
 
-    org_hash = _sha1(bid, "organization")
-    assert HEX40.match(org_hash)
+    org = org_hash(bid, "organization")
+    assert HEX40.match(org)
     [peer_org] = shown["peer_info"]
     assert (peer_org["name"], peer_org["node_cnt"], peer_org["status"], peer_org["status_detail"]) == (
         "organization",
@@ -110,7 +101,7 @@ def test_default_detail_is_derived_from_the_model(client, tenant):
         "2/2",
     )
     assert [a["domain_port"] for a in peer_org["address"]] == [
-        f"peer-{org_hash}-{n}.peer-{org_hash}.default.svc.cluster.local:7051" for n in (0, 1)
+        f"{peer}.{org_domain(bid, 'organization')}:7051" for peer in peer_names(bid, "organization", 2)
     ]
     orderer = shown["orderer_info"]
     assert (orderer["name"], orderer["node_cnt"], orderer["status_detail"]) == ("orderer", 3, "3/3")
@@ -118,8 +109,8 @@ def test_default_detail_is_derived_from_the_model(client, tenant):
         {
             "name": "channel",
             "org_names": ["organization"],
-            "org_name_hash": [org_hash],
-            "peers": {"organization": [f"peer-{org_hash}-0", f"peer-{org_hash}-1"]},
+            "org_name_hash": [org],
+            "peers": {"organization": peer_names(bid, "organization", 2)},
         }
     ]
     assert shown["evs_pvc_info"] == {"organization": {"pvc_name": peer_org["pvc_name"]}}
@@ -127,26 +118,22 @@ def test_default_detail_is_derived_from_the_model(client, tenant):
     assert "sfs_info" not in shown
 
     # Nodes agree with detail and channels.
-    node_orgs = nodes(client, tenant.headers, tenant.project_id, bid)
+    node_orgs = tenant.nodes(bid)
     assert list(node_orgs) == ["organization"]
     org_view = node_orgs["organization"]
-    assert org_view["org_msp_id"] == org_hash + "MSP"
-    assert org_view["org_domain"] == f"peer-{org_hash}.default.svc.cluster.local"
+    assert org_view["org_msp_id"] == msp_id(bid, "organization")
+    assert org_view["org_domain"] == org_domain(bid, "organization")
     assert {name: peer["channels"] for name, peer in org_view["peers"].items()} == {
-        f"peer-{org_hash}-0": ["channel"],
-        f"peer-{org_hash}-1": ["channel"],
+        peer: ["channel"] for peer in peer_names(bid, "organization", 2)
     }
     assert [p["ip_port"] for p in org_view["peers"].values()] == [a["ip_port"] for a in peer_org["address"]]
 
-    listed = client.get(f"{tenant.base}/blockchains/{bid}/channels", headers=tenant.headers)
-    assert listed.status_code == 200
-    [channel] = listed.json()["channels"]
+    [channel] = tenant.channels(bid)
     assert channel["peers"] == shown["channels"][0]["peers"]
-    orderer_hash = _sha1(bid, "orderer")
-    assert channel["consensusNodes"] == {"orderer": [f"orderer-{orderer_hash}-{n}" for n in range(3)]}
+    assert channel["consensusNodes"] == {"orderer": orderer_names(bid, 3)}
 
 
-def test_explicit_orgs_channels_couchdb_nfs_sflic(client, tenant, db):
+def test_explicit_orgs_channels_couchdb_nfs_and_sflic(tenant, db):
     body = create_body(
         "bcs-explicit",
         consensus="SFLIC",
@@ -161,19 +148,14 @@ def test_explicit_orgs_channels_couchdb_nfs_sflic(client, tenant, db):
         bandwidth_size=5,
         restful_api_support=True,
         block_info={"batch_timeout": 3, "max_message_count": 100, "preferred_maxbytes": 4},
-        peer_orgs=[{"name": "org-one", "node_count": 1}, {"name": "org-two", "node_count": 3}],
+        peer_orgs=[("org-one", 1), ("org-two", 3)],
         channels=[
             {"name": "both", "org_names": ["org-one", "org-two"], "description": "shared"},
-            {"name": "onlytwo", "org_names": ["org-two"]},
+            ("onlytwo", ["org-two"]),
         ],
     )
-    created = start_creation(client, tenant.headers, tenant.project_id, body)
-    assert (
-        wait_for_operation(client, tenant.headers, tenant.project_id, created["operation_id"])["operation_status"]
-        == "finished"
-    )
-    bid = created["blockchain_id"]
-    shown = detail(client, tenant.headers, tenant.project_id, bid)
+    bid = tenant.create_instance(body)
+    shown = tenant.detail(bid)
     basic = shown["basic_info"]
     assert (basic["consensus"], basic["sign_algorithm"], basic["version_type"], basic["database_type"]) == (
         "SFLIC",
@@ -192,32 +174,32 @@ def test_explicit_orgs_channels_couchdb_nfs_sflic(client, tenant, db):
     assert shown["sfs_info"]["type"] == "nfs"
     assert "evs_pvc_info" not in shown
     assert shown["restapi_info"]["status_detail"] == "1/1"
-    one, two = _sha1(bid, "org-one"), _sha1(bid, "org-two")
+    one, two = org_hash(bid, "org-one"), org_hash(bid, "org-two")
     assert shown["channels"] == [
         {
             "name": "both",
             "org_names": ["org-one", "org-two"],
             "org_name_hash": [one, two],
-            "peers": {"org-one": [f"peer-{one}-0"], "org-two": [f"peer-{two}-{n}" for n in range(3)]},
+            "peers": {"org-one": peer_names(bid, "org-one", 1), "org-two": peer_names(bid, "org-two", 3)},
         },
         {
             "name": "onlytwo",
             "org_names": ["org-two"],
             "org_name_hash": [two],
-            "peers": {"org-two": [f"peer-{two}-{n}" for n in range(3)]},
+            "peers": {"org-two": peer_names(bid, "org-two", 3)},
         },
     ]
-    node_orgs = nodes(client, tenant.headers, tenant.project_id, bid)
+    node_orgs = tenant.nodes(bid)
     assert {org: {p: v["channels"] for p, v in view["peers"].items()} for org, view in node_orgs.items()} == {
-        "org-one": {f"peer-{one}-0": ["both"]},
-        "org-two": {f"peer-{two}-{n}": ["both", "onlytwo"] for n in range(3)},
+        "org-one": {peer: ["both"] for peer in peer_names(bid, "org-one", 1)},
+        "org-two": {peer: ["both", "onlytwo"] for peer in peer_names(bid, "org-two", 3)},
     }
     assert {org: view["org_msp_id"] for org, view in node_orgs.items()} == {
-        "org-one": one + "MSP",
-        "org-two": two + "MSP",
+        "org-one": msp_id(bid, "org-one"),
+        "org-two": msp_id(bid, "org-two"),
     }
 
-    shown_status = status(client, tenant.headers, tenant.project_id, bid)
+    shown_status = tenant.status(bid)
     assert set(shown_status) == {"bcs", "eip", "sfs", "cce"}
     assert shown_status["eip"]["status"] == "finished"
     assert shown_status["eip"]["detail"] == "EIP bound to the cluster nodes (modelled)"
@@ -227,17 +209,13 @@ def test_explicit_orgs_channels_couchdb_nfs_sflic(client, tenant, db):
         "detail": "nfs volumes provisioned (modelled)",
     }
     # The couchdb password is not kept either.
-    stored = db.run_read(lambda s: s.get(Instance, bid).settings)
+    stored = db.run_read(Session.get, Instance, bid).settings
     assert "CouchPass1" not in repr(stored)
     assert stored["couchdb_user"] == "couch"
-    channel_descriptions = client.get(f"{tenant.base}/blockchains/{bid}/channels", headers=tenant.headers).json()
-    assert [(c["name"], c["description"]) for c in channel_descriptions["channels"]] == [
-        ("both", "shared"),
-        ("onlytwo", ""),
-    ]
+    assert [(c["name"], c["description"]) for c in tenant.channels(bid)] == [("both", "shared"), ("onlytwo", "")]
 
 
-def test_new_cluster_union_instance_and_chinese_name(client, tenant, db):
+def test_a_union_instance_on_a_new_cluster_with_a_chinese_name(tenant, db):
     body = create_body(
         "区块链-联盟",
         blockchain_type="union",
@@ -251,13 +229,13 @@ def test_new_cluster_union_instance_and_chinese_name(client, tenant, db):
             "az": "cn-north-4a",
             "cluster_platform_type": "ARM64",
         },
-        peer_orgs=[{"name": "组织-甲", "node_count": 2}],
+        peer_orgs=[("组织-甲", 2)],
         channels=[],
     )
-    created = start_creation(client, tenant.headers, tenant.project_id, body)
+    created = tenant.start_creation(body)
     assert created["blockchain_name"] == "区块链-联盟"
-    wait_for_operation(client, tenant.headers, tenant.project_id, created["operation_id"])
-    shown = detail(client, tenant.headers, tenant.project_id, created["blockchain_id"])
+    tenant.wait(created["operation_id"])
+    shown = tenant.detail(created["blockchain_id"])
     basic = shown["basic_info"]
     assert (basic["service_type"], basic["deploy_type"], basic["cluster_platform_type"]) == (
         "union",
@@ -269,71 +247,58 @@ def test_new_cluster_union_instance_and_chinese_name(client, tenant, db):
     assert [p["name"] for p in shown["peer_info"]] == ["组织-甲"]
     # An explicitly empty channel list creates no channel.
     assert shown["channels"] == []
-    assert db.run_read(lambda s: len(list(s.scalars(select(Channel))))) == 0
-    stored = db.run_read(lambda s: s.get(Instance, created["blockchain_id"]).settings)
+    assert row_count(db, Channel) == 0
+    stored = db.run_read(Session.get, Instance, created["blockchain_id"]).settings
     assert "NodePassw0rd" not in repr(stored)
 
 
-def test_instance_is_creating_until_its_operation_completes(frozen_client, make_account, db):
-    tenant = new_tenant(frozen_client, make_account)
-    created = start_creation(frozen_client, tenant.headers, tenant.project_id, create_body("bcs-slow"))
+def test_an_instance_is_creating_until_its_operation_completes(frozen_tenant, db):
+    created = frozen_tenant.start_creation(create_body("bcs-slow"))
     bid, op = created["blockchain_id"], created["operation_id"]
 
-    shown = detail(frozen_client, tenant.headers, tenant.project_id, bid)
+    shown = frozen_tenant.detail(bid)
     basic = shown["basic_info"]
     assert (basic["status"], basic["process_status"], basic["deploy_status"]) == ("Normal", "IsCreating", 0)
+    assert operation_locks(db) == [(bid, op, "IsCreating")]
     assert [(p["status"], p["status_detail"]) for p in shown["peer_info"]] == [("IsCreating", "0/2")]
     assert (shown["orderer_info"]["status"], shown["orderer_info"]["status_detail"]) == ("IsCreating", "0/3")
     assert shown["agent_info"]["status_detail"] == "0/1"
     assert shown["channels"] == []
     # Nothing has run yet: every part waits.
-    waiting = status(frozen_client, tenant.headers, tenant.project_id, bid)
+    waiting = frozen_tenant.status(bid)
     assert set(waiting) == {"bcs", "cce"}
     assert waiting["bcs"]["status"] == "waiting"
-    assert {part: waiting["cce"][part]["status"] for part in waiting["cce"]} == {
-        "cluster": "waiting",
-        "network": "waiting",
-        "security_group": "waiting",
-    }
-    [record] = op_records(frozen_client, tenant.headers, tenant.project_id, blockchain_id=bid)
+    assert _cce(waiting) == dict.fromkeys(CCE_PARTS, "waiting")
+    [record] = frozen_tenant.records(blockchain_id=bid)
     assert (record["operation_id"], record["operation_status"]) == (op, "waiting")
 
     # Its first sub-step runs; everything else waits.
     step_operation(db, op, 1)
-    first = status(frozen_client, tenant.headers, tenant.project_id, bid)
+    first = frozen_tenant.status(bid)
     assert first["bcs"]["status"] == "deploying"
     assert first["bcs"]["start_time"]
     assert first["bcs"]["end_time"] == ""
-    assert {part: first["cce"][part]["status"] for part in first["cce"]} == {
-        "cluster": "waiting",
-        "network": "waiting",
-        "security_group": "waiting",
-    }
-    [record] = op_records(frozen_client, tenant.headers, tenant.project_id, blockchain_id=bid)
-    assert (record["operation_id"], record["operation_status"]) == (op, "processing")
+    assert _cce(first) == dict.fromkeys(CCE_PARTS, "waiting")
+    record = frozen_tenant.record(op)
+    assert record["operation_status"] == "processing"
     assert record["operation_process"]["Preparation"]["status"] == "processing"
     assert record["operation_process"]["Preparation"]["detail"] == "Generate basic configurations"
     assert record["operation_process"]["Finish"]["status"] == "waiting"
-    assert [
-        r["operation_id"]
-        for r in op_records(frozen_client, tenant.headers, tenant.project_id, operation_status="processing")
-    ] == [op]
+    assert [r["operation_id"] for r in frozen_tenant.records(operation_status="processing")] == [op]
 
     # Through the preparation and cluster sub-steps: cce finished, bcs still deploying.
     step_operation(db, op, 5)
-    middle = status(frozen_client, tenant.headers, tenant.project_id, bid)
-    assert {part: middle["cce"][part]["status"] for part in middle["cce"]} == {
-        "cluster": "finished",
-        "network": "finished",
-        "security_group": "finished",
-    }
+    middle = frozen_tenant.status(bid)
+    assert _cce(middle) == dict.fromkeys(CCE_PARTS, "finished")
     assert middle["bcs"]["status"] == "deploying"
-    assert detail(frozen_client, tenant.headers, tenant.project_id, bid)["basic_info"]["process_status"] == "IsCreating"
+    assert frozen_tenant.detail(bid)["basic_info"]["process_status"] == "IsCreating"
+    assert operation_locks(db) == [(bid, op, "IsCreating")]
 
     drive_operations(db, operation_id=op)
-    done = status(frozen_client, tenant.headers, tenant.project_id, bid)
+    done = frozen_tenant.status(bid)
     assert done["bcs"]["status"] == "finished"
     assert done["bcs"]["end_time"]
-    basic = detail(frozen_client, tenant.headers, tenant.project_id, bid)["basic_info"]
+    basic = frozen_tenant.detail(bid)["basic_info"]
     assert (basic["status"], basic["process_status"], basic["deploy_status"]) == ("Normal", "", 1)
-    assert db.run_read(lambda s: s.get(Operation, op).status) == "finished"
+    assert db.run_read(Session.get, Operation, op).status == "finished"
+    assert operation_locks(db) == []

@@ -2,98 +2,82 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from openbcs.network.models import Instance, Node, Organization
-from openbcs.network.models import IssuedCert, OrgPki
-from openbcs.network.models import Channel, ChannelOrg, ChannelPeer, ConfigBlock
 from openbcs.engine.models import Operation
-from tests.instances.helpers import (
-    create_body,
-    create_instance,
-    detail,
-    drive_operations,
-    list_ids,
-    new_tenant,
-    op_records,
-    row_count,
-    start_creation,
-    wait_for_operation,
-)
-from tests.support import error_of
-
-NOT_FOUND = (400, "BCS.4001011", "Operation failed. The service does not exist or has been deleted. Refresh the page.")
+from openbcs.network.models import Instance, IssuedCert, Organization, OrgPki
+from tests.support.errors import INSTANCE_DELETING, INSTANCE_NOT_FOUND, assert_error
+from tests.support.operations import operation_locks
+from tests.support.snapshots import row_count, snapshot
 
 
-def test_delete_removes_the_instance_everywhere(client, tenant, other_tenant, db):
-    bid = create_instance(client, tenant.headers, tenant.project_id, "bcs-doomed")
-    kept = create_instance(client, tenant.headers, tenant.project_id, "bcs-kept")
-    theirs = create_instance(client, other_tenant.headers, other_tenant.project_id, "bcs-theirs")
-    response = client.delete(f"{tenant.base}/blockchains/{bid}", headers=tenant.headers)
-    assert response.status_code == 200
+def test_delete_removes_the_instance_everywhere(tenant, other_tenant, db):
+    bid = tenant.create_instance("bcs-doomed")
+    kept = tenant.create_instance("bcs-kept")
+    theirs = other_tenant.create_instance("bcs-theirs")
+    response = tenant.delete_instance(bid)
+    assert response.status_code == 200, response.text
     assert set(response.json()) == {"operation_id"}
     op = response.json()["operation_id"]
     assert op.startswith("BCSSVC01-00-")
-    record = wait_for_operation(client, tenant.headers, tenant.project_id, op)
-    assert (record["operation_type"], record["operation_status"], record["blockchain_id"]) == ("00", "finished", bid)
+    record = tenant.wait(op)
+    assert (record["operation_type"], record["blockchain_id"]) == ("00", bid)
     assert {name: list(step["sub_steps"]) for name, step in record["operation_process"].items()} == {
         "Delete blockchain": ["Stop nodes"],
         "Delete Other Dependent Resource": ["Release storage", "Remove instance"],
     }
 
-    assert list_ids(client, tenant.headers, tenant.project_id) == [kept]
+    assert tenant.instance_ids() == [kept]
     for suffix in ("", "/status", "/nodes", "/channels"):
-        assert error_of(client.get(f"{tenant.base}/blockchains/{bid}{suffix}", headers=tenant.headers)) == NOT_FOUND
-    # Its rows are gone; the other instances are whole.
-    assert db.run_read(lambda s: s.get(Instance, bid)) is None
-    assert row_count(db, Instance) == 2
-    assert row_count(db, Organization) == 4
-    assert row_count(db, Node) == 10
-    assert row_count(db, Channel) == 2
-    assert row_count(db, ChannelOrg) == 2
-    assert row_count(db, ChannelPeer) == 4
-    assert row_count(db, ConfigBlock) == 2
+        assert_error(tenant.call("GET", f"/blockchains/{bid}{suffix}"), *INSTANCE_NOT_FOUND)
+    # Its rows and its lock are gone; the other instances are whole.
+    assert db.run_read(Session.get, Instance, bid) is None
+    assert operation_locks(db) == []
+    assert row_count(db, "blockchains") == 2
+    assert row_count(db, "blockchain_orgs") == 4
+    assert row_count(db, "blockchain_nodes") == 10
+    assert row_count(db, "channels") == 2
+    assert row_count(db, "channel_orgs") == 2
+    assert row_count(db, "channel_peers") == 4
+    assert row_count(db, "channel_config_blocks") == 2
     # Nor is any key material of its organisations left behind.
     assert row_count(db, OrgPki) == 4
     assert row_count(db, OrgPki, OrgPki.org_id.not_in(select(Organization.id))) == 0
     assert row_count(db, IssuedCert, IssuedCert.org_id.not_in(select(Organization.id))) == 0
-    assert detail(client, other_tenant.headers, other_tenant.project_id, theirs)["basic_info"]["status"] == "Normal"
+    assert other_tenant.detail(theirs)["basic_info"]["status"] == "Normal"
     # The records stay: creation and deletion of the deleted instance.
-    assert [r["operation_type"] for r in op_records(client, tenant.headers, tenant.project_id, blockchain_id=bid)] == [
-        "00",
-        "99",
-    ]
+    assert [r["operation_type"] for r in tenant.records(blockchain_id=bid)] == ["00", "99"]
     # Deleting it again: it does not exist any more.
-    assert error_of(client.delete(f"{tenant.base}/blockchains/{bid}", headers=tenant.headers)) == NOT_FOUND
+    assert_error(tenant.delete_instance(bid), *INSTANCE_NOT_FOUND)
     assert row_count(db, Operation) == 4
 
 
-def test_instance_is_deleting_until_its_operation_completes(frozen_client, make_account, db):
-    tenant = new_tenant(frozen_client, make_account)
-    created = start_creation(frozen_client, tenant.headers, tenant.project_id, create_body("bcs-doomed"))
-    drive_operations(db)
-    bid = created["blockchain_id"]
-    response = frozen_client.delete(f"{tenant.base}/blockchains/{bid}", headers=tenant.headers)
-    assert response.status_code == 200
-    shown = detail(frozen_client, tenant.headers, tenant.project_id, bid)
+def test_an_instance_is_deleting_until_its_operation_completes(frozen_tenant, db):
+    bid = frozen_tenant.create_instance("bcs-doomed")
+    response = frozen_tenant.delete_instance(bid)
+    assert response.status_code == 200, response.text
+    op = response.json()["operation_id"]
+    assert operation_locks(db) == [(bid, op, "IsDeleting")]
+    shown = frozen_tenant.detail(bid)
     assert (shown["basic_info"]["status"], shown["basic_info"]["process_status"]) == ("Normal", "IsDeleting")
     assert [(p["status"], p["status_detail"]) for p in shown["peer_info"]] == [("Isdeleting", "0/2")]
     assert shown["orderer_info"]["status"] == "Isdeleting"
     # Still listed (and counted against the quota) while it goes.
-    assert list_ids(frozen_client, tenant.headers, tenant.project_id) == [bid]
-    quota = frozen_client.get(f"{tenant.base}/quotas", headers=tenant.headers).json()["resources"][0]
-    assert quota["used"] == 1
+    assert frozen_tenant.instance_ids() == [bid]
+    assert frozen_tenant.quota()["used"] == 1
     # A second delete meanwhile is refused.
-    assert error_of(frozen_client.delete(f"{tenant.base}/blockchains/{bid}", headers=tenant.headers)) == (
-        400,
-        "BCS.4001003",
-        "Operation failed. The BCS service is being deleted.",
-    )
+    before = snapshot(db)
+    assert_error(frozen_tenant.delete_instance(bid), *INSTANCE_DELETING)
+    assert snapshot(db) == before
     assert row_count(db, Operation) == 2
-    drive_operations(db)
-    assert list_ids(frozen_client, tenant.headers, tenant.project_id) == []
-    assert error_of(frozen_client.get(f"{tenant.base}/blockchains/{bid}", headers=tenant.headers)) == NOT_FOUND
+    frozen_tenant.wait(op)
+    assert frozen_tenant.instance_ids() == []
+    assert_error(frozen_tenant.call("GET", f"/blockchains/{bid}"), *INSTANCE_NOT_FOUND)
+    assert operation_locks(db) == []
 
 
 @pytest.mark.parametrize(
@@ -111,14 +95,14 @@ def test_instance_is_deleting_until_its_operation_completes(frozen_client, make_
     ],
     ids=["none", "booleans", "lightpeer"],
 )
-def test_accepted_flags_are_kept_with_the_operation(client, tenant, db, query, flags):
-    bid = create_instance(client, tenant.headers, tenant.project_id)
-    response = client.delete(f"{tenant.base}/blockchains/{bid}{query}", headers=tenant.headers)
+def test_accepted_flags_are_kept_with_the_operation(tenant, db, query: str, flags: dict[str, Any]):
+    bid = tenant.create_instance()
+    response = tenant.call("DELETE", f"/blockchains/{bid}{query}")
     assert response.status_code == 200, response.text
     op = response.json()["operation_id"]
-    assert db.run_read(lambda s: s.get(Operation, op).payload) == {"flags": flags}
-    wait_for_operation(client, tenant.headers, tenant.project_id, op)
-    assert list_ids(client, tenant.headers, tenant.project_id) == []
+    assert db.run_read(Session.get, Operation, op).payload == {"flags": flags}
+    tenant.wait(op)
+    assert tenant.instance_ids() == []
 
 
 REFUSED_FLAGS = [
@@ -143,18 +127,17 @@ REFUSED_FLAGS = [
 ]
 
 
-def test_refused_flags_change_nothing(client, tenant, db):
-    bid = create_instance(client, tenant.headers, tenant.project_id)
-    before = detail(client, tenant.headers, tenant.project_id, bid)
+def test_refused_flags_change_nothing(tenant, db):
+    bid = tenant.create_instance()
+    before, before_detail = snapshot(db), tenant.detail(bid)
     for query, code, message in REFUSED_FLAGS:
-        response = client.delete(f"{tenant.base}/blockchains/{bid}?{query}", headers=tenant.headers)
-        assert error_of(response) == (400, code, message), query
-        assert row_count(db, Operation) == 1, query
-        assert db.run_read(lambda s: s.get(Instance, bid).busy_operation_id) is None, query
-    assert detail(client, tenant.headers, tenant.project_id, bid) == before
+        assert_error(tenant.call("DELETE", f"/blockchains/{bid}?{query}"), 400, code, message)
+        assert snapshot(db) == before, query
+        assert operation_locks(db) == [], query
+    assert row_count(db, Operation) == 1
+    assert tenant.detail(bid) == before_detail
 
 
-def test_unknown_instance(client, tenant, db):
-    response = client.delete(f"{tenant.base}/blockchains/00000000-0000-0000-0000-000000000000", headers=tenant.headers)
-    assert error_of(response) == NOT_FOUND
+def test_deleting_an_unknown_instance_is_refused(tenant, db):
+    assert_error(tenant.delete_instance("00000000-0000-0000-0000-000000000000"), *INSTANCE_NOT_FOUND)
     assert row_count(db, Operation) == 0

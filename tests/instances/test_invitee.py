@@ -2,74 +2,45 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from openbcs.network.models import Instance, Organization
-from openbcs.network.models import Channel
 from openbcs.engine.models import Operation
-from tests.instances.helpers import (
-    Tenant,
-    create_body,
-    create_instance,
-    detail,
-    new_tenant,
-    nodes,
-    row_count,
-    start_creation,
-    wait_for_operation,
-)
-from tests.support import error_of
+from openbcs.network.models import Channel, Instance, Organization
+from tests.support.bodies import invitee_instance_body, union_instance_body
+from tests.support.errors import assert_error
+from tests.support.snapshots import row_count, snapshot
+from tests.support.tenants import Tenant
 
 NO_SUCH_INVITER = "Invalid Parameter invitor_infos : no consortium instance with these tenant, project and ids"
 
 
 def _invitee_body(inviter: Tenant, blockchain_id: str, **overrides: Any) -> dict[str, Any]:
-    fields: dict[str, Any] = {
-        "blockchain_type": "union",
-        "is_invitee": True,
-        "orderer_node_number": None,
-        "invitor_infos": {
-            "tenant_id": inviter.domain_id,
-            "project_id": inviter.project_id,
-            "blockchain_id": blockchain_id,
-        },
-    }
-    fields.update(overrides)
-    return create_body("bcs-invitee", **fields)
-
-
-def _post(client, tenant: Tenant, body: dict[str, Any]):
-    return client.post(
-        f"{tenant.base}/blockchains",
-        content=json.dumps(body),
-        headers={**tenant.headers, "Content-Type": "application/json"},
+    return invitee_instance_body(
+        domain_id=inviter.domain_id, project_id=inviter.project_id, inviter_bcs_id=blockchain_id, **overrides
     )
 
 
+def _roles(session: Session, blockchain_id: str) -> list[str]:
+    return list(session.scalars(select(Organization.role).where(Organization.blockchain_id == blockchain_id)))
+
+
 @pytest.fixture
-def union_instance(client, tenant) -> str:
+def union_instance(tenant) -> str:
     """The inviter's consortium instance (tenant ``tenant``)."""
-    return create_instance(client, tenant.headers, tenant.project_id, "bcs-union", blockchain_type="union")
+    return tenant.create_instance(union_instance_body())
 
 
-def _only_inviters_rows(db, inviter_id: str) -> None:
-    assert db.run_read(lambda s: list(s.scalars(select(Instance.id)))) == [inviter_id]
-    assert row_count(db, Operation) == 1
-
-
-def test_valid_invitee_instance(client, tenant, other_tenant, union_instance, db):
-    response = _post(client, other_tenant, _invitee_body(tenant, union_instance))
-    assert response.status_code == 200, response.text
-    created = response.json()
+def test_a_valid_invitee_instance(tenant, other_tenant, union_instance, db):
+    created = other_tenant.start_creation(_invitee_body(tenant, union_instance))
     assert created["blockchain_name"] == "bcs-invitee"
-    record = wait_for_operation(client, other_tenant.headers, other_tenant.project_id, created["operation_id"])
-    assert (record["operation_type"], record["operation_status"]) == ("99", "finished")
+    record = other_tenant.wait(created["operation_id"])
+    assert record["operation_type"] == "99"
     bid = created["blockchain_id"]
-    shown = detail(client, other_tenant.headers, other_tenant.project_id, bid)
+    shown = other_tenant.detail(bid)
     basic = shown["basic_info"]
     assert (basic["service_type"], basic["deploy_type"], basic["status"], basic["process_status"]) == (
         "union",
@@ -80,26 +51,20 @@ def test_valid_invitee_instance(client, tenant, other_tenant, union_instance, db
     assert "orderer_info" not in shown
     assert shown["channels"] == []
     assert [(p["name"], p["node_cnt"], p["status_detail"]) for p in shown["peer_info"]] == [("organization", 2, "2/2")]
-    assert all(
-        peer["channels"] == []
-        for peer in nodes(client, other_tenant.headers, other_tenant.project_id, bid)["organization"]["peers"].values()
-    )
-    listed = client.get(f"{other_tenant.base}/blockchains/{bid}/channels", headers=other_tenant.headers)
-    assert (listed.status_code, listed.json()) == (200, {"channels": []})
+    assert all(peer["channels"] == [] for peer in other_tenant.nodes(bid)["organization"]["peers"].values())
+    assert other_tenant.ok("GET", f"/blockchains/{bid}/channels") == {"channels": []}
 
-    stored = db.run_read(lambda s: s.get(Instance, bid))
+    stored = db.run_read(Session.get, Instance, bid)
     assert stored.is_invitee is True
     assert (stored.invitor_tenant_id, stored.invitor_project_id, stored.invitor_blockchain_id) == (
         tenant.domain_id,
         tenant.project_id,
         union_instance,
     )
-    assert db.run_read(
-        lambda s: list(s.scalars(select(Organization.role).where(Organization.blockchain_id == bid)))
-    ) == ["peer"]
-    assert db.run_read(lambda s: len(list(s.scalars(select(Channel).where(Channel.blockchain_id == bid))))) == 0
+    assert db.run_read(_roles, bid) == ["peer"]
+    assert row_count(db, Channel, Channel.blockchain_id == bid) == 0
     # The inviter's own view is untouched.
-    inviter_view = detail(client, tenant.headers, tenant.project_id, union_instance)
+    inviter_view = tenant.detail(union_instance)
     assert inviter_view["basic_info"]["deploy_type"] == "create"
     assert [c["name"] for c in inviter_view["channels"]] == ["channel"]
 
@@ -146,50 +111,73 @@ INVITEE_REFUSALS = [
 ]
 
 
-def test_invitee_rules(client, tenant, other_tenant, union_instance, db):
+def test_the_invitee_rules(tenant, other_tenant, union_instance, db):
+    before = snapshot(db)
     for overrides, code, message in INVITEE_REFUSALS:
-        response = _post(client, other_tenant, _invitee_body(tenant, union_instance, **overrides))
-        assert error_of(response) == (400, code, message), overrides
-        _only_inviters_rows(db, union_instance)
+        response = other_tenant.call("POST", "/blockchains", _invitee_body(tenant, union_instance, **overrides))
+        assert_error(response, 400, code, message)
+        assert snapshot(db) == before, overrides
+    assert row_count(db, Operation) == 1
 
 
-def test_invitor_infos_must_name_the_inviters_instance(client, tenant, other_tenant, union_instance, db):
-    for wrong, value in [
-        ("blockchain_id", "no-such-instance"),
-        ("blockchain_id", other_tenant.project_id),
-        ("tenant_id", other_tenant.domain_id),
-        ("project_id", other_tenant.project_id),
-    ]:
-        body = _invitee_body(tenant, union_instance)
-        body["invitor_infos"][wrong] = value
-        response = _post(client, other_tenant, body)
-        assert error_of(response) == (400, "BCS.4006014", NO_SUCH_INVITER), wrong
-        _only_inviters_rows(db, union_instance)
-
-
-def test_private_inviter_is_refused(client, tenant, other_tenant, db):
-    private = create_instance(client, tenant.headers, tenant.project_id, "bcs-private")
-    response = _post(client, other_tenant, _invitee_body(tenant, private))
-    assert error_of(response) == (400, "BCS.4006014", NO_SUCH_INVITER)
-    _only_inviters_rows(db, private)
-
-
-def test_an_invitee_cannot_invite(client, make_account, tenant, other_tenant, union_instance, db):
-    created = start_creation(
-        client, other_tenant.headers, other_tenant.project_id, _invitee_body(tenant, union_instance)
+def test_an_empty_organisation_list_is_refused_before_an_invitees_orderers(tenant, other_tenant, union_instance, db):
+    """A body breaking both rules meets the organisations' first, as before the creation rules were split up."""
+    body = _invitee_body(tenant, union_instance, peer_orgs=[], orderer_node_number=3)
+    before = snapshot(db)
+    assert_error(
+        other_tenant.call("POST", "/blockchains", body),
+        400,
+        "BCS.4006014",
+        "Invalid Parameter peer_orgs : at least one organisation, or leave it out for the default one",
     )
-    wait_for_operation(client, other_tenant.headers, other_tenant.project_id, created["operation_id"])
-    third = new_tenant(client, make_account)
-    response = _post(client, third, _invitee_body(other_tenant, created["blockchain_id"]))
-    assert error_of(response) == (400, "BCS.4006014", NO_SUCH_INVITER)
+    assert snapshot(db) == before
+
+
+@pytest.mark.parametrize(
+    ("wrong", "value"),
+    [
+        ("blockchain_id", "no-such-instance"),
+        ("blockchain_id", "the invitee's project id"),
+        ("tenant_id", "the invitee's domain id"),
+        ("project_id", "the invitee's project id"),
+    ],
+    ids=["unknown-instance", "instance-of-another-id", "another-tenant", "another-project"],
+)
+def test_invitor_infos_must_name_the_inviters_instance(tenant, other_tenant, union_instance, db, wrong, value):
+    values = {"the invitee's project id": other_tenant.project_id, "the invitee's domain id": other_tenant.domain_id}
+    body = _invitee_body(tenant, union_instance)
+    body["invitor_infos"][wrong] = values.get(value, value)
+    before = snapshot(db)
+    assert_error(other_tenant.call("POST", "/blockchains", body), 400, "BCS.4006014", NO_SUCH_INVITER)
+    assert snapshot(db) == before
+    assert row_count(db, Instance) == 1
+
+
+def test_a_private_inviter_is_refused(tenant, other_tenant, db):
+    private = tenant.create_instance("bcs-private")
+    before = snapshot(db)
+    response = other_tenant.call("POST", "/blockchains", _invitee_body(tenant, private))
+    assert_error(response, 400, "BCS.4006014", NO_SUCH_INVITER)
+    assert snapshot(db) == before
+    assert row_count(db, Instance) == 1
+
+
+def test_an_invitee_cannot_invite(make_tenant, tenant, other_tenant, union_instance, db):
+    invitee = other_tenant.create_instance(_invitee_body(tenant, union_instance))
+    before = snapshot(db)
+    response = make_tenant().call("POST", "/blockchains", _invitee_body(other_tenant, invitee))
+    assert_error(response, 400, "BCS.4006014", NO_SUCH_INVITER)
+    assert snapshot(db) == before
     assert row_count(db, Instance) == 2
 
 
-def test_own_tenant_cannot_be_invitee(client, tenant, union_instance, db):
-    response = _post(client, tenant, _invitee_body(tenant, union_instance))
-    assert error_of(response) == (
+def test_an_instance_cannot_be_invited_by_its_own_tenant(tenant, union_instance, db):
+    before = snapshot(db)
+    assert_error(
+        tenant.call("POST", "/blockchains", _invitee_body(tenant, union_instance)),
         400,
         "BCS.4006014",
         "Invalid Parameter invitor_infos : an instance cannot be invited by its own tenant",
     )
-    _only_inviters_rows(db, union_instance)
+    assert snapshot(db) == before
+    assert row_count(db, Instance) == 1

@@ -24,10 +24,13 @@ from huaweicloudsdkbcs.v2 import (
     UpdateInstanceRequestBody,
 )
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
+from sqlalchemy.orm import Session
 
-from openbcs.network.models import Instance
 from openbcs.engine.models import Operation
-from tests.instances.helpers import PASSWORD, row_count
+from openbcs.network.models import Instance
+from tests.support.bodies import CLUSTER, create_body
+from tests.support.operations import operation_locks
+from tests.support.snapshots import row_count
 
 
 def _wait(client, operation_id: str, timeout: float = 10.0):
@@ -43,33 +46,12 @@ def _wait(client, operation_id: str, timeout: float = 10.0):
 
 
 def _body(name: str, **extra) -> CreateRequestBody:
-    fields = {
-        "orderer_node_number": 3,
-        **extra,
-    }
-    return CreateRequestBody(
-        name=name,
-        version_type=4,
-        fabric_version="2.2",
-        blockchain_type="private",
-        consensus="etcdraft",
-        sign_algorithm="ECDSA",
-        enterprise_project_id="0",
-        volume_type="evs",
-        evs_disk_type="SSD",
-        org_disk_size=100,
-        database_type="goleveldb",
-        resource_password=PASSWORD,
-        cluster_type="cce",
-        create_new_cluster=False,
-        cce_cluster_info=CCEClusterInfo(
-            cluster_id="cce-0001", cluster_name="cce-test", cluster_platform_type="VirtualMachine"
-        ),
-        **fields,
-    )
+    """The suite's valid creation body (``create_body``) as the SDK's model, with ``extra`` fields."""
+    fields = {**create_body(name), "cce_cluster_info": CCEClusterInfo(**CLUSTER), "fabric_version": "2.2", **extra}
+    return CreateRequestBody(**fields)
 
 
-def test_sdk_full_flow(sdk_client, make_account, db):
+def test_the_sdk_creates_reads_scales_and_deletes_an_instance(sdk_client, make_account, db):
     account = make_account()
     client = sdk_client(account)
 
@@ -152,13 +134,14 @@ def test_sdk_full_flow(sdk_client, make_account, db):
     )
     assert deleted.operation_id.startswith("BCSSVC01-00-")
     assert _wait(client, deleted.operation_id).operation_status == "finished"
-    assert db.run_read(lambda s: s.get(Operation, deleted.operation_id).payload) == {
+    assert db.run_read(Session.get, Operation, deleted.operation_id).payload == {
         "flags": {"is_delete_storage": True, "is_delete_obs": False}
     }
     assert client.list_blockchains(ListBlockchainsRequest()).count == 0
     history = client.list_op_record(ListOpRecordRequest(blockchain_id=bid))
     assert [r.operation_type for r in history.operation_records] == ["00", "02", "02", "03", "99"]
     assert row_count(db, Instance) == 0
+    assert operation_locks(db) == []
 
 
 def test_sdk_errors_carry_the_bcs_code(sdk_client, make_account, db):
@@ -181,5 +164,6 @@ def test_sdk_errors_carry_the_bcs_code(sdk_client, make_account, db):
     with pytest.raises(ClientRequestException) as caught:
         client.show_blockchain_flavors(ShowBlockchainFlavorsRequest(limit=0))
     assert (caught.value.status_code, caught.value.error_code) == (400, "BCS.4006014")
+    assert caught.value.error_msg == "Invalid Parameter limit : Input should be greater than 0"
     assert row_count(db, Instance) == 0
     assert row_count(db, Operation) == 0

@@ -2,228 +2,184 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
-from openbcs.network.models import Instance, Node, Organization
 from openbcs.engine.models import Operation
-from tests.instances.helpers import (
-    Tenant,
-    create_body,
-    create_instance,
-    detail,
-    drive_operations,
-    new_tenant,
-    nodes,
-    op_records,
-    row_count,
-    start_creation,
-    wait_for_operation,
-)
-from tests.support import error_of
+from tests.instances.helpers import stored_nodes
+from tests.support.bodies import create_body
+from tests.support.errors import INSTANCE_NOT_FOUND, assert_error
+from tests.support.expected import msp_id, orderer_names, peer_names
+from tests.support.operations import drive_operations, operation_locks
+from tests.support.snapshots import row_count, snapshot
+from tests.support.tenants import Tenant
 
-TWO_ORGS = {
-    "peer_orgs": [{"name": "org-one", "node_count": 4}, {"name": "org-two", "node_count": 3}],
-    "channels": [{"name": "mychannel", "org_names": ["org-one"]}],
-}
+TWO_ORGS = {"peer_orgs": [("org-one", 4), ("org-two", 3)], "channels": [("mychannel", ["org-one"])]}
+KEEP_ONE_ORG = "Invalid Parameter node_orgs : an instance keeps at least one peer organisation"
 
 
-def _hash(bid: str, org: str) -> str:
-    return hashlib.sha1(f"{bid}/{org}".encode()).hexdigest()
-
-
-def _put(client, tenant: Tenant, bid: str, body: dict[str, Any] | str):
-    return client.put(
-        f"{tenant.base}/blockchains/{bid}",
-        content=body if isinstance(body, str) else json.dumps(body),
-        headers={**tenant.headers, "Content-Type": "application/json"},
-    )
-
-
-def _update(client, tenant: Tenant, bid: str, body: dict[str, Any], op_type: str) -> dict[str, Any]:
-    response = _put(client, tenant, bid, body)
+def _update(tenant: Tenant, db, bid: str, body: dict[str, Any], op_type: str) -> dict[str, Any]:
+    """An accepted update: 200 with only an operation id of ``op_type``; its finished record (the lock released)."""
+    response = tenant.update(bid, body)
     assert response.status_code == 200, response.text
-    assert set(response.json()) == {"operation_id"}
-    operation_id = response.json()["operation_id"]
-    assert re.match(rf"^BCSSVC01-{op_type}-\d{{19}}$", operation_id)
-    record = wait_for_operation(client, tenant.headers, tenant.project_id, operation_id)
-    assert (record["operation_type"], record["operation_status"]) == (op_type, "finished")
+    assert re.match(rf"^BCSSVC01-{op_type}-\d{{19}}$", response.json()["operation_id"])
+    record = tenant.run(response)
+    assert record["operation_type"] == op_type
+    assert operation_locks(db) == []
     return record
 
 
-def _model(db, bid: str) -> dict[str, list[str]]:
-    """``{org name: [node names]}`` of the stored model."""
-
-    def read(s) -> dict[str, list[str]]:
-        orgs = s.scalars(select(Organization).where(Organization.blockchain_id == bid).order_by(Organization.id))
-        return {
-            o.name: list(s.scalars(select(Node.name).where(Node.org_id == o.id).order_by(Node.ordinal))) for o in orgs
-        }
-
-    return db.run_read(read)
+def _channel_peers(tenant: Tenant, bid: str) -> dict[str, dict[str, list[str]]]:
+    return {c["name"]: c["peers"] for c in tenant.channels(bid)}
 
 
-def _channel_peers(client, tenant: Tenant, bid: str) -> dict[str, dict[str, list[str]]]:
-    response = client.get(f"{tenant.base}/blockchains/{bid}/channels", headers=tenant.headers)
-    assert response.status_code == 200
-    return {c["name"]: c["peers"] for c in response.json()["channels"]}
+def _refused(tenant: Tenant, db, bid: str, body: dict[str, Any], code: str, message: str) -> None:
+    """The update is refused with this error and changes nothing: no operation, no lock, the same rows."""
+    before = snapshot(db)
+    assert_error(tenant.update(bid, body), 400, code, message)
+    assert snapshot(db) == before
+    assert operation_locks(db) == []
 
 
-def test_add_peers(client, tenant, db):
-    bid = create_instance(client, tenant.headers, tenant.project_id)
-    record = _update(client, tenant, bid, {"node_orgs": [{"name": "organization", "node_count": 4}]}, "03")
+def test_adding_peers(tenant, db):
+    bid = tenant.create_instance()
+    record = _update(tenant, db, bid, {"node_orgs": [{"name": "organization", "node_count": 4}]}, "03")
     assert list(record["operation_process"]) == ["Preparation", "Scale peers", "Finish"]
     assert record["operation_process"]["Scale peers"]["sub_steps"]["Update peer nodes"]["detail"] == (
         "2 node(s) added, 0 removed"
     )
-    h = _hash(bid, "organization")
-    shown = detail(client, tenant.headers, tenant.project_id, bid)
+    peers = peer_names(bid, "organization", 4)
+    shown = tenant.detail(bid)
     assert (shown["basic_info"]["status"], shown["basic_info"]["process_status"]) == ("Normal", "")
     assert [(p["name"], p["node_cnt"], p["status"], p["status_detail"]) for p in shown["peer_info"]] == [
         ("organization", 4, "Normal", "4/4")
     ]
     assert len(shown["peer_info"][0]["address"]) == 4
     # New peers are in no channel yet.
-    peers = nodes(client, tenant.headers, tenant.project_id, bid)["organization"]["peers"]
-    assert {name: p["channels"] for name, p in peers.items()} == {
-        f"peer-{h}-0": ["channel"],
-        f"peer-{h}-1": ["channel"],
-        f"peer-{h}-2": [],
-        f"peer-{h}-3": [],
+    assert {name: p["channels"] for name, p in tenant.nodes(bid)["organization"]["peers"].items()} == {
+        peers[0]: ["channel"],
+        peers[1]: ["channel"],
+        peers[2]: [],
+        peers[3]: [],
     }
-    assert _channel_peers(client, tenant, bid) == {"channel": {"organization": [f"peer-{h}-0", f"peer-{h}-1"]}}
-    assert _model(db, bid)["organization"] == [f"peer-{h}-{n}" for n in range(4)]
-    assert db.run_read(lambda s: s.get(Instance, bid).busy_operation_id) is None
+    assert _channel_peers(tenant, bid) == {"channel": {"organization": peers[:2]}}
+    assert stored_nodes(db, bid)["organization"] == peers
 
 
-def test_delete_peers_removes_the_highest_and_takes_them_out_of_channels(client, tenant, db):
-    bid = create_instance(client, tenant.headers, tenant.project_id, **TWO_ORGS)
-    one = _hash(bid, "org-one")
-    assert _channel_peers(client, tenant, bid) == {"mychannel": {"org-one": [f"peer-{one}-{n}" for n in range(4)]}}
-    history = client.get(f"{tenant.base}/blockchains/{bid}/channels/mychannel/config-history", headers=tenant.headers)
-    blocks_before = len(history.json()["blocks"])
+def test_deleting_peers_removes_the_highest_and_takes_them_out_of_channels(tenant, db):
+    bid = tenant.create_instance(**TWO_ORGS)
+    one = peer_names(bid, "org-one", 4)
+    assert _channel_peers(tenant, bid) == {"mychannel": {"org-one": one}}
+    blocks_before = tenant.history(bid, "mychannel")["blocks"]
 
-    record = _update(client, tenant, bid, {"node_orgs": [{"name": "org-one", "node_count": 1}]}, "03")
+    record = _update(tenant, db, bid, {"node_orgs": [{"name": "org-one", "node_count": 1}]}, "03")
     assert record["operation_process"]["Scale peers"]["sub_steps"]["Update peer nodes"]["detail"] == (
         "0 node(s) added, 3 removed"
     )
-    assert _model(db, bid) == {
-        "org-one": [f"peer-{one}-0"],
-        "org-two": [f"peer-{_hash(bid, 'org-two')}-{n}" for n in range(3)],
-        "orderer": [f"orderer-{_hash(bid, 'orderer')}-{n}" for n in range(3)],
+    assert stored_nodes(db, bid) == {
+        "org-one": one[:1],
+        "org-two": peer_names(bid, "org-two", 3),
+        "orderer": orderer_names(bid, 3),
     }
-    assert _channel_peers(client, tenant, bid) == {"mychannel": {"org-one": [f"peer-{one}-0"]}}
-    shown = detail(client, tenant.headers, tenant.project_id, bid)
+    assert _channel_peers(tenant, bid) == {"mychannel": {"org-one": one[:1]}}
+    shown = tenant.detail(bid)
     assert [(p["name"], p["node_cnt"], p["status_detail"]) for p in shown["peer_info"]] == [
         ("org-one", 1, "1/1"),
         ("org-two", 3, "3/3"),
     ]
-    assert shown["channels"][0]["peers"] == {"org-one": [f"peer-{one}-0"]}
-    assert list(nodes(client, tenant.headers, tenant.project_id, bid)["org-one"]["peers"]) == [f"peer-{one}-0"]
+    assert shown["channels"][0]["peers"] == {"org-one": one[:1]}
+    assert list(tenant.nodes(bid)["org-one"]["peers"]) == one[:1]
     # Peers leaving do not change the org set: no configuration block.
-    history = client.get(f"{tenant.base}/blockchains/{bid}/channels/mychannel/config-history", headers=tenant.headers)
-    assert (len(history.json()["blocks"]), history.json()["verified"]) == (blocks_before, True)
+    history = tenant.history(bid, "mychannel")
+    assert (history["blocks"], history["verified"]) == (blocks_before, True)
 
     # Scaling back up reuses the freed ordinals.
-    _update(client, tenant, bid, {"node_orgs": [{"name": "org-one", "node_count": 2}]}, "03")
-    assert _model(db, bid)["org-one"] == [f"peer-{one}-0", f"peer-{one}-1"]
+    _update(tenant, db, bid, {"node_orgs": [{"name": "org-one", "node_count": 2}]}, "03")
+    assert stored_nodes(db, bid)["org-one"] == one[:2]
 
 
-def test_scale_several_orgs_in_one_call(client, tenant, db):
-    bid = create_instance(client, tenant.headers, tenant.project_id, **TWO_ORGS)
+def test_scaling_several_orgs_in_one_call(tenant, db):
+    bid = tenant.create_instance(**TWO_ORGS)
     _update(
-        client,
         tenant,
+        db,
         bid,
         {"node_orgs": [{"name": "org-one", "node_count": 5}, {"name": "org-two", "node_count": 5}]},
         "03",
     )
-    assert [len(v) for v in _model(db, bid).values()] == [5, 5, 3]
+    assert stored_nodes(db, bid) == {
+        "org-one": peer_names(bid, "org-one", 5),
+        "org-two": peer_names(bid, "org-two", 5),
+        "orderer": orderer_names(bid, 3),
+    }
+    assert [(p["name"], p["node_cnt"]) for p in tenant.detail(bid)["peer_info"]] == [("org-one", 5), ("org-two", 5)]
 
 
-def test_add_org(client, tenant, db):
-    bid = create_instance(client, tenant.headers, tenant.project_id)
+def test_adding_an_org(tenant, db):
+    bid = tenant.create_instance()
     record = _update(
-        client, tenant, bid, {"node_orgs": [{"name": "org-new", "node_count": 2, "pvc_name": "pvc-new"}]}, "02"
+        tenant, db, bid, {"node_orgs": [{"name": "org-new", "node_count": 2, "pvc_name": "pvc-new"}]}, "02"
     )
     assert list(record["operation_process"]) == ["Preparation", "Update organisations", "Finish"]
-    h = _hash(bid, "org-new")
-    shown = detail(client, tenant.headers, tenant.project_id, bid)
+    shown = tenant.detail(bid)
     assert [(p["name"], p["node_cnt"], p["status"], p["status_detail"], p["pvc_name"]) for p in shown["peer_info"]][
         1:
     ] == [("org-new", 2, "Normal", "2/2", "pvc-new")]
     assert shown["evs_pvc_info"]["org-new"] == {"pvc_name": "pvc-new"}
     # A new organisation is in no channel.
     assert shown["channels"][0]["org_names"] == ["organization"]
-    view = nodes(client, tenant.headers, tenant.project_id, bid)["org-new"]
-    assert view["org_msp_id"] == h + "MSP"
-    assert {name: p["channels"] for name, p in view["peers"].items()} == {f"peer-{h}-0": [], f"peer-{h}-1": []}
-    assert _model(db, bid)["org-new"] == [f"peer-{h}-0", f"peer-{h}-1"]
+    view = tenant.nodes(bid)["org-new"]
+    assert view["org_msp_id"] == msp_id(bid, "org-new")
+    assert {name: p["channels"] for name, p in view["peers"].items()} == {
+        peer: [] for peer in peer_names(bid, "org-new", 2)
+    }
+    assert stored_nodes(db, bid)["org-new"] == peer_names(bid, "org-new", 2)
 
 
-def test_delete_org(client, tenant, db):
-    bid = create_instance(client, tenant.headers, tenant.project_id, **TWO_ORGS)
+def test_deleting_an_org(tenant, db):
+    bid = tenant.create_instance(**TWO_ORGS)
     record = _update(
-        client, tenant, bid, {"node_orgs": [{"name": "org-two", "node_count": 1}], "is_delete_org": True}, "02"
+        tenant, db, bid, {"node_orgs": [{"name": "org-two", "node_count": 1}], "is_delete_org": True}, "02"
     )
     assert (
         record["operation_process"]["Update organisations"]["sub_steps"]["Update organisation nodes"]["detail"]
         == "0 node(s) added, 3 removed"
     )
-    assert list(_model(db, bid)) == ["org-one", "orderer"]
-    shown = detail(client, tenant.headers, tenant.project_id, bid)
+    assert list(stored_nodes(db, bid)) == ["org-one", "orderer"]
+    shown = tenant.detail(bid)
     assert [p["name"] for p in shown["peer_info"]] == ["org-one"]
     assert "org-two" not in shown["evs_pvc_info"]
-    assert list(nodes(client, tenant.headers, tenant.project_id, bid)) == ["org-one"]
+    assert list(tenant.nodes(bid)) == ["org-one"]
     assert (shown["basic_info"]["status"], shown["basic_info"]["process_status"]) == ("Normal", "")
 
 
-def test_org_in_a_channel_cannot_be_deleted_and_one_org_stays(client, tenant, db):
-    bid = create_instance(client, tenant.headers, tenant.project_id, **TWO_ORGS)
-    before = _model(db, bid)
-    response = _put(client, tenant, bid, {"node_orgs": [{"name": "org-one", "node_count": 4}], "is_delete_org": True})
-    assert error_of(response) == (
-        400,
+def test_an_org_in_a_channel_cannot_be_deleted_and_one_org_stays(tenant, db):
+    bid = tenant.create_instance(**TWO_ORGS)
+    _refused(
+        tenant,
+        db,
+        bid,
+        {"node_orgs": [{"name": "org-one", "node_count": 4}], "is_delete_org": True},
         "BCS.4006003",
         "Invalid Parameter org org-one status : still in channel(s) mychannel; remove it from them first",
     )
-    response = _put(
-        client,
-        tenant,
-        bid,
-        {
-            "node_orgs": [{"name": "org-two", "node_count": 3}, {"name": "org-one", "node_count": 4}],
-            "is_delete_org": True,
-        },
-    )
-    assert error_of(response) == (
-        400,
-        "BCS.4006014",
-        "Invalid Parameter node_orgs : an instance keeps at least one peer organisation",
-    )
-    assert _model(db, bid) == before
+    both = {
+        "node_orgs": [{"name": "org-two", "node_count": 3}, {"name": "org-one", "node_count": 4}],
+        "is_delete_org": True,
+    }
+    _refused(tenant, db, bid, both, "BCS.4006014", KEEP_ONE_ORG)
     assert row_count(db, Operation) == 1
-    shown = detail(client, tenant.headers, tenant.project_id, bid)
+    shown = tenant.detail(bid)
     assert [(p["name"], p["status"]) for p in shown["peer_info"]] == [("org-one", "Normal"), ("org-two", "Normal")]
-    assert db.run_read(lambda s: s.get(Instance, bid).busy_operation_id) is None
 
 
-def test_last_org_cannot_be_deleted_even_outside_channels(client, tenant, db):
-    bid = create_instance(client, tenant.headers, tenant.project_id, channels=[])
-    response = _put(
-        client, tenant, bid, {"node_orgs": [{"name": "organization", "node_count": 2}], "is_delete_org": True}
-    )
-    assert error_of(response) == (
-        400,
-        "BCS.4006014",
-        "Invalid Parameter node_orgs : an instance keeps at least one peer organisation",
-    )
-    assert list(_model(db, bid)) == ["organization", "orderer"]
+def test_the_last_org_cannot_be_deleted_even_outside_channels(tenant, db):
+    bid = tenant.create_instance(channels=[])
+    body = {"node_orgs": [{"name": "organization", "node_count": 2}], "is_delete_org": True}
+    _refused(tenant, db, bid, body, "BCS.4006014", KEEP_ONE_ORG)
+    assert list(stored_nodes(db, bid)) == ["organization", "orderer"]
     assert row_count(db, Operation) == 1
 
 
@@ -338,38 +294,29 @@ REFUSED = [
 ]
 
 
-def test_refused_updates_change_nothing(client, tenant, db):
-    bid = create_instance(client, tenant.headers, tenant.project_id, **TWO_ORGS)
-    before = _model(db, bid)
-    before_detail = detail(client, tenant.headers, tenant.project_id, bid)
-    for case, body, code, message in REFUSED:
-        assert error_of(_put(client, tenant, bid, body)) == (400, code, message), case
-        assert _model(db, bid) == before, case
-        assert row_count(db, Operation) == 1, case
-        assert db.run_read(lambda s: s.get(Instance, bid).busy_operation_id) is None, case
-    assert detail(client, tenant.headers, tenant.project_id, bid) == before_detail
+@pytest.mark.parametrize(("body", "code", "message"), [case[1:] for case in REFUSED], ids=[c[0] for c in REFUSED])
+def test_a_refused_update_changes_nothing(tenant, db, body: dict[str, Any], code: str, message: str):
+    bid = tenant.create_instance(**TWO_ORGS)
+    before_detail = tenant.detail(bid)
+    _refused(tenant, db, bid, body, code, message)
+    assert row_count(db, Operation) == 1
+    assert tenant.detail(bid) == before_detail
 
 
-def test_at_most_ten_organisations(client, tenant, db):
-    orgs = [{"name": f"org-{n:02d}", "node_count": 1} for n in range(9)]
-    bid = create_instance(client, tenant.headers, tenant.project_id, peer_orgs=orgs, channels=[])
-    _update(client, tenant, bid, {"node_orgs": [{"name": "org-09", "node_count": 1, "pvc_name": "p9"}]}, "02")
-    response = _put(client, tenant, bid, {"node_orgs": [{"name": "org-10", "node_count": 1, "pvc_name": "p10"}]})
-    assert error_of(response) == (
-        400,
-        "BCS.4006014",
-        "Invalid Parameter node_orgs : an instance has at most 10 organisations",
+def test_an_instance_has_at_most_ten_organisations(tenant, db):
+    bid = tenant.create_instance(peer_orgs=[(f"org-{n:02d}", 1) for n in range(9)], channels=[])
+    _update(tenant, db, bid, {"node_orgs": [{"name": "org-09", "node_count": 1, "pvc_name": "p9"}]}, "02")
+    body = {"node_orgs": [{"name": "org-10", "node_count": 1, "pvc_name": "p10"}]}
+    _refused(
+        tenant, db, bid, body, "BCS.4006014", "Invalid Parameter node_orgs : an instance has at most 10 organisations"
     )
-    assert len(_model(db, bid)) == 11  # ten peer organisations and the orderers
+    assert len(stored_nodes(db, bid)) == 11  # ten peer organisations and the orderers
     assert row_count(db, Operation) == 2
 
 
-def test_unknown_instance(client, tenant, db):
-    response = _put(client, tenant, "no-such-id", {"node_orgs": [{"name": "organization", "node_count": 3}]})
-    assert error_of(response) == (
-        400,
-        "BCS.4001011",
-        "Operation failed. The service does not exist or has been deleted. Refresh the page.",
+def test_updating_an_unknown_instance_is_refused(tenant, db):
+    assert_error(
+        tenant.update("no-such-id", {"node_orgs": [{"name": "organization", "node_count": 3}]}), *INSTANCE_NOT_FOUND
     )
     assert row_count(db, Operation) == 0
 
@@ -378,86 +325,78 @@ def test_unknown_instance(client, tenant, db):
 
 
 @pytest.fixture
-def frozen_instance(frozen_client, make_account, db) -> tuple[Tenant, str]:
-    tenant = new_tenant(frozen_client, make_account)
-    created = start_creation(frozen_client, tenant.headers, tenant.project_id, create_body("bcs-frozen", **TWO_ORGS))
-    drive_operations(db)
-    return tenant, created["blockchain_id"]
+def frozen_instance(frozen_tenant) -> str:
+    """An instance of ``frozen_tenant`` with org-one (4 peers, in ``mychannel``) and org-two (3 peers)."""
+    return frozen_tenant.create_instance(create_body("bcs-frozen", **TWO_ORGS))
 
 
-def _put_ok(client, tenant, bid, body) -> str:
-    response = _put(client, tenant, bid, body)
+def _started(tenant: Tenant, db, bid: str, body: dict[str, Any], label: str) -> str:
+    """An accepted update, not run yet: it holds the instance with ``label``, which detail shows; its id."""
+    response = tenant.update(bid, body)
     assert response.status_code == 200, response.text
-    return str(response.json()["operation_id"])
+    operation_id = str(response.json()["operation_id"])
+    assert operation_locks(db) == [(bid, operation_id, label)]
+    assert tenant.detail(bid)["basic_info"]["process_status"] == label
+    return operation_id
 
 
-def test_while_adding_peers(frozen_client, frozen_instance, db):
-    tenant, bid = frozen_instance
-    op = _put_ok(frozen_client, tenant, bid, {"node_orgs": [{"name": "org-two", "node_count": 5}]})
-    shown = detail(frozen_client, tenant.headers, tenant.project_id, bid)
-    assert (shown["basic_info"]["status"], shown["basic_info"]["process_status"]) == ("Normal", "IsScaling")
+def test_while_adding_peers(frozen_tenant, frozen_instance, db):
+    bid = frozen_instance
+    op = _started(frozen_tenant, db, bid, {"node_orgs": [{"name": "org-two", "node_count": 5}]}, "IsScaling")
+    shown = frozen_tenant.detail(bid)
+    assert shown["basic_info"]["status"] == "Normal"
     assert [(p["name"], p["node_cnt"], p["status"], p["status_detail"]) for p in shown["peer_info"]] == [
         ("org-one", 4, "Normal", "4/4"),
         ("org-two", 5, "IsScaling", "3/5"),
     ]
-    [record] = op_records(frozen_client, tenant.headers, tenant.project_id, operation_id=op)
+    record = frozen_tenant.record(op)
     assert (record["operation_type"], record["operation_status"]) == ("03", "waiting")
-    assert db.run_read(lambda s: s.get(Instance, bid).busy_operation_id) == op
     drive_operations(db)
-    shown = detail(frozen_client, tenant.headers, tenant.project_id, bid)
+    shown = frozen_tenant.detail(bid)
     assert shown["basic_info"]["process_status"] == ""
     assert [(p["status"], p["status_detail"]) for p in shown["peer_info"]] == [("Normal", "4/4"), ("Normal", "5/5")]
+    assert operation_locks(db) == []
 
 
-def test_while_deleting_peers(frozen_client, frozen_instance, db):
-    tenant, bid = frozen_instance
-    _put_ok(frozen_client, tenant, bid, {"node_orgs": [{"name": "org-one", "node_count": 1}]})
-    shown = detail(frozen_client, tenant.headers, tenant.project_id, bid)
-    assert shown["basic_info"]["process_status"] == "IsScaling"
+def test_while_deleting_peers(frozen_tenant, frozen_instance, db):
+    bid = frozen_instance
+    _started(frozen_tenant, db, bid, {"node_orgs": [{"name": "org-one", "node_count": 1}]}, "IsScaling")
+    shown = frozen_tenant.detail(bid)
     assert (shown["peer_info"][0]["status"], shown["peer_info"][0]["status_detail"]) == ("IsScaling", "1/4")
     # Until the operation runs, the peers are still in their channel.
     assert len(shown["channels"][0]["peers"]["org-one"]) == 4
     drive_operations(db)
-    shown = detail(frozen_client, tenant.headers, tenant.project_id, bid)
+    shown = frozen_tenant.detail(bid)
     assert len(shown["channels"][0]["peers"]["org-one"]) == 1
     assert (shown["peer_info"][0]["node_cnt"], shown["peer_info"][0]["status_detail"]) == (1, "1/1")
+    assert operation_locks(db) == []
 
 
-def test_while_adding_an_org(frozen_client, frozen_instance, db):
-    tenant, bid = frozen_instance
-    op = _put_ok(frozen_client, tenant, bid, {"node_orgs": [{"name": "org-new", "node_count": 2, "pvc_name": "pv"}]})
+def test_while_adding_an_org(frozen_tenant, frozen_instance, db):
+    bid = frozen_instance
+    body = {"node_orgs": [{"name": "org-new", "node_count": 2, "pvc_name": "pv"}]}
+    op = _started(frozen_tenant, db, bid, body, "IsAdding")
     assert op.startswith("BCSSVC01-02-")
-    shown = detail(frozen_client, tenant.headers, tenant.project_id, bid)
-    assert shown["basic_info"]["process_status"] == "IsAdding"
-    assert [(p["name"], p["status"], p["status_detail"]) for p in shown["peer_info"]][2] == (
-        "org-new",
-        "Adding",
-        "0/2",
-    )
+    shown = frozen_tenant.detail(bid)
+    assert [(p["name"], p["status"], p["status_detail"]) for p in shown["peer_info"]][2] == ("org-new", "Adding", "0/2")
     drive_operations(db)
-    shown = detail(frozen_client, tenant.headers, tenant.project_id, bid)
+    shown = frozen_tenant.detail(bid)
     assert shown["basic_info"]["process_status"] == ""
-    assert [(p["name"], p["status"], p["status_detail"]) for p in shown["peer_info"]][2] == (
-        "org-new",
-        "Normal",
-        "2/2",
-    )
+    assert [(p["name"], p["status"], p["status_detail"]) for p in shown["peer_info"]][2] == ("org-new", "Normal", "2/2")
+    assert operation_locks(db) == []
 
 
-def test_while_deleting_an_org(frozen_client, frozen_instance, db):
-    tenant, bid = frozen_instance
-    op = _put_ok(
-        frozen_client, tenant, bid, {"node_orgs": [{"name": "org-two", "node_count": 3}], "is_delete_org": True}
-    )
+def test_while_deleting_an_org(frozen_tenant, frozen_instance, db):
+    bid = frozen_instance
+    body = {"node_orgs": [{"name": "org-two", "node_count": 3}], "is_delete_org": True}
+    op = _started(frozen_tenant, db, bid, body, "IsScaling")
     assert op.startswith("BCSSVC01-02-")
-    shown = detail(frozen_client, tenant.headers, tenant.project_id, bid)
-    assert shown["basic_info"]["process_status"] == "IsScaling"
+    shown = frozen_tenant.detail(bid)
     assert [(p["name"], p["status"], p["status_detail"]) for p in shown["peer_info"]] == [
         ("org-one", "Normal", "4/4"),
         ("org-two", "Isdeleting", "0/3"),
     ]
     drive_operations(db)
-    assert [p["name"] for p in detail(frozen_client, tenant.headers, tenant.project_id, bid)["peer_info"]] == [
-        "org-one"
-    ]
-    assert list(_model(db, bid)) == ["org-one", "orderer"]
+    assert [p["name"] for p in frozen_tenant.detail(bid)["peer_info"]] == ["org-one"]
+    assert list(stored_nodes(db, bid)) == ["org-one", "orderer"]
+    assert operation_locks(db) == []

@@ -113,6 +113,11 @@ class Tenant:
         assert body["count"] == len(body["blockchains"])
         return [b["id"] for b in body["blockchains"]]
 
+    def quota(self) -> dict[str, Any]:
+        """The instance quota of ListQuotas (asserts 200 and that it is the only resource)."""
+        (resource,) = self.ok("GET", "/quotas")["resources"]
+        return dict(resource)
+
     # --- channels ---------------------------------------------------------------------------------------------------
 
     def channels(self, blockchain_id: str) -> list[dict[str, Any]]:

@@ -71,10 +71,9 @@ def _check_platform(body: CreateRequestBody) -> str:
 
 
 def _check_orderers(body: CreateRequestBody, consensus: str) -> None:
-    """An inviter or private chain has exactly the orderers its consensus needs; an invitee has none."""
+    """An inviter or private chain has exactly the orderers its consensus needs (that an invitee has none is checked
+    with its organisations, see :func:`_check_orgs`)."""
     if body.is_invitee:
-        if body.orderer_node_number is not None:
-            raise errors.invalid_parameter("orderer_node_number", "an invitee instance has no orderers: leave it out")
         return
     if body.invitor_infos is not None:
         raise errors.invalid_parameter("invitor_infos", "only for an invitee instance (is_invitee=true)")
@@ -87,9 +86,13 @@ def _check_orderers(body: CreateRequestBody, consensus: str) -> None:
 
 
 def _check_orgs(body: CreateRequestBody) -> set[str]:
-    """The peer organisations' names and sizes; returns the names the planned channels may use."""
+    """The peer organisations' names and sizes (and an invitee's lack of orderers); returns the names the planned
+    channels may use."""
     if body.peer_orgs is not None and not body.peer_orgs:
         raise errors.invalid_parameter("peer_orgs", "at least one organisation, or leave it out for the default one")
+    # Here, after the empty list, so that a body breaking both rules is refused as it always was.
+    if body.is_invitee and body.orderer_node_number is not None:
+        raise errors.invalid_parameter("orderer_node_number", "an invitee instance has no orderers: leave it out")
     org_names = [org.name for org in body.peer_orgs or []]
     if len(org_names) != len(set(org_names)):
         raise errors.invalid_parameter("peer_orgs", "organisation names must be unique")
