@@ -19,7 +19,6 @@ import sys
 import time
 from collections.abc import Callable
 
-from openbcs.network import pki
 from openbcs.fabric import (
     ApplicationOrg,
     ChannelSpec,
@@ -32,6 +31,7 @@ from openbcs.fabric import (
     next_config_block,
     verify_chain,
 )
+from openbcs.network import pki
 
 NOW = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
 CHANNEL = "bench-channel"

@@ -1,13 +1,15 @@
 """What the channel tests share beyond ``tests/support``: channel operation ids, a configuration block's expected
-organisations, and the checks of a configuration history's hash chain."""
+organisations, and the checks of a configuration history's chain of Fabric block headers."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from fabric_protos.common import common_pb2
+
 from openbcs.kernel.db import Database
-from openbcs.network.config_history import GENESIS_PREVIOUS_HASH, block_hash
 from tests.support import expected
+from tests.support.expected import block_header_hash
 from tests.support.snapshots import config_blocks
 
 # Channel operations: 04 creates channels or adds peers, 06 removes peers or organisations or deletes a channel.
@@ -20,8 +22,9 @@ def block_orgs(blockchain_id: str, *orgs: str) -> list[dict[str, str]]:
 
 
 def check_links(history: dict[str, Any]) -> None:
-    """The blocks of a config-history answer are numbered from 0 and each names its predecessor's hash."""
-    previous = GENESIS_PREVIOUS_HASH
+    """The blocks of a config-history answer are numbered from 0, block 0 has no predecessor (an empty hash, as in
+    Fabric) and each later one names its predecessor's header hash."""
+    previous = ""
     for number, block in enumerate(history["blocks"]):
         assert block["number"] == number
         assert block["previous_hash"] == previous
@@ -29,20 +32,9 @@ def check_links(history: dict[str, Any]) -> None:
         previous = block["hash"]
 
 
-def recompute_hashes(db: Database, blockchain_id: str, channel: str) -> list[tuple[str, str]]:
-    """``(stored hash, hash recomputed from the stored contents)`` of every block of the channel, oldest first."""
+def header_hashes(db: Database, blockchain_id: str, channel: str) -> list[tuple[str, str]]:
+    """``(stored hash, hash recomputed from the stored block's header)`` of every block of the channel, oldest first."""
     return [
-        (
-            block["hash"],
-            block_hash(
-                channel=f"{blockchain_id}/{channel}",
-                number=block["number"],
-                previous_hash=block["previous_hash"],
-                event=block["event"],
-                orgs=block["orgs"],
-                cause=block["cause"],
-                time=block["time"],
-            ),
-        )
+        (block["hash"], block_header_hash(common_pb2.Block.FromString(block["block"]).header))
         for block in config_blocks(db, blockchain_id, channel)
     ]

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from openbcs.kernel.db import Database
-from openbcs.network.config_history import GENESIS_PREVIOUS_HASH
-from tests.channels.helpers import OPERATION_ID, block_orgs, recompute_hashes
+from tests.channels.helpers import OPERATION_ID, block_orgs, header_hashes
 from tests.support.bodies import DEFAULT_ORG, invitee_instance_body, union_instance_body
 from tests.support.errors import INSTANCE_NOT_FOUND, assert_error
 from tests.support.expected import orderer_names, org_hash, peer_names
@@ -58,9 +57,9 @@ def test_new_channels_start_empty_with_a_genesis_block(tenant: Tenant, db: Datab
         assert genesis["number"] == 0
         assert genesis["event"] == "create"
         assert genesis["orgs"] == []
-        assert genesis["previous_hash"] == GENESIS_PREVIOUS_HASH == "0" * 64
+        assert genesis["previous_hash"] == ""
         assert genesis["cause"] == operation_id
-        assert [stored for stored, _ in recompute_hashes(db, bid, name)] == [genesis["hash"]]
+        assert header_hashes(db, bid, name) == [(genesis["hash"], genesis["hash"])]
     # Empty channels: ShowBlockchainDetail lists them without organisations, no peer is in them.
     detail_channels = {c["name"]: c for c in tenant.detail(bid)["channels"]}
     assert detail_channels["alpha"] == {"name": "alpha", "org_names": [], "org_name_hash": [], "peers": {}}

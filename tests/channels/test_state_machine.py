@@ -27,7 +27,7 @@ from hypothesis.stateful import (
 
 from openbcs.kernel.db import Database
 from openbcs.network.naming import CHANNEL_NAME
-from tests.channels.helpers import check_links, recompute_hashes
+from tests.channels.helpers import check_links, header_hashes
 from tests.support.bodies import create_body
 from tests.support.expected import msp_id, orderer_names, org_hash, peer_names
 from tests.support.operations import operation_locks
@@ -373,7 +373,7 @@ class ChannelMachine(RuleBasedStateMachine):
             last = history["blocks"][-1]
             assert sorted(o["name"] for o in last["orgs"]) == sorted(members)
             assert sorted(o["msp_id"] for o in last["orgs"]) == sorted(msp_id(bid, o) for o in members)
-            assert all(stored == again for stored, again in recompute_hashes(self.db, bid, name))
+            assert all(stored == again for stored, again in header_hashes(self.db, bid, name))
 
 
 def test_random_sequences_keep_every_view_consistent(tenant: Tenant, db: Database) -> None:

@@ -4,7 +4,6 @@ configuration history shows the join and the quit as Fabric config blocks that v
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import re
 import time
@@ -16,7 +15,7 @@ from fabric_protos.common import common_pb2, configtx_pb2
 from tests.support.accounts import issue_token
 from tests.support.bodies import CLUSTER, DEFAULT_ORG, PASSWORD
 from tests.support.consortia import JOIN_OPERATION_ID, QUIT_OPERATION_ID
-from tests.support.expected import block_orgs, msp_id
+from tests.support.expected import block_header_hash, block_orgs, msp_id
 from tests.support.snapshots import invitation_row
 from tests.support.tenants import Tenant
 
@@ -264,25 +263,8 @@ def test_a_consortium_life_through_the_sdk(live_server, make_account, sdk_client
         assert (answer.status_code, answer.headers["content-type"]) == (200, "application/octet-stream")
         decoded = common_pb2.Block.FromString(answer.content)
         assert decoded.header.number == block["number"]
-        assert _header_hash(decoded.header) == block["hash"]
+        assert block_header_hash(decoded.header) == block["hash"]
         payload = common_pb2.Payload.FromString(common_pb2.Envelope.FromString(decoded.data.data[0]).payload)
         config = configtx_pb2.ConfigEnvelope.FromString(payload.data).config
         assert sorted(config.channel_group.groups["Application"].groups) == sorted(o["msp_id"] for o in orgs)
         assert config.sequence == block["config_sequence"]
-
-
-def _header_hash(header: Any) -> str:
-    """Fabric's block header hash: SHA-256 of DER SEQUENCE{INTEGER number, OCTET STRING previous, OCTET STRING data}."""
-    from pyasn1.codec.der import encoder
-    from pyasn1.type import univ
-
-    sequence = univ.SequenceOf(componentType=univ.Any())
-    for index, value in enumerate(
-        (
-            encoder.encode(univ.Integer(header.number)),
-            encoder.encode(univ.OctetString(header.previous_hash)),
-            encoder.encode(univ.OctetString(header.data_hash)),
-        )
-    ):
-        sequence.setComponentByPosition(index, univ.Any(value))
-    return hashlib.sha256(encoder.encode(sequence)).hexdigest()

@@ -11,7 +11,6 @@ import pytest
 from fabric_protos.common.common_pb2 import Block
 from google.protobuf.message import Message
 
-from openbcs.network import pki
 from openbcs.fabric import (
     AnchorPeer,
     ApplicationOrg,
@@ -24,6 +23,7 @@ from openbcs.fabric import (
     genesis_block,
     next_config_block,
 )
+from openbcs.network import pki
 
 NOW = dt.datetime(2024, 5, 1, 12, 0, 0, tzinfo=dt.UTC)
 CHANNEL = "channel-one"

@@ -13,7 +13,6 @@ from cryptography.x509.oid import NameOID
 from fabric_protos.common.configtx_pb2 import Config
 from fabric_protos.common.policies_pb2 import Policy
 
-from openbcs.network import pki
 from openbcs.fabric import (
     ConfigError,
     MSPSpec,
@@ -29,6 +28,7 @@ from openbcs.fabric import (
 )
 from openbcs.fabric.crypto import HALF_ORDER, P256_ORDER, signature_problem
 from openbcs.fabric.policydefs import n_out_of
+from openbcs.network import pki
 
 from .conftest import CHANNEL, NOW, identity, make_org
 

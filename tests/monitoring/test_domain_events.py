@@ -61,13 +61,15 @@ def test_instance_creation(tenant: Tenant, db: Database) -> None:
     started, finished = _operation_events(creation, "blockchain.create", "create a BCS instance")
 
     stored = _check_listed(tenant, bid, db)
+    # Each configuration event names the Fabric transaction of its block (the history lists the same ids).
+    tx_ids = [block["tx_id"] for block in tenant.history(bid)["blocks"]]
     assert _as_rows(stored) == [
         *started,
         (
             "ChannelCreated",
             "info",
             "channel channel: create (block 0)",
-            {"channel": "channel", "block": "0", "operation_id": creation},
+            {"channel": "channel", "block": "0", "operation_id": creation, "tx_id": tx_ids[0]},
         ),
         ("InstanceStateChanged", "info", "instance bcs-events is Normal", {"status": "Normal"}),
         *finished,
@@ -81,6 +83,7 @@ def test_instance_creation(tenant: Tenant, db: Database) -> None:
         {"name": "block", "value": "0"},
         {"name": "channel", "value": "channel"},
         {"name": "operation_id", "value": creation},
+        {"name": "tx_id", "value": tx_ids[0]},
     ]
 
 
@@ -154,7 +157,12 @@ def test_channel_configuration_changes(tenant: Tenant, db: Database) -> None:
             "ChannelOrgRemoved",
             "info",
             "channel channel: org removed (block 1)",
-            {"channel": "channel", "block": "1", "operation_id": quit_},
+            {
+                "channel": "channel",
+                "block": "1",
+                "operation_id": quit_,
+                "tx_id": tenant.history(bid)["blocks"][1]["tx_id"],
+            },
         )
     ]
     assert new[0].metadata["operation_kind"] == new[-1].metadata["operation_kind"]
@@ -166,7 +174,12 @@ def test_channel_configuration_changes(tenant: Tenant, db: Database) -> None:
             "ChannelOrgAdded",
             "info",
             "channel channel: org added (block 2)",
-            {"channel": "channel", "block": "2", "operation_id": joined},
+            {
+                "channel": "channel",
+                "block": "2",
+                "operation_id": joined,
+                "tx_id": tenant.history(bid)["blocks"][2]["tx_id"],
+            },
         )
     ]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 
 def org_hash(blockchain_id: str, org: str) -> str:
@@ -35,3 +36,17 @@ def block_orgs(*orgs: tuple[str, str]) -> list[dict[str, str]]:
     MSP id, then name)."""
     entries = [{"blockchain_id": b, "name": o, "msp_id": msp_id(b, o)} for b, o in orgs]
     return sorted(entries, key=lambda entry: (entry["msp_id"], entry["name"]))
+
+
+def block_header_hash(header: Any) -> str:
+    """Fabric's block header hash in hex, computed here with ``pyasn1`` (not OpenBCS's code): SHA-256 of the DER of
+    SEQUENCE{INTEGER number, OCTET STRING previous_hash, OCTET STRING data_hash} (``protoutil.BlockHeaderBytes``)."""
+    from pyasn1.codec.der import encoder
+    from pyasn1.type import univ
+
+    fields = univ.SequenceOf(componentType=univ.Any())
+    for index, value in enumerate(
+        (univ.Integer(header.number), univ.OctetString(header.previous_hash), univ.OctetString(header.data_hash))
+    ):
+        fields.setComponentByPosition(index, univ.Any(encoder.encode(value)))
+    return hashlib.sha256(encoder.encode(fields)).hexdigest()

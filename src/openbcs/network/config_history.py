@@ -154,8 +154,12 @@ def _row_problems(row: ConfigBlock, expected_number: int) -> list[str]:
         problems.append(f"block {row.number}: stored as number {row.number}, expected {expected_number}")
     if row.hash != fabric.block_header_hash(block.header).hex():
         problems.append(f"block {row.number}: the stored hash is not the block header's hash")
+    if row.previous_hash != bytes(block.header.previous_hash).hex():
+        problems.append(f"block {row.number}: the stored previous_hash is not the block header's")
     if row.config_sequence != config.sequence:
         problems.append(f"block {row.number}: the stored config sequence is not the block's")
+    if sorted(o["msp_id"] for o in row.orgs) != fabric.application_orgs(config):
+        problems.append(f"block {row.number}: the stored organisations are not the block's")
     return problems
 
 
