@@ -34,7 +34,8 @@ function done(summary, latency, requests)
   for _, t in ipairs(threads) do
     local parts = {}
     for k, v in pairs(t:get("statuses")) do parts[#parts + 1] = k .. "=" .. v end
-    io.write("LUA statuses=" .. table.concat(parts, ",") .. " marked=" .. t:get("marked") .. "\n")
+    io.write("LUA statuses=" .. table.concat(parts, ",") .. " marked=" .. t:get("marked")
+      .. " exhausted=" .. (t:get("exhausted") or 0) .. "\n")
   end
 end
 """
@@ -42,7 +43,7 @@ end
 # Replays raw requests from a file, each once; when they run out, sends a harmless GET and stops the thread.
 _REPLAY = r"""
 local file = "@FILE@"
-reqs, req_n, req_i = {}, 0, 0
+reqs, req_n, req_i, exhausted = {}, 0, 0, 0
 function init(args)
   local f = assert(io.open(file, "rb"))
   local data = f:read("*a")
@@ -59,6 +60,7 @@ end
 function request()
   req_i = req_i + 1
   if req_i > req_n then
+    exhausted = 1
     wrk.thread:stop()
     return wrk.format("GET", "@SPARE@")
   end
@@ -126,6 +128,7 @@ class WrkResult:
     raw: str
     statuses: dict[int, int] = field(default_factory=dict)
     marked: int = 0
+    exhausted: bool = False  # a replay ran out of requests (wrk's rate then counts the idle rest of the run)
 
 
 def parse_wrk(output: str) -> WrkResult:
@@ -150,11 +153,12 @@ def parse_wrk(output: str) -> WrkResult:
         socket_errors=sum(int(n) for n in errors.groups()) if errors else 0,
         raw=output,
     )
-    for line in re.findall(r"^LUA statuses=(\S*) marked=(\d+)$", output, re.MULTILINE):
+    for line in re.findall(r"^LUA statuses=(\S*) marked=(\d+) exhausted=(\d)$", output, re.MULTILINE):
         for part in filter(None, line[0].split(",")):
             code, count = part.split("=")
             result.statuses[int(code)] = result.statuses.get(int(code), 0) + int(count)
         result.marked += int(line[1])
+        result.exhausted = result.exhausted or line[2] == "1"
     return result
 
 
