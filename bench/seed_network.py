@@ -155,11 +155,7 @@ class NetworkSeeder(Seeder):
             "instance is Normal",
         ]
         created = self.operation(
-            instance_kinds.CREATE,
-            tenant=tenant,
-            blockchain=(seeded.id, seeded.name),
-            payload={"channels": planned},
-            details=details,
+            instance_kinds.CREATE, tenant, (seeded.id, seeded.name), {"channels": planned}, details
         )
         return seeded, (self._channel(seeded, created) if channels else None)
 
@@ -237,24 +233,14 @@ class NetworkSeeder(Seeder):
             org = invitee.peer_org
             payload = {"invitation_id": invitation_id, "org_ids": [org.id]}
             details = [f"1 organisation(s) joined channel {channel.name}", "member joined"]
-            operation_id = self.operation(
-                consortium_kinds.JOIN,
-                tenant=tenant,
-                blockchain=(invitee.id, invitee.name),
-                payload=payload,
-                details=details,
-            )
+            on = (invitee.id, invitee.name)
+            operation_id = self.operation(consortium_kinds.JOIN, tenant, on, payload, details)
             self._add_org(channel, org)
             self._block(channel, "org_added", operation_id)
             if status == states.QUIT:
                 details = [f"1 organisation(s) left channel {channel.name}", "member quit"]
-                operation_id = self.operation(
-                    consortium_kinds.QUIT,
-                    tenant=tenant,
-                    blockchain=(invitee.id, invitee.name),
-                    payload={"invitation_id": invitation_id},
-                    details=details,
-                )
+                payload = {"invitation_id": invitation_id}
+                operation_id = self.operation(consortium_kinds.QUIT, tenant, on, payload, details)
                 self._remove_org(channel, org)
                 self._block(channel, "org_removed", operation_id)
         inviter, now = channel.instance, self._tick()

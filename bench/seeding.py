@@ -116,7 +116,6 @@ class Seeder:
     def operation(
         self,
         kind: OperationKind[Any],
-        *,
         tenant: Tenant,
         blockchain: tuple[str, str] | None,
         payload: dict[str, Any],
