@@ -77,6 +77,7 @@ def body(run: Run) -> None:
         "",
         f"- while loaded / quiet: req/s {w.rps / q.rps:.2f}, p50 {w.p50_ms / max(q.p50_ms, 1e-9):.1f} x, "
         f"p99 {w.p99_ms / max(q.p99_ms, 1e-9):.1f} x ({q.p99_ms:.1f} -> {w.p99_ms:.1f} ms)",
+        "- the loaded run's server CPU per request includes the wrong passwords' scrypt checks (same process)",
         f"- wrong passwords answered: {wrong.requests:,} ({wrong.rps:,.1f}/s over the attack's {wrong.seconds:.1f} s), "
         f"statuses {dict(sorted(wrong.statuses.items()))}, p50 {wrong.p50_ms:.0f} ms, p99 {wrong.p99_ms:.0f} ms",
     )

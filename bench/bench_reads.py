@@ -56,9 +56,6 @@ def body(run: Run) -> None:
         "",
         *pairs_table([*context, *measured]),
         "",
-        "`x floor`: OpenBCS's rate over the floor's for the same call in this run. Server CPU: user + system time of "
-        "the server's processes per request. Others' CPU: what the rest of the shared machine used meanwhile.",
-        "",
         *targets(measured, run.connections),
         "",
         moto,

@@ -72,8 +72,14 @@ class Report:
 
 
 TABLE_HEAD = (
-    "| call | server | req/s | p50 (ms) | p99 (ms) | x floor | server CPU (us/req) | max RSS (MiB) | others' CPU |",
-    "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    "| call | server | req/s | p50 (ms) | p99 (ms) | x floor | server CPU (us/req) | CPU / floor's | max RSS (MiB) "
+    "| others' CPU |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+)
+TABLE_NOTES = (
+    "`x floor`: this rate over the floor's for the same call in the same run. Server CPU: user + system time of the "
+    "server's processes per answered request; `CPU / floor's`: that over the floor's (the steadiest ratio on a shared "
+    "machine). Others' CPU: cores the rest of the machine used meanwhile (wrk and the bench excluded)."
 )
 
 
@@ -81,9 +87,10 @@ def row(m: Measurement, floor: Measurement | None = None) -> str:
     """One table row; ``x floor`` is this run's rate over the floor's for the same call."""
     r = m.result
     ratio = f"{r.rps / floor.result.rps:.2f}" if floor and floor.result.rps else "-"
+    cpu = f"{m.cpu_us / floor.cpu_us:.1f}" if floor and floor.cpu_us else "-"
     return (
         f"| {m.call} | {m.server} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {ratio} | {m.cpu_us:,.0f} "
-        f"| {m.rss_kib / 1024:.1f} | {m.others_cores:.2f} |"
+        f"| {cpu} | {m.rss_kib / 1024:.1f} | {m.others_cores:.2f} |"
     )
 
 
@@ -94,7 +101,7 @@ def pairs_table(pairs: Sequence[tuple[Measurement, Measurement | None]]) -> list
         lines.append(row(measured, floor))
         if floor is not None:
             lines.append(row(floor))
-    return lines
+    return [*lines, "", TABLE_NOTES]
 
 
 def targets(pairs: Sequence[tuple[Measurement, Measurement | None]], connections: int) -> list[str]:
