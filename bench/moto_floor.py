@@ -52,5 +52,9 @@ def measure_moto(run: Run) -> str:
         headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
         found = run.keep(measure("AMB ListMembers (moto server)", server, path, headers=headers, **run.load()))
     return "\n".join(
-        ["Context: moto's server (one network, one member), SigV4-signed.", "", *pairs_table([(found, None)])]
+        [
+            "Context: moto's server (one network, one member), SigV4-signed.",
+            "",
+            *pairs_table([(found, None)], notes=False),
+        ]
     )

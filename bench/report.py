@@ -94,14 +94,14 @@ def row(m: Measurement, floor: Measurement | None = None) -> str:
     )
 
 
-def pairs_table(pairs: Sequence[tuple[Measurement, Measurement | None]]) -> list[str]:
-    """Each measured call on OpenBCS, followed by its floor (when it has one)."""
+def pairs_table(pairs: Sequence[tuple[Measurement, Measurement | None]], *, notes: bool = True) -> list[str]:
+    """Each measured call on OpenBCS, followed by its floor (when it has one); ``notes`` explains the columns."""
     lines = list(TABLE_HEAD)
     for measured, floor in pairs:
         lines.append(row(measured, floor))
         if floor is not None:
             lines.append(row(floor))
-    return [*lines, "", TABLE_NOTES]
+    return [*lines, "", TABLE_NOTES] if notes else lines
 
 
 def targets(pairs: Sequence[tuple[Measurement, Measurement | None]], connections: int) -> list[str]:
