@@ -13,13 +13,12 @@ that runs on the event loop stalls every other request for its whole duration.
 
 from __future__ import annotations
 
-import json
 import time
 from functools import partial
 
 import _repo  # noqa: F401  (puts the repository root on sys.path)
 
-from bench.harness import free_port, get_token, running, serve_command
+from bench.harness import TOKEN_HEADERS, TOKEN_PATH, free_port, get_token, running, serve_command, token_request
 from bench.load import default_check, expect_statuses, finish_wrk, measure, start_wrk, static_script
 from bench.report import pairs_table
 from bench.runner import SMOKE_SECONDS, Run, main, options
@@ -27,12 +26,6 @@ from bench.scenarios import create_store, seed_reader
 from bench.seeding import PASSWORD, REGION, Seeder
 
 SETTLE = 1.0  # seconds the wrong passwords run before the measured run starts
-
-
-def wrong_password_body(user: str) -> str:
-    identity = {"methods": ["password"], "password": {"user": {"name": user, "password": PASSWORD + "-wrong"}}}
-    identity["password"]["user"]["domain"] = {"name": user}  # type: ignore[index]
-    return json.dumps({"auth": {"identity": identity, "scope": {"project": {"name": REGION}}}})
 
 
 def body(run: Run) -> None:
@@ -52,13 +45,11 @@ def body(run: Run) -> None:
         script = static_script(
             run.tmp / "wrong-password.lua",
             method="POST",
-            headers={"Content-Type": "application/json;charset=utf8"},
-            body=wrong_password_body(victim.name),
+            headers=TOKEN_HEADERS,
+            body=token_request(user=victim.name, domain=victim.name, password=PASSWORD + "-wrong", region=REGION),
         )
         attack_seconds = run.warmup + run.seconds + 2 * SETTLE
-        attack = start_wrk(
-            server.url("/v3/auth/tokens?nocatalog=true"), connections=attackers, seconds=attack_seconds, script=script
-        )
+        attack = start_wrk(server.url(TOKEN_PATH), connections=attackers, seconds=attack_seconds, script=script)
         try:
             time.sleep(SMOKE_SECONDS if run.smoke else SETTLE)
             label = f"ListOpRecord, token, {attackers} wrong-password clients"

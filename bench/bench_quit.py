@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import _repo  # noqa: F401  (puts the repository root on sys.path)
@@ -32,7 +33,7 @@ import _repo  # noqa: F401  (puts the repository root on sys.path)
 from bench import quitting
 from bench.calls import servers
 from bench.harness import BenchError, Server, get_token, http_call
-from bench.load import WrkResult, measure, replay_script, run_wrk
+from bench.load import Measurement, WrkResult, measure, replay_script, run_wrk
 from bench.procfs import tree_cpu
 from bench.report import pairs_table, targets
 from bench.runner import Run, main, options
@@ -109,30 +110,42 @@ def check_floor(server: Server, request: quitting.QuitRequest, db: Path) -> str:
     )
 
 
-def load_quits(run: Run, server: Server, db: Path, joined: list[Membership], *, warm: int, paced: int) -> dict:
-    """Warm-up, then the measured replay, on one server; for OpenBCS also the finish times and CPU until drained."""
+@dataclass
+class QuitRun:
+    """One server's quit run; the finish times and the CPU until drained are OpenBCS's only (the floor has no
+    worker)."""
+
+    check: str
+    measurement: Measurement
+    drain_seconds: float = 0.0
+    cpu_with_operation_us: float = 0.0
+    under_load_ms: list[float] = field(default_factory=list)
+    paced_ms: list[float] = field(default_factory=list)
+
+
+def load_quits(run: Run, server: Server, db: Path, joined: list[Membership], *, warm: int, paced: int) -> QuitRun:
+    """The check, a warm-up, then the measured replay, on one server (memberships in the order of ``joined``)."""
     requests = quitting.quit_requests(joined, server, sdk_date())
-    found: dict = {"check": (check_openbcs if server.name == "OpenBCS" else check_floor)(server, requests[0], db)}
+    ours = server.name == "OpenBCS"
+    check = (check_openbcs if ours else check_floor)(server, requests[0], db)
     if warm:
-        script = replay_script(
-            run.tmp / f"{server.name}-warm.lua", [r.raw() for r in requests[1 : 1 + warm]], marker=MARKER
-        )
+        raw = [r.raw() for r in requests[1 : 1 + warm]]
+        script = replay_script(run.tmp / f"{server.name}-warm.lua", raw, marker=MARKER)
         warmed = run_wrk(server.url("/"), connections=run.connections, seconds=run.warmup, script=script)
         run.problems += [f"{CALL} warm-up on {server.name}: {p}" for p in check_quits(warmed)]
-        if server.name == "OpenBCS":
+        if ours:
             quitting.drain(db)
-    measured = requests[1 + warm + paced :]
-    script = replay_script(run.tmp / f"{server.name}-quit.lua", [r.raw() for r in measured], marker=MARKER)
+    measured = [r.raw() for r in requests[1 + warm + paced :]]
+    script = replay_script(run.tmp / f"{server.name}-quit.lua", measured, marker=MARKER)
     since, cpu0 = time.time_ns(), sum(tree_cpu(server.pid).values())
-    found["measurement"] = run.keep(
-        measure(CALL, server, "/", script=script, check=check_quits, **{**run.load(), "warmup": 0})
-    )
-    if server.name == "OpenBCS":
-        found["drain"] = quitting.drain(db)
+    load = {**run.load(), "warmup": 0}
+    found = QuitRun(check, run.keep(measure(CALL, server, "/", script=script, check=check_quits, **load)))
+    if ours:
+        found.drain_seconds = quitting.drain(db)
         cpu = sum(tree_cpu(server.pid).values()) - cpu0
-        found["cpu_with_operation"] = cpu * 1e6 / max(1, found["measurement"].result.marked)
-        found["under_load"] = quitting.finish_times_ms(db, since)
-        found["paced"] = quitting.polled_finish_ms(server, requests[1 + warm : 1 + warm + paced], db)
+        found.cpu_with_operation_us = cpu * 1e6 / max(1, found.measurement.result.marked)
+        found.under_load_ms = quitting.finish_times_ms(db, since)
+        found.paced_ms = quitting.polled_finish_ms(server, requests[1 + warm : 1 + warm + paced], db)
     return found
 
 
@@ -151,15 +164,15 @@ def body(run: Run) -> None:
     with servers(run, store, extra=["--operation-step-seconds", "0"], floor_database=str(floor_db)) as (openbcs, floor):
         ours = load_quits(run, openbcs, db, seeded.joined, warm=warm, paced=paced)
         theirs = load_quits(run, floor, floor_db, seeded.joined, warm=warm, paced=paced)
-    pair = (ours["measurement"], theirs["measurement"])
+    pair = (ours.measurement, theirs.measurement)
     invitations, operations = quitting.states(db)
     floor_invitations, _ = quitting.states(floor_db)
     run.report.add(
         f"{len(seeded.joined):,} joined memberships seeded (one checked by hand, {warm:,} for the warm-up, {paced} "
         f"paced, {per_run:,} for the measured run), the same on both servers. Checked first:",
         "",
-        f"- {ours['check']}",
-        f"- {theirs['check']}",
+        f"- {ours.check}",
+        f"- {theirs.check}",
         "",
         *pairs_table([pair]),
         "",
@@ -167,12 +180,12 @@ def body(run: Run) -> None:
         "",
         f"- quits answered with an operation id: OpenBCS {pair[0].result.marked:,}, floor {pair[1].result.marked:,}"
         + "".join(f"; {m.server} ran out of memberships (its rate is understated)" for m in pair if m.result.exhausted),
-        f"- OpenBCS server CPU per quit, its operation included (until the last one finished, {ours['drain']:.1f} s "
-        f"after wrk): {ours['cpu_with_operation']:,.0f} us",
+        "- OpenBCS server CPU per quit, its operation included (until the last one finished, "
+        f"{ours.drain_seconds:.1f} s after wrk): {ours.cpu_with_operation_us:,.0f} us",
         f"- quit operation finished after its 200, under load (record time to last sub-step end, from the database): "
-        f"{quitting.percentiles(ours['under_load'])}",
+        f"{quitting.percentiles(ours.under_load_ms)}",
         f"- the same, one quit at a time (200 to a 1 ms database poll seeing it finished): "
-        f"{quitting.percentiles(ours['paced'])}",
+        f"{quitting.percentiles(ours.paced_ms)}",
         f"- afterwards, OpenBCS: invitations {dict(sorted(invitations.items()))}, quit operations "
         f"{dict(sorted(operations.items()))}; floor: invitations {dict(sorted(floor_invitations.items()))}",
         f"- {quitting.verify_channels(store.settings.data_dir, run.env)}",

@@ -187,14 +187,21 @@ def running(name: str, cmd: list[str], *, env: dict[str, str], log: Path, port: 
         stop(server.proc)
 
 
+TOKEN_PATH = "/v3/auth/tokens?nocatalog=true"
+TOKEN_HEADERS = {"Content-Type": "application/json;charset=utf8"}
+
+
+def token_request(*, user: str, domain: str, password: str, region: str) -> str:
+    """The body of ``POST /v3/auth/tokens`` with the password method, scoped to the region's project."""
+    user_ref = {"name": user, "password": password, "domain": {"name": domain}}
+    identity = {"methods": ["password"], "password": {"user": user_ref}}
+    return json.dumps({"auth": {"identity": identity, "scope": {"project": {"name": region}}}})
+
+
 def get_token(port: int, *, user: str, domain: str, password: str, region: str) -> str:
-    """A project-scoped token from ``POST /v3/auth/tokens`` (the password method, as the SDK asks for one)."""
-    identity = {"methods": ["password"], "password": {"user": {"name": user, "password": password}}}
-    identity["password"]["user"]["domain"] = {"name": domain}  # type: ignore[index]
-    body = json.dumps({"auth": {"identity": identity, "scope": {"project": {"name": region}}}}).encode()
-    status, answer, headers = http_call(
-        port, "POST", "/v3/auth/tokens?nocatalog=true", {"Content-Type": "application/json;charset=utf8"}, body
-    )
+    """A project-scoped token from ``POST /v3/auth/tokens``."""
+    body = token_request(user=user, domain=domain, password=password, region=region).encode()
+    status, answer, headers = http_call(port, "POST", TOKEN_PATH, TOKEN_HEADERS, body)
     token = headers.get("x-subject-token")
     if status != 201 or not token:
         raise BenchError(f"POST /v3/auth/tokens answered {status}: {answer!r:.300}")

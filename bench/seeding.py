@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
+from unittest import mock
 
 from sqlalchemy import Table, func, select
 
@@ -101,16 +102,11 @@ class Seeder:
         """Accounts through ``iam.create_account``; the scrypt hash of :data:`PASSWORD` is computed once and reused
         (patched in this process only), so seeding many accounts costs no scrypt per account."""
         hashed = passwords.hash_password(PASSWORD)
-        real = iam.hash_password
-        iam.hash_password = lambda _password: hashed  # type: ignore[assignment]
-        try:
-            with self.db.writing() as session:
-                made = [
-                    iam.create_account(session, name=n, password=PASSWORD, region=REGION, server_key=self.server_key)
-                    for n in names
-                ]
-        finally:
-            iam.hash_password = real  # type: ignore[assignment]
+        with mock.patch.object(iam, "hash_password", return_value=hashed), self.db.writing() as session:
+            made = [
+                iam.create_account(session, name=n, password=PASSWORD, region=REGION, server_key=self.server_key)
+                for n in names
+            ]
         return [Tenant(a.domain_name, a.domain_id, a.project_id, a.access_key, a.secret_key) for a in made]
 
     def operation(
