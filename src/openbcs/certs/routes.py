@@ -58,7 +58,7 @@ async def download_blockchain_cert(
 
 
 @router.post("/sdk-cfg", name="DownloadBlockchainSdkConfig")
-@documented(sdk="download_blockchain_sdk_config", download="application/zip")
+@documented(sdk="download_blockchain_sdk_config", download="application/zip", body_name="CfgRequestBody")
 async def download_blockchain_sdk_config(
     caller: CurrentCaller,
     ctx: Context,
@@ -73,7 +73,11 @@ async def download_blockchain_sdk_config(
 
 
 @router.post("/orgs/{org_name}/usercert/{user_name}", name="CreateBlockchainCertByUserName")
-@documented(sdk="create_blockchain_cert_by_user_name", download="application/zip")
+@documented(
+    sdk="create_blockchain_cert_by_user_name",
+    download="application/zip",
+    body_name="CreateBlockchainCertByUserNameRequestBody",
+)
 async def create_blockchain_cert_by_user_name(
     caller: CurrentCaller,
     ctx: Context,

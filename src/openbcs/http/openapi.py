@@ -34,6 +34,7 @@ class OperationDoc:
     download: str | None = None  # the media type of a file answer (``application/zip``, ...)
     authenticated: bool = True
     status: int = 200
+    body_name: str | None = None  # the SDK's name of the body class, where the model is named otherwise
 
 
 _DOCS: dict[Callable[..., Any], OperationDoc] = {}
@@ -49,11 +50,12 @@ def documented(
     download: str | None = None,
     authenticated: bool = True,
     status: int = 200,
+    body_name: str | None = None,
 ) -> Callable[[F], F]:
     """Record the reference metadata of the decorated route function (returned unchanged)."""
 
     def register(fn: F) -> F:
-        _DOCS[fn] = OperationDoc(sdk, tuple(errors), tag, body, upload, download, authenticated, status)
+        _DOCS[fn] = OperationDoc(sdk, tuple(errors), tag, body, upload, download, authenticated, status, body_name)
         return fn
 
     return register

@@ -81,12 +81,13 @@ class _Schemas:
 
     components: dict[str, Any] = field(default_factory=dict)
 
-    def ref(self, model: type[BaseModel], mode: str) -> dict[str, Any]:
+    def ref(self, model: type[BaseModel], mode: str, name: str | None = None) -> dict[str, Any]:
         schema = model.model_json_schema(ref_template=REF, mode=mode)  # type: ignore[arg-type]
-        for name, definition in schema.pop("$defs", {}).items():
-            self._add(name, definition)
-        self._add(model.__name__, schema)
-        return {"$ref": REF.format(model=model.__name__)}
+        for nested, definition in schema.pop("$defs", {}).items():
+            self._add(nested, definition)
+        name = name or model.__name__
+        self._add(name, {**schema, "title": name})
+        return {"$ref": REF.format(model=name)}
 
     def _add(self, name: str, schema: dict[str, Any]) -> None:
         known = self.components.setdefault(name, schema)
@@ -204,7 +205,7 @@ def _operation(route: APIRoute, method: str, schemas: _Schemas) -> dict[str, Any
     if body_model is not None or optional_body is not None:
         model = body_model or optional_body
         assert model is not None
-        content: dict[str, Any] = {"schema": schemas.ref(model, "validation")}
+        content: dict[str, Any] = {"schema": schemas.ref(model, "validation", doc.body_name if doc else None)}
         if "body" in request:
             content["example"] = request["body"]
         operation["requestBody"] = {"required": body_model is not None, "content": {"application/json": content}}
@@ -214,12 +215,19 @@ def _operation(route: APIRoute, method: str, schemas: _Schemas) -> dict[str, Any
             "content": {
                 "multipart/form-data": {
                     "schema": {
+                        "title": f"{route.name}RequestBody",
                         "type": "object",
                         "properties": {"file": {"type": "string", "format": "binary", "description": text.UPLOAD}},
                     }
                 }
             },
         }
+    elif "text" in request or "body_from" in request:
+        media_type = request.get("media", "application/json")
+        described: dict[str, Any] = {"schema": {"type": "string" if "text" in request else "object"}}
+        if "text" in request:
+            described["example"] = request["text"]
+        operation["requestBody"] = {"required": True, "content": {media_type: described}}
     status = str(doc.status if doc else 200)
     answer: dict[str, Any] = {"description": text.SUCCESS.get(route.name, "Success")}
     if doc is not None and doc.download:

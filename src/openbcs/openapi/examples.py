@@ -1,12 +1,16 @@
-"""One example request and answer per operation, kept in ``examples.yaml`` beside this module.
+"""One example request and answer per operation: the requests in ``examples.yaml`` beside this module, the answers
+recorded from a real run into ``responses.json`` by ``python -m tests.openapi.record`` (ids made up again).
 
-Each entry: ``as`` (who sends it in the example tour: ``inviter``, ``invitee`` or ``admin``), ``request`` (``path``
-parameters, ``query``, ``body``), ``response`` (the 200 body) and optional ``errors`` (error code → example body).
-Ids in the examples are fixed, made-up values; ``tests/openapi`` sends every example request to a live server with
-those values replaced by real ones (:data:`PLACEHOLDERS` names them) and checks the documented status."""
+An entry of ``examples.yaml``: ``as`` (who sends it in the example tour: ``inviter``, ``invitee``, ``admin`` or
+``anonymous``), ``request`` (``path`` parameters, ``query``, ``body``; or ``text`` and ``media`` for a non-JSON
+body), ``capture`` (answer fields whose real values replace a made-up one from then on) and optional ``errors``
+(error code → example body). Ids in the examples are made-up values (:func:`placeholders` names them);
+``tests/openapi`` sends every example request to a live server with the real ones and checks the documented
+status."""
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -16,14 +20,17 @@ import yaml
 
 @cache
 def _load() -> dict[str, Any]:
-    text = resources.files("openbcs.openapi").joinpath("examples.yaml").read_text(encoding="utf-8")
-    data = yaml.safe_load(text)
+    here = resources.files("openbcs.openapi")
+    data = yaml.safe_load(here.joinpath("examples.yaml").read_text(encoding="utf-8"))
     assert isinstance(data, dict)
+    recorded = json.loads(here.joinpath("responses.json").read_text(encoding="utf-8"))
+    for name, answer in recorded.items():
+        data["operations"][name]["response"] = answer
     return data
 
 
 def examples() -> dict[str, Any]:
-    """Operation name → its example."""
+    """Operation name → its example (the request from ``examples.yaml``, the answer from ``responses.json``)."""
     operations = _load()["operations"]
     assert isinstance(operations, dict)
     return operations
@@ -36,8 +43,9 @@ def placeholders() -> dict[str, str]:
     return {str(k): str(v) for k, v in values.items()}
 
 
-def tour() -> list[str]:
-    """The order in which the examples can be sent to one server, each finding the state the one before left."""
+def tour() -> list[Any]:
+    """The order in which the examples can be sent to one server, each finding the state the one before left: an
+    operation's name, or a setup request (``setup``, ``as``, ``method``, ``path``, ``body``, ``capture``)."""
     order = _load()["tour"]
     assert isinstance(order, list)
-    return [str(name) for name in order]
+    return order
