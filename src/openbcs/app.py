@@ -104,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/healthz", name="Health")
     @documented(authenticated=False)
     async def healthz() -> JSONResponse:
+        """OpenBCS extension: 200 once the database is migrated and the operation worker runs, else 503."""
         healthy = migrated and worker.running
         body = {
             "status": "ok" if healthy else "starting",
