@@ -198,7 +198,7 @@ def test_docs_page_loads_nothing_from_elsewhere(client: TestClient) -> None:
     assert page.headers["content-type"].startswith("text/html")
     sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
     assert sources and all(s.startswith("/docs/static/") for s in sources)
-    assert "url: \"/openapi.json\"" in page.text
+    assert 'url: "/openapi.json"' in page.text
     assert "validatorUrl: null" in page.text
     for source in sources:
         asset = client.get(source)
