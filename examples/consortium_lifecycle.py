@@ -48,7 +48,9 @@ CHANNEL = "channel"
 
 def tenant(prefix: str) -> dict[str, str]:
     """The ids and keys ``openbcs serve --demo`` exported for one demo account."""
-    return {key: os.environ[f"{prefix}_{key.upper()}"] for key in ("domain_id", "domain_name", "project_id", "ak", "sk")}
+    return {
+        key: os.environ[f"{prefix}_{key.upper()}"] for key in ("domain_id", "domain_name", "project_id", "ak", "sk")
+    }
 
 
 def client_of(who: dict[str, str]) -> BcsClient:

@@ -65,7 +65,9 @@ def _commands_in_readme() -> list[list[str]]:
 
 def test_every_command_takes_the_flags_the_readme_promises() -> None:
     commands = _commands_in_readme()
-    assert ["serve"] in commands and ["account", "list"] in commands and ["errors"] in commands
+    assert ["serve"] in commands
+    assert ["account", "list"] in commands
+    assert ["errors"] in commands
     extra = {("channel", "verify"): [["channel", "fetch"]], ("key", "create"): [["key", "delete"]],
              ("quota", "set"): [["quota", "show"]], ("state", "export"): [["state", "import"]],
              ("docs", "openapi"): [["docs", "markdown"]]}  # fmt: skip
@@ -131,7 +133,8 @@ def test_reset_asks_unless_yes(
     before = snapshot(db)
     declined = CliRunner().invoke(app, ["reset", "--database-url", db.url], input="n\n")
     assert declined.exit_code == 1
-    assert "Delete everything in" in declined.stderr and "error: nothing deleted" in declined.stderr
+    assert "Delete everything in" in declined.stderr
+    assert "error: nothing deleted" in declined.stderr
     assert snapshot(db) == before
     done = cli("reset", "--yes", "--json")
     assert done.exit_code == 0, done.output

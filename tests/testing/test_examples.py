@@ -43,7 +43,8 @@ def test_consortium_lifecycle_example(
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
-    assert lines[0].startswith("inviter instance bcs-a-") and lines[0].endswith("is ready")
+    assert lines[0].startswith("inviter instance bcs-a-")
+    assert lines[0].endswith("is ready")
     assert lines[1] == "invitee sees the invitation to channel: waiting"
     assert lines[2] == f"members of channel: ['{invitee.name}']"
     assert lines[3:] == ["invitee quit: success", "consortium lifecycle done"]
