@@ -138,7 +138,10 @@ def test_mistakes_name_the_line(db: Database, server_key: ServerKey, text: str, 
 
 
 def test_what_was_applied_before_a_mistake_stays(db: Database, server_key: ServerKey) -> None:
-    text = f"accounts:\n  - name: acme-corp\n    password: Acme-Passw0rd\n    access_keys: [{{access_key: {AK}, secret_key: {SK}}}]\n"
+    text = (
+        "accounts:\n  - name: acme-corp\n    password: Acme-Passw0rd\n"
+        f"    access_keys: [{{access_key: {AK}, secret_key: {SK}}}]\n"
+    )
     _apply(db, server_key, text)
     clash = text.replace(SK, "X" + SK[1:])
     with pytest.raises(SeedError, match=r"seed.yaml:4: access key ACMEACCESSKEY0000001 exists with another secret key"):

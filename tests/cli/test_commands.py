@@ -52,7 +52,8 @@ def test_serve_help_shows_defaults_and_environment_variables() -> None:
     ):
         line = next(line for line in text.splitlines() if flag in line)
         block = text[text.index(line) : text.index(line) + 400]
-        assert env in block and f"default: ({default})" in block, (flag, block)
+        assert env in block, (flag, block)
+        assert f"default: ({default})" in block, (flag, block)
 
 
 def _commands_in_readme() -> list[list[str]]:

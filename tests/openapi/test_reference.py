@@ -100,7 +100,8 @@ def test_every_operation_documents_its_errors_and_one_example(reference: dict[st
     every = examples()
     for (_method, path), op in _operations(reference).items():
         example = every[op["operationId"]]
-        assert op["summary"] and op["description"], op["operationId"]
+        assert op["summary"], op["operationId"]
+        assert op["description"], op["operationId"]
         if path.startswith("/v2/"):
             codes = op["x-error-codes"]
             assert {"BCS.4010401", "BCS.4030403", "BCS.5000500"} <= set(codes), op["operationId"]
