@@ -13,7 +13,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from openbcs.cli import app
 from tests.support.servers import free_port
 
 OPENBCS = [sys.executable, "-m", "openbcs"]
@@ -28,18 +30,18 @@ def test_taken_port_fails_before_any_listening_line(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run(
-            [*OPENBCS, "serve", "--port", str(port), "--data-dir", str(tmp_path / "data")],
-            env=_env(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-    assert result.returncode == 1
-    assert result.stderr.strip() == f"error: cannot listen on 127.0.0.1:{port}: Address already in use"
-    assert "listening" not in result.stdout + result.stderr
+        result = CliRunner().invoke(app, ["serve", "--port", str(port), "--data-dir", str(tmp_path / "data")])
+    assert result.exit_code == 1
+    assert result.stderr == f"error: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+    assert "listening" not in result.output
     assert not (tmp_path / "data").exists()  # failed before touching the database
+
+
+def test_unknown_host_fails_before_any_listening_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["serve", "--host", "no-such-host.invalid", "--data-dir", str(tmp_path / "d")])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: cannot listen on no-such-host.invalid:8080: ")
+    assert not (tmp_path / "d").exists()
 
 
 @pytest.mark.slow

@@ -72,6 +72,18 @@ class SeedReport:
         return f"{len(self.changed)} change(s) ({done}); {self.unchanged} already as the file says"
 
 
+def _operation_state(session: Session, *, operation_id: str) -> Any:
+    """The operation's version, status and messages."""
+    query = select(Operation.version, Operation.status, Operation.messages).where(Operation.id == operation_id)
+    return session.execute(query).one()
+
+
+def _password_hash(session: Session, *, domain_id: str, user_name: str) -> str:
+    """The stored password hash of the account's own user."""
+    query = select(User.password_hash).where(User.domain_id == domain_id, User.name == user_name)
+    return session.scalars(query).one()
+
+
 class _Applier:
     def __init__(self, db: Database, located: Located, *, region: str, server_key: ServerKey) -> None:
         self.db = db
@@ -93,11 +105,7 @@ class _Applier:
     def finish(self, path: Path, operation_id: str) -> None:
         """Drive ``operation_id`` to its end (step time 0); a failed operation is a SeedError at ``path``."""
         for _ in range(10_000):
-            row = self.db.run_read(
-                lambda s: s.execute(
-                    select(Operation.version, Operation.status, Operation.messages).where(Operation.id == operation_id)
-                ).one()
-            )
+            row = self.db.run_read(_operation_state, operation_id=operation_id)
             if row.status not in ACTIVE:
                 if row.status != "finished":
                     raise self.located.error(path, f"operation {operation_id} {row.status}: {'; '.join(row.messages)}")
@@ -140,11 +148,7 @@ class _Applier:
             self.report.changed.append(f"account {spec.name}")
         else:
             domain_id = self.caller(spec.name, path).domain_id
-            stored = self.db.run_read(
-                lambda s: s.scalars(
-                    select(User.password_hash).where(User.domain_id == domain_id, User.name == spec.name)
-                ).one()
-            )
+            stored = self.db.run_read(_password_hash, domain_id=domain_id, user_name=spec.name)
             if verify_password(spec.password, stored):
                 self.report.unchanged += 1
             else:
