@@ -12,7 +12,7 @@ import typer
 from openbcs import migrations
 from openbcs.admin import seed as seeding
 from openbcs.admin import state
-from openbcs.cli.common import AsJson, DatabaseUrl, DataDir, describe, emit, fail, make_settings, open_database
+from openbcs.cli.common import AsJson, DatabaseUrl, DataDir, Yes, describe, emit, fail, make_settings, open_database
 from openbcs.kernel import errors
 from openbcs.kernel.keys import load_server_key
 
@@ -30,7 +30,7 @@ def db_upgrade(data_dir: DataDir = None, database_url: DatabaseUrl = None, as_js
 
 
 def reset(
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    yes: Yes = False,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
     as_json: AsJson = False,
@@ -85,7 +85,7 @@ def state_export(
 @state_app.command("import")
 def state_import(
     file: Annotated[Path, typer.Argument(help="A state document from 'openbcs state export'.", exists=True)],
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    yes: Yes = False,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
     as_json: AsJson = False,
