@@ -78,6 +78,7 @@ def test_first_command_serves_demo_accounts(tmp_path):
         first = _stop(process)
     exports = _exports(first)
     assert exports["OPENBCS_ENDPOINT"] == url
+    assert process.returncode == 0
     data = tmp_path / "openbcs-data"
     assert (data / "openbcs.db").exists()
     for name in ("openbcs.db", "server.key", "demo-credentials.json"):

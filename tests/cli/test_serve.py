@@ -88,7 +88,7 @@ def test_listening_line_then_stopped_line_and_seed(tmp_path: Path) -> None:
         )
         assert token.status_code == 201, token.text
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGTERM)  # as a service manager stops it (tests/test_serve.py sends SIGINT)
         _, err = process.communicate(timeout=30)
     lines = [line for line in err.splitlines() if line.startswith(("OpenBCS", "seed", "error"))]
     database = tmp_path / "data" / "openbcs.db"

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 import secrets
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -126,17 +127,32 @@ def _apply_seed(path: Path, settings: Settings, db: Database) -> None:
     typer.echo(f"seed {path}: {report.summary()}", err=True)
 
 
+class _Stopped(Exception):
+    """SIGINT or SIGTERM reached ``serve``: uvicorn has shut down (it re-raises the signal it stopped for)."""
+
+
+def _stopped(signum: int, _frame: object) -> None:
+    raise _Stopped(signum)
+
+
 def _run(settings: Settings, sock: socket.socket) -> None:
-    """Serve on the bound socket (uvicorn takes it by file descriptor, also for --workers) until a signal stops it."""
+    """Serve on the bound socket (uvicorn takes it by file descriptor, also for --workers) until SIGINT or SIGTERM."""
     import uvicorn
 
     common: dict[str, Any] = {"fd": sock.fileno(), "access_log": False, "log_level": "warning"}
-    if settings.workers > 1:
-        uvicorn.run("openbcs.app:create_app_from_env", factory=True, workers=settings.workers, **common)
-    else:
-        from openbcs.app import create_app
+    previous = {sig: signal.signal(sig, _stopped) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        if settings.workers > 1:
+            uvicorn.run("openbcs.app:create_app_from_env", factory=True, workers=settings.workers, **common)
+        else:
+            from openbcs.app import create_app
 
-        uvicorn.run(create_app(settings), **common)
+            uvicorn.run(create_app(settings), **common)
+    except _Stopped:
+        pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _print_demo(settings: Settings, db: Database, port: int) -> None:
