@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from openbcs.kernel.errors import CATALOG
 from openbcs.openapi import text
 
 HEADER = """\
@@ -129,10 +130,10 @@ def _section(method: str, path: str, op: dict[str, Any]) -> list[str]:
             lines += [f"Answer ({status}): {answer['description']}", ""]
     codes = op.get("x-error-codes")
     if codes:
-        lines += ["Errors:", "", "| HTTP | error_code | when |", "|---|---|---|"]
-        for status, answer in op["responses"].items():
-            for code, example in answer.get("content", {}).get("application/json", {}).get("examples", {}).items():
-                lines.append(f"| {status} | {code} | {example['summary']} |")
+        lines += ["Errors:", "", "| HTTP | error_code | error_msg | when |", "|---|---|---|---|"]
+        for code in codes:
+            entry = CATALOG[code]
+            lines.append(f"| {entry.status} | {code} | {entry.message} | {entry.when} |")
         lines.append("")
     elif path.startswith("/v3/"):
         lines += ['Errors: Keystone-shaped `{"error": {"code", "title", "message"}}` answers (401, 400).', ""]
