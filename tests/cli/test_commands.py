@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from openbcs import __version__
+from openbcs import __version__, migrations
 from openbcs.cli import app
 from openbcs.kernel.db import Database
 from tests.iam.helpers import run_cli
@@ -88,7 +88,7 @@ def test_errors_and_db_upgrade_as_json(cli: Callable[..., Result]) -> None:
             "when": codes[[c["error_code"] for c in codes].index("BCS.4010401")]["when"]} in codes  # fmt: skip
     upgraded = cli("db", "upgrade", "--json")
     assert upgraded.exit_code == 0, upgraded.output
-    assert json.loads(upgraded.stdout)["revision"] == "0007"
+    assert json.loads(upgraded.stdout)["revision"] == migrations.HEAD
 
 
 def test_commands_refuse_to_start_an_empty_database(tmp_path: Path) -> None:
