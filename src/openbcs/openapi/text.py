@@ -15,7 +15,8 @@ extensions (channel configuration history and Fabric blocks, `/healthz`, `/metri
 what the SDK sends. The `{project_id}` of the path must be the caller's own project (else `403 BCS.4030403`).
 
 **Errors** answer `{"error_code": "BCS.xxxxxxx", "error_msg": "..."}`; each operation lists every code it can
-answer with (`x-error-codes`), traced from the code. The IAM endpoints answer in Keystone's shape.
+answer with (`x-error-codes`), traced from the code. An unknown URL, or a method a path does not have, answers
+`404 BCS.4040404`. The IAM endpoints answer in Keystone's shape.
 
 **Asynchronous operations.** Calls that change instances, channels or memberships answer `operation_id` at once
 and finish later: poll `ListOpRecord` (`GET /v2/{project_id}/operation/record?operation_id=...`) until
