@@ -91,22 +91,23 @@ from sqlalchemy import Table, event, func, select
 from sqlalchemy.orm import Session
 
 from openbcs import migrations
+from openbcs.instances import service as blockchains
+from openbcs.network.models import Instance, Node, Organization
 from openbcs.channels import service as channels
+from openbcs.network.models import Channel, ChannelOrg, ChannelPeer, ConfigBlock
 from openbcs.consortium import service as consortium
 from openbcs.consortium import views as consortium_views
 from openbcs.consortium.models import Invitation
 from openbcs.consortium.schemas import QuitUnionFromMemberListRequestBody
-from openbcs.engine import engine as operations
-from openbcs.engine import kinds
-from openbcs.engine.models import Operation
-from openbcs.iam import passwords, signing
-from openbcs.iam import service as iam
-from openbcs.instances import service as blockchains
 from openbcs.kernel.clock import now_ns
 from openbcs.kernel.db import Database
+from openbcs.iam import passwords, signing
+from openbcs.iam import service as iam
 from openbcs.kernel.keys import ServerKey, load_server_key
+from openbcs.engine import kinds
+from openbcs.engine import engine as operations
+from openbcs.engine.models import Operation
 from openbcs.kernel.settings import Settings
-from openbcs.network.models import Channel, ChannelOrg, ChannelPeer, ConfigBlock, Instance, Node, Organization
 
 PASSWORD = "Bench-" + secrets.token_urlsafe(12)
 INVITER_ACCOUNTS = 4
