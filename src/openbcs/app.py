@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from openbcs import catalog, migrations
 from openbcs.certs import routes as cert_routes
 from openbcs.channels import routes as channel_routes
+from openbcs.console.install import install as install_console
 from openbcs.consortium import routes as consortium_routes
 from openbcs.engine.worker import OperationWorker
 from openbcs.events.retention import prune_forever
@@ -115,6 +116,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(monitoring_routes.router)
     if settings.metrics_port is None:
         app.include_router(monitoring_routes.metrics_router)
+    if settings.console_enabled:
+        install_console(app)  # last: its not-found page catches only what no other route under /console matched
     return app
 
 
