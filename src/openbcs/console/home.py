@@ -94,7 +94,9 @@ async def sign_in(request: Request, ctx: Context) -> Response:
                 }
             }
         )
-    except ValidationError:
+        if not all(values.values()):
+            raise ValueError("every field is needed")
+    except (ValidationError, ValueError):
         error = "Enter the account name, the user name (at most 64 characters each) and the password."
         return _sign_in_page(request, ctx, next_url=next_url, status=400, error=error, values=shown)
     password = body.auth.identity.password
