@@ -232,8 +232,9 @@ async def add_org(
     request: Request, ctx: Context, session: ConsoleSession, blockchain_id: str, form: CheckedForm
 ) -> Response:
     """Add a peer organisation with its peers."""
-    data = {"node_orgs": [{"name": forms.text(form, "name"), "node_count": forms.number(form, "node_count")}]}
-    return await _update(request, ctx, session, blockchain_id, data, "add-org")
+    org = {"name": forms.text(form, "name"), "node_count": forms.number(form, "node_count")}
+    forms.put(org, "pvc_name", forms.text(form, "pvc_name"))
+    return await _update(request, ctx, session, blockchain_id, {"node_orgs": [org]}, "add-org")
 
 
 @router.post("/instances/{blockchain_id}/orgs/delete", name="ConsoleDeleteOrg")
