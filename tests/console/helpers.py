@@ -17,8 +17,9 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
 
 
 def text_of(page: str) -> str:
-    """The page's text with tags dropped, entities decoded and whitespace squeezed."""
-    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page))).strip()
+    """The page's text with tags dropped (inline ones without a space), entities decoded, whitespace squeezed."""
+    inline = re.sub(r"</?(?:strong|em|span|a|code|b|i)\b[^>]*>", "", page)
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", inline))).strip()
 
 
 def field_errors(page: str) -> dict[str, str]:
@@ -91,7 +92,9 @@ class ConsoleUser:
     def follow(self, response: httpx.Response) -> httpx.Response:
         """The page a 303 leads to (where its flash message is shown)."""
         assert response.status_code == 303, response.text
-        return self.get(response.headers["location"])
+        page = self.get(response.headers["location"])
+        assert page.status_code in (200, 404), page.text
+        return page
 
     def cookie(self) -> str | None:
         return self.http.cookies.get("openbcs_console")

@@ -129,7 +129,9 @@ def test_peers_and_organisations_are_added_and_removed(console, tenant):
     assert tenant.nodes(bcs_id)["organization"]["peers"].keys() == set(peer_names(bcs_id, "organization", 4))
     tenant.wait(_started(console, console.post(f"{base}/peers", {"org": "organization", "node_count": "3"})))
     assert len(tenant.nodes(bcs_id)["organization"]["peers"]) == 3
-    tenant.wait(_started(console, console.post(f"{base}/orgs", {"name": "second", "node_count": "1", "pvc_name": "pvc-second"})))
+    tenant.wait(
+        _started(console, console.post(f"{base}/orgs", {"name": "second", "node_count": "1", "pvc_name": "pvc-second"}))
+    )
     assert sorted(tenant.nodes(bcs_id)) == ["organization", "second"]
     tenant.wait(_started(console, console.post(f"{base}/orgs/delete", {"org": "second", "node_count": "1"})))
     assert sorted(tenant.nodes(bcs_id)) == ["organization"]

@@ -234,7 +234,7 @@ async def add_org(
     """Add a peer organisation with its peers."""
     org = {"name": forms.text(form, "name"), "node_count": forms.number(form, "node_count")}
     forms.put(org, "pvc_name", forms.text(form, "pvc_name"))
-    return await _update(request, ctx, session, blockchain_id, {"node_orgs": [org]}, "add-org")
+    return await _update(request, ctx, session, blockchain_id, {"node_orgs": [org]}, "orgs")
 
 
 @router.post("/instances/{blockchain_id}/orgs/delete", name="ConsoleDeleteOrg")
@@ -244,7 +244,8 @@ async def delete_org(
     """Delete a peer organisation (its peers with it)."""
     org = forms.text(form, "org")
     data = {"node_orgs": [{"name": org, "node_count": forms.number(form, "node_count")}], "is_delete_org": True}
-    return await _update(request, ctx, session, blockchain_id, data, f"peers-{org}")
+    # Shown above the organisations: the deleted one's own panel may be gone when the page comes back.
+    return await _update(request, ctx, session, blockchain_id, data, "orgs")
 
 
 @router.get("/instances/{blockchain_id}/delete", name="ConsoleConfirmDeleteInstance")
