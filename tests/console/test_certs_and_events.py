@@ -77,7 +77,8 @@ def test_user_certificates_are_issued_frozen_and_unfrozen(console, tenant, db):
     bcs_id = tenant.create_instance(create_body("bcs-users"))
     base = f"/console/instances/{bcs_id}/certificates"
     issued = console.post(f"{base}/users", {"org": DEFAULT_ORG, "user_name": "bobby1", "security_mode": "on"})
-    assert issued.status_code == 200 and issued.headers["content-type"] == "application/zip"
+    assert issued.status_code == 200
+    assert issued.headers["content-type"] == "application/zip"
     assert f"msp/signcerts/bobby1@{DEFAULT_ORG}-cert.pem" in _files(issued.content)
     assert _user_certs(db, "bobby1") == [("bobby1", False)]
     assert 'data-user="bobby1"' in console.get(base).text
@@ -125,7 +126,8 @@ def test_overview_and_operations(console, tenant, db):
     text = text_of(page.text)
     assert "2 / 5 instances used of the quota" in text
     assert f'href="/console/instances/{first}"' in page.text
-    assert 'data-testid="no-running"' in page.text and 'data-running="false"' in page.text
+    assert 'data-testid="no-running"' in page.text
+    assert 'data-running="false"' in page.text
     records = tenant.records()
     listing = console.get("/console/operations")
     for record in records:

@@ -42,10 +42,12 @@ def test_a_channel_is_created_filled_emptied_and_deleted(console, tenant, db):
     _run(console, tenant, console.post(f"{page}/orgs/remove", {"org": ["org1", "org2"]}), "remove-orgs")
     assert tenant.channel(bcs_id, "trade")["peers"] == {}
     confirm = console.get(f"{page}/delete")
-    assert confirm.status_code == 200 and "This cannot be undone." in text_of(confirm.text)
+    assert confirm.status_code == 200
+    assert "This cannot be undone." in text_of(confirm.text)
     response = console.post(f"{page}/delete")
-    assert response.status_code == 303 and response.headers["location"] == base
-    ((kind, _form, text),) = flashes(console.follow(response).text)
+    assert response.status_code == 303
+    assert response.headers["location"] == base
+    ((_kind, _form, text),) = flashes(console.follow(response).text)
     tenant.wait(STARTED.search(text).group(1))
     assert [c["name"] for c in tenant.channels(bcs_id)] == [CHANNEL]
     assert console.get(page).status_code == 404

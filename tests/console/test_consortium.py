@@ -58,9 +58,13 @@ def test_invite_accept_members_quit(client, make_account, console_of, db):
     assert [m["status"] for m in c.inviter.members()] == ["joined"]
     sent = inviter.get("/console/consortium").text
     assert f'data-invitation="{c.invitee.name}/{CHANNEL}"' in sent
-    assert "Clean up" not in sent and "Withdraw" not in sent  # a joined member cannot be deleted
+    assert "Clean up" not in sent
+    assert "Withdraw" not in sent
     mine = invitee.get("/console/consortium").text
-    quit_link = f"/console/consortium/quit?inviter_bcs_id={c.inviter_bcs_id}&amp;channel={CHANNEL}&amp;invitee_bcs_id={c.invitee_bcs_id}"
+    quit_link = (
+        f"/console/consortium/quit?inviter_bcs_id={c.inviter_bcs_id}"
+        f"&amp;channel={CHANNEL}&amp;invitee_bcs_id={c.invitee_bcs_id}"
+    )
     assert quit_link in mine
     confirm = invitee.get(quit_link.replace("&amp;", "&"))
     assert confirm.status_code == 200

@@ -118,7 +118,8 @@ def test_invitee_form_is_prefilled_from_the_invitation(client, make_account, con
 def _started(console, response) -> str:
     assert response.status_code == 303, response.text
     shown = flashes(console.follow(response).text)
-    assert len(shown) == 1 and shown[0][0] == "info", shown
+    assert len(shown) == 1, shown
+    assert shown[0][0] == "info", shown
     return STARTED.search(shown[0][2]).group(1)
 
 
@@ -160,7 +161,8 @@ def test_delete_asks_first_then_deletes(console, tenant):
     assert f'action="/console/instances/{bcs_id}/delete"' in confirm.text
     assert tenant.instance_ids() == [bcs_id]  # asking changed nothing
     response = console.post(f"/console/instances/{bcs_id}/delete")
-    assert response.status_code == 303 and response.headers["location"] == "/console/"
+    assert response.status_code == 303
+    assert response.headers["location"] == "/console/"
     operation_id = re.search(r"operation (BCSSVC01-\d{2}-\d{19})", flashes(console.follow(response).text)[0][2]).group(
         1
     )

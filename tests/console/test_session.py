@@ -25,12 +25,14 @@ def test_sign_in_keeps_an_iam_token_in_a_strict_httponly_cookie(client, tenant, 
     cookie = next(c for c in response.headers.get_list("set-cookie") if c.startswith("openbcs_console="))
     attributes = {part.strip().split("=")[0].lower() for part in cookie.split(";")[1:]}
     assert {"httponly", "samesite", "path", "max-age"} <= attributes
-    assert "samesite=strict" in cookie.lower() and "path=/console" in cookie.lower()
+    assert "samesite=strict" in cookie.lower()
+    assert "path=/console" in cookie.lower()
     assert "secure" not in attributes  # plain HTTP here; see the TLS test
     # The session is an API token: the same one the API accepts.
     token = user.cookie()
     api = client.get(f"/v2/{tenant.project_id}/blockchains", headers={"X-Auth-Token": token})
-    assert api.status_code == 200 and api.json() == {"blockchains": [], "count": 0}
+    assert api.status_code == 200
+    assert api.json() == {"blockchains": [], "count": 0}
     page = user.get("/console/")
     assert page.status_code == 200
     assert f'data-testid="account">{tenant.name}</strong>' in page.text
@@ -196,11 +198,14 @@ def test_unknown_console_urls_get_the_not_found_page(console):
 def test_static_assets_are_served_from_the_package(client):
     css = client.get("/console/static/console.css")
     js = client.get("/console/static/console.js")
-    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
-    assert js.status_code == 200 and "data-refresh" in js.text
+    assert css.status_code == 200
+    assert css.headers["content-type"].startswith("text/css")
+    assert js.status_code == 200
+    assert "data-refresh" in js.text
     # Nothing is fetched from elsewhere: every asset the pages reference is one of ours.
     page = client.get("/console/sign-in").text
-    assert "http://" not in page and "https://" not in page
+    assert "http://" not in page
+    assert "https://" not in page
 
 
 def test_the_console_can_be_turned_off(settings):

@@ -157,7 +157,12 @@ async def freeze(
         if exc.error.code == errors.INSTANCE_NOT_FOUND.code:
             raise
         return back_with_error(request, _page(blockchain_id), exc, form="users")
-    return redirect(request, _page(blockchain_id), text=f"{changed} certificate(s) of {user} {'frozen' if action == 'freeze' else 'unfrozen'}.", form="users")
+    return redirect(
+        request,
+        _page(blockchain_id),
+        text=f"{changed} certificate(s) of {user} {'frozen' if action == 'freeze' else 'unfrozen'}.",
+        form="users",
+    )
 
 
 @router.get("/instances/{blockchain_id}/events", name="ConsoleEvents")
