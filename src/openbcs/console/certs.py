@@ -107,8 +107,6 @@ async def sdk_configuration(
             sdk_config.sdk_config, project_id=session.caller.project_id, blockchain_id=blockchain_id, body=body
         )
     except errors.BCSError as exc:
-        if exc.error.code == errors.INSTANCE_NOT_FOUND.code:
-            raise
         return back_with_error(request, _page(blockchain_id), exc, form="sdk-config")
     return _zip(archive)
 
@@ -129,8 +127,6 @@ async def issue_user_cert(
             server_key=ctx.server_key,
         )
     except errors.BCSError as exc:
-        if exc.error.code == errors.INSTANCE_NOT_FOUND.code:
-            raise
         return back_with_error(request, _page(blockchain_id), exc, form="users")
     return _zip(archive)
 
@@ -154,8 +150,6 @@ async def freeze(
             frozen=action == "freeze",
         )
     except errors.BCSError as exc:
-        if exc.error.code == errors.INSTANCE_NOT_FOUND.code:
-            raise
         return back_with_error(request, _page(blockchain_id), exc, form="users")
     return redirect(
         request,

@@ -5,9 +5,9 @@ configuration history (blocks, signers, verification). Each action is the API ca
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
@@ -23,7 +23,8 @@ from openbcs.channels.schemas import (
 from openbcs.console import forms
 from openbcs.console.pages import PREFIX, ConsoleRoute, back_with_error, redirect, render
 from openbcs.console.session import CheckedForm, ConsoleSession
-from openbcs.http.context import Context
+from openbcs.console.session import Session as Session_
+from openbcs.http.context import Context, ServerContext
 from openbcs.instances import views as instance_views
 from openbcs.instances.schemas import BasicInfo, PeerInfo
 from openbcs.kernel import errors
@@ -59,51 +60,53 @@ def _url(blockchain_id: str, channel: str = "") -> str:
     return f"{base}/channels/{channel}" if channel else base
 
 
-async def _start(
-    request: Request,
-    ctx: Context,
-    session: ConsoleSession,
-    *,
-    back: str,
-    form_id: str,
-    call: Any,
-    model: type[BaseModel] | None,
-    data: dict[str, Any] | None = None,
-    done: str | None = None,
-    **kwargs: Any,
-) -> Response:
-    """Parse ``data`` as ``model`` (the API's body) and run the channel service ``call``; back to ``back`` with the
-    operation id (at ``done``, if given) or the API's refusal next to the form."""
-    try:
-        if model is not None:
-            kwargs["body"] = forms.api_body(model, data or {})
-        operation_id = await ctx.db.write(call, project_id=session.caller.project_id, **kwargs)
-    except errors.BCSError as exc:
-        if exc.error.code in GONE:
-            raise
-        return back_with_error(request, back, exc, form=form_id)
-    if done is not None:
-        return redirect(request, done, text=f"Started operation {operation_id}.")
-    return redirect(request, back, text=f"Started operation {operation_id}.", form=form_id)
+@dataclass(frozen=True)
+class _Target:
+    """The request, the signed-in caller and the instance (and channel) a channel form acts on."""
+
+    request: Request
+    ctx: ServerContext
+    session: Session_
+    blockchain_id: str
+    channel_name: str
+
+    async def start(
+        self, form_id: str, call: Any, model: type[BaseModel] | None, data: Any = None, *, in_path: bool = True
+    ) -> Response:
+        """Parse ``data`` as ``model`` (the API's body) and run the channel service ``call`` as the API route does
+        (``in_path``: the route names the channel in its path); back to the page with the operation id or the
+        API's refusal next to the form. A deleted channel's instance page is where its answer goes."""
+        back = _url(self.blockchain_id, self.channel_name)
+        kwargs: dict[str, Any] = {"project_id": self.session.caller.project_id, "blockchain_id": self.blockchain_id}
+        if in_path and self.channel_name:
+            kwargs["channel_name"] = self.channel_name
+        try:
+            if model is not None:
+                kwargs["body"] = forms.api_body(model, data)
+            operation_id = await self.ctx.db.write(call, **kwargs)
+        except errors.BCSError as exc:
+            return back_with_error(self.request, back, exc, form=form_id, gone=GONE)
+        text = f"Started operation {operation_id}."
+        if call is service.delete_channel:
+            return redirect(self.request, _url(self.blockchain_id), text=text)
+        return redirect(self.request, back, text=text, form=form_id)
+
+
+async def _target(request: Request, ctx: Context, session: ConsoleSession, blockchain_id: str) -> _Target:
+    # The channel only from the path (the create route has none), never from a query string.
+    return _Target(request, ctx, session, blockchain_id, str(request.path_params.get("channel_name", "")))
+
+
+Target = Annotated[_Target, Depends(_target)]
 
 
 @router.post("/instances/{blockchain_id}/channels", name="ConsoleCreateChannel")
-async def create_channel(
-    request: Request, ctx: Context, session: ConsoleSession, blockchain_id: str, form: CheckedForm
-) -> Response:
+async def create_channel(target: Target, form: CheckedForm) -> Response:
     """BatchCreateChannels of one channel."""
     entry = {"channel_name": forms.text(form, "channel_name")}
     forms.put(entry, "channel_description", forms.text(form, "channel_description"))
-    return await _start(
-        request,
-        ctx,
-        session,
-        back=_url(blockchain_id),
-        form_id="create-channel",
-        call=service.batch_create,
-        model=BatchCreateChannelsRequestBody,
-        data={"channels": [entry]},
-        blockchain_id=blockchain_id,
+    return await target.start(
+        "create-channel", service.batch_create, BatchCreateChannelsRequestBody, {"channels": [entry]}
     )
 
 
@@ -121,66 +124,26 @@ async def channel(
 
 
 @router.post("/instances/{blockchain_id}/channels/{channel_name}/peers", name="ConsoleAddChannelPeers")
-async def add_peers(
-    request: Request, ctx: Context, session: ConsoleSession, blockchain_id: str, channel_name: str, form: CheckedForm
-) -> Response:
+async def add_peers(target: Target, form: CheckedForm) -> Response:
     """BatchAddPeersToChannel: ``count`` more peers of one organisation (its first join brings it into the
     channel's configuration)."""
-    data = {
-        "channel_peers": [
-            {"channel_name": channel_name, "peers": {forms.text(form, "org"): forms.number(form, "count")}}
-        ]
-    }
-    return await _start(
-        request,
-        ctx,
-        session,
-        back=_url(blockchain_id, channel_name),
-        form_id="add-peers",
-        call=service.add_peers,
-        model=BatchAddPeersToChannelRequestBody,
-        data=data,
-        blockchain_id=blockchain_id,
-    )
+    peers = {forms.text(form, "org"): forms.number(form, "count")}
+    data = {"channel_peers": [{"channel_name": target.channel_name, "peers": peers}]}
+    return await target.start("add-peers", service.add_peers, BatchAddPeersToChannelRequestBody, data, in_path=False)
 
 
 @router.post("/instances/{blockchain_id}/channels/{channel_name}/peers/remove", name="ConsoleRemoveChannelPeers")
-async def remove_peers(
-    request: Request, ctx: Context, session: ConsoleSession, blockchain_id: str, channel_name: str, form: CheckedForm
-) -> Response:
+async def remove_peers(target: Target, form: CheckedForm) -> Response:
     """BatchRemovePeersFromChannel: some (never all) peers of one organisation leave the channel."""
     data = {"org_name": forms.text(form, "org"), "peers": forms.number(form, "peers")}
-    return await _start(
-        request,
-        ctx,
-        session,
-        back=_url(blockchain_id, channel_name),
-        form_id="remove-peers",
-        call=service.remove_peers,
-        model=BatchRemovePeersFromChannelRequestBody,
-        data=data,
-        blockchain_id=blockchain_id,
-        channel_name=channel_name,
-    )
+    return await target.start("remove-peers", service.remove_peers, BatchRemovePeersFromChannelRequestBody, data)
 
 
 @router.post("/instances/{blockchain_id}/channels/{channel_name}/orgs/remove", name="ConsoleRemoveChannelOrgs")
-async def remove_orgs(
-    request: Request, ctx: Context, session: ConsoleSession, blockchain_id: str, channel_name: str, form: CheckedForm
-) -> Response:
+async def remove_orgs(target: Target, form: CheckedForm) -> Response:
     """BatchRemoveOrgsFromChannel: the chosen organisations leave the channel with their peers."""
-    return await _start(
-        request,
-        ctx,
-        session,
-        back=_url(blockchain_id, channel_name),
-        form_id="remove-orgs",
-        call=service.remove_orgs,
-        model=BatchRemoveOrgsFromChannelRequestBody,
-        data={"org_names": forms.chosen(form, "org")},
-        blockchain_id=blockchain_id,
-        channel_name=channel_name,
-    )
+    data = {"org_names": forms.chosen(form, "org")}
+    return await target.start("remove-orgs", service.remove_orgs, BatchRemoveOrgsFromChannelRequestBody, data)
 
 
 @router.get("/instances/{blockchain_id}/channels/{channel_name}/delete", name="ConsoleConfirmDeleteChannel")
@@ -197,19 +160,6 @@ async def confirm_delete(
 
 
 @router.post("/instances/{blockchain_id}/channels/{channel_name}/delete", name="ConsoleDeleteChannel")
-async def delete_channel(
-    request: Request, ctx: Context, session: ConsoleSession, blockchain_id: str, channel_name: str, form: CheckedForm
-) -> Response:
+async def delete_channel(target: Target, _form: CheckedForm) -> Response:
     """DeleteChannel (only an empty channel can be deleted: the API's refusal says so)."""
-    return await _start(
-        request,
-        ctx,
-        session,
-        back=_url(blockchain_id, channel_name),
-        form_id="delete-channel",
-        call=service.delete_channel,
-        model=None,
-        done=_url(blockchain_id),
-        blockchain_id=blockchain_id,
-        channel_name=channel_name,
-    )
+    return await target.start("delete-channel", service.delete_channel, None)

@@ -83,7 +83,7 @@ async def _act(request: Request, ctx: Context, session: ConsoleSession, form_id:
     try:
         outcome = await ctx.db.write(call, caller=session.caller, body=body)
     except errors.BCSError as exc:
-        return back_with_error(request, PAGE, exc, form=form_id)
+        return back_with_error(request, PAGE, exc, form=form_id, gone=())
     text = f"Started operation {outcome}." if isinstance(outcome, str) else "Done."
     return redirect(request, PAGE, text=text, form=form_id)
 
@@ -101,7 +101,7 @@ async def invite(request: Request, ctx: Context, session: ConsoleSession, form: 
     try:
         body = _parse(BatchInviteMembersToChannelRequestBody, data)
     except errors.BCSError as exc:
-        return back_with_error(request, PAGE, exc, form="invite")
+        return back_with_error(request, PAGE, exc, form="invite", gone=())
     return await _act(request, ctx, session, "invite", service.invite, body)
 
 
@@ -146,7 +146,7 @@ async def answer(request: Request, ctx: Context, session: ConsoleSession, form: 
         data = await ctx.db.read(_answer_body, caller=session.caller, form=form)
         body = _parse(HandleNotificationRequestBody, data)
     except errors.BCSError as exc:
-        return back_with_error(request, PAGE, exc, form="inbox")
+        return back_with_error(request, PAGE, exc, form="inbox", gone=())
     return await _act(request, ctx, session, "inbox", service.handle, body)
 
 
@@ -164,7 +164,7 @@ async def withdraw(request: Request, ctx: Context, session: ConsoleSession, form
     try:
         body = _parse(DeleteMemberInviteRequestBody, data)
     except errors.BCSError as exc:
-        return back_with_error(request, PAGE, exc, form="sent")
+        return back_with_error(request, PAGE, exc, form="sent", gone=())
     return await _act(request, ctx, session, "sent", service.delete_invitations, body)
 
 
@@ -227,6 +227,6 @@ async def quit_consortium(request: Request, ctx: Context, session: ConsoleSessio
         invitee_bcs_id=forms.text(form, "invitee_bcs_id"),
     )
     if member is None:
-        return back_with_error(request, PAGE, errors.BCSError(errors.MEMBERSHIP_NOT_FOUND), form="belonging")
+        return back_with_error(request, PAGE, errors.BCSError(errors.MEMBERSHIP_NOT_FOUND), form="belonging", gone=())
     body = _parse(QuitUnionFromMemberListRequestBody, _quit_body(member, session.caller))
     return await _act(request, ctx, session, "belonging", service.quit_consortium, body)

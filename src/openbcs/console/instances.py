@@ -211,8 +211,6 @@ async def _update(
             service.update, project_id=session.caller.project_id, blockchain_id=blockchain_id, body=body
         )
     except errors.BCSError as exc:
-        if exc.error.code == errors.INSTANCE_NOT_FOUND.code:
-            raise
         return back_with_error(request, url, exc, form=form_id)
     return redirect(request, url, text=f"Started operation {operation_id}.", form=form_id)
 
@@ -268,7 +266,5 @@ async def delete_instance(
             service.delete, project_id=session.caller.project_id, blockchain_id=blockchain_id, flags={}
         )
     except errors.BCSError as exc:
-        if exc.error.code == errors.INSTANCE_NOT_FOUND.code:
-            raise
         return back_with_error(request, f"{PREFIX}/instances/{blockchain_id}", exc, form="delete")
     return redirect(request, f"{PREFIX}/", text=f"Deleting the instance: operation {operation_id}.")

@@ -132,8 +132,19 @@ def redirect(
     return response
 
 
-def back_with_error(request: Request, url: str, exc: errors.BCSError, *, form: str, field: str = "") -> Response:
-    """Back to the page of an inline form, its error (the API's code and message) shown next to it."""
+def back_with_error(
+    request: Request,
+    url: str,
+    exc: errors.BCSError,
+    *,
+    form: str,
+    field: str = "",
+    gone: tuple[str, ...] = (errors.INSTANCE_NOT_FOUND.code,),
+) -> Response:
+    """Back to the page of an inline form, its error (the API's code and message) shown next to it; an error in
+    ``gone`` (the page's own instance is not the caller's) is raised again, for the not-found page."""
+    if exc.error.code in gone:
+        raise exc
     return redirect(request, url, text=f"{exc.message} ({exc.error.code})", kind="error", form=form, field=field)
 
 
