@@ -21,6 +21,18 @@ def _outcome(user, response, form_id):
     return kind, text
 
 
+def _answer(user, c, answer, **extra):
+    """The inbox's accept or reject form for the consortium's notification."""
+    form = {"invitor_bcs_id": c.inviter_bcs_id, "channel": CHANNEL, "answer": answer, **extra}
+    return _outcome(user, user.post("/console/consortium/answer", form), "inbox")
+
+
+def _quit(user, c):
+    """The quit confirmation's form for the consortium's membership."""
+    form = {"inviter_bcs_id": c.inviter_bcs_id, "channel": CHANNEL, "invitee_bcs_id": c.invitee_bcs_id}
+    return _outcome(user, user.post("/console/consortium/quit", form), "belonging")
+
+
 def test_invite_accept_members_quit(client, make_account, console_of, db):
     c = setup_consortium(client, make_account, invite=False)
     inviter, invitee = console_of(c.inviter), console_of(c.invitee)
@@ -37,20 +49,7 @@ def test_invite_accept_members_quit(client, make_account, console_of, db):
     inbox = invitee.get("/console/consortium").text
     assert f'data-notification="{c.inviter_bcs_id}/{CHANNEL}"' in inbox
     assert f"Join with instance {c.invitee_bcs_name}" in text_of(inbox)
-    kind, text = _outcome(
-        invitee,
-        invitee.post(
-            "/console/consortium/answer",
-            {
-                "invitor_bcs_id": c.inviter_bcs_id,
-                "channel": CHANNEL,
-                "invitee_bcs_id": c.invitee_bcs_id,
-                "answer": "agree",
-                "org": DEFAULT_ORG,
-            },
-        ),
-        "inbox",
-    )
+    kind, text = _answer(invitee, c, "agree", invitee_bcs_id=c.invitee_bcs_id, org=DEFAULT_ORG)
     assert kind == "info"
     c.invitee.wait(STARTED.search(text).group(1))
     assert invitation_row(db)["status"] == "joined"
@@ -72,14 +71,7 @@ def test_invite_accept_members_quit(client, make_account, console_of, db):
     assert f"leave channel {CHANNEL} of {c.inviter.name}'s consortium instance {c.inviter_bcs_name}" in effects
     assert f"Your organisation(s) {DEFAULT_ORG} leave the channel with their peers" in effects
     assert invitation_row(db)["status"] == "joined"  # asking changed nothing
-    kind, text = _outcome(
-        invitee,
-        invitee.post(
-            "/console/consortium/quit",
-            {"inviter_bcs_id": c.inviter_bcs_id, "channel": CHANNEL, "invitee_bcs_id": c.invitee_bcs_id},
-        ),
-        "belonging",
-    )
+    kind, text = _quit(invitee, c)
     assert kind == "info"
     c.invitee.wait(STARTED.search(text).group(1))
     assert invitation_row(db)["status"] == "quit"
@@ -108,13 +100,7 @@ def test_reject_and_withdraw(client, make_account, make_tenant, console_of, db):
     c = setup_consortium(client, make_account, invitee_instance=False)
     invitee = console_of(c.invitee)
     assert "Create a member instance" in invitee.get("/console/consortium").text  # no instance to accept with yet
-    kind, _ = _outcome(
-        invitee,
-        invitee.post(
-            "/console/consortium/answer", {"invitor_bcs_id": c.inviter_bcs_id, "channel": CHANNEL, "answer": "reject"}
-        ),
-        "inbox",
-    )
+    kind, _ = _answer(invitee, c, "reject")
     assert kind == "info"
     assert invitation_row(db)["status"] == "reject"
     third = make_tenant()
@@ -158,19 +144,7 @@ def test_refusals_are_the_apis_and_change_nothing(client, make_account, console_
         "Invalid Parameter invited_userinfo : List should have at least 1 item after validation, not 0 (BCS.4006014)",
     )
     invitee = console_of(c.invitee)
-    kind, text = _outcome(
-        invitee,
-        invitee.post(
-            "/console/consortium/answer",
-            {
-                "invitor_bcs_id": c.inviter_bcs_id,
-                "channel": CHANNEL,
-                "invitee_bcs_id": c.invitee_bcs_id,
-                "answer": "agree",
-            },
-        ),
-        "inbox",
-    )
+    kind, text = _answer(invitee, c, "agree", invitee_bcs_id=c.invitee_bcs_id)
     api = c.invitee.handle(c.agree_body(invited_orgs=[]))
     assert (kind, text) == ("error", f"{api.json()['error_msg']} ({api.json()['error_code']})")
     # Quitting a membership that is not joined: there is none to confirm or quit.
@@ -180,13 +154,6 @@ def test_refusals_are_the_apis_and_change_nothing(client, make_account, console_
         ).status_code
         == 404
     )
-    kind, text = _outcome(
-        invitee,
-        invitee.post(
-            "/console/consortium/quit",
-            {"inviter_bcs_id": c.inviter_bcs_id, "channel": CHANNEL, "invitee_bcs_id": c.invitee_bcs_id},
-        ),
-        "belonging",
-    )
+    kind, text = _quit(invitee, c)
     assert (kind, text) == ("error", "Operation failed. The consortium membership does not exist. (BCS.4001061)")
     assert snapshot(db) == before

@@ -5,11 +5,12 @@ an instance's events and alarms."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from openbcs.certs import sdk_config, service
 from openbcs.certs.archives import Archive
@@ -25,6 +26,7 @@ from openbcs.kernel import errors
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute)
 EVENT_WINDOWS = {"60": "the last hour", "1440": "the last day", "10080": "the last week"}
 EVENTS_SHOWN = 200
+FROZEN = {"freeze": "frozen", "unfreeze": "unfrozen"}
 
 
 @dataclass(frozen=True)
@@ -111,24 +113,47 @@ async def sdk_configuration(
     return _zip(archive)
 
 
+async def _for_user(
+    request: Request,
+    ctx: Context,
+    session: ConsoleSession,
+    blockchain_id: str,
+    form: FormData,
+    call: Any,
+    **kwargs: Any,
+) -> Any:
+    """Run a user-certificate service function for the form's organisation and user, as the API route does; its
+    result, or (refused) the page again with the API's message next to the users' forms."""
+    try:
+        return await ctx.db.write(
+            call,
+            project_id=session.caller.project_id,
+            blockchain_id=blockchain_id,
+            org_name=forms.text(form, "org"),
+            user_name=forms.text(form, "user_name"),
+            **kwargs,
+        )
+    except errors.BCSError as exc:
+        return back_with_error(request, _page(blockchain_id), exc, form="users")
+
+
 @router.post("/instances/{blockchain_id}/certificates/users", name="ConsoleIssueUserCert")
 async def issue_user_cert(
     request: Request, ctx: Context, session: ConsoleSession, blockchain_id: str, form: CheckedForm
 ) -> Response:
     """CreateBlockchainCertByUserName: a user's certificate and key, as a zip."""
-    try:
-        archive = await ctx.db.write(
-            service.issue_user_cert,
-            project_id=session.caller.project_id,
-            blockchain_id=blockchain_id,
-            org_name=forms.text(form, "org"),
-            user_name=forms.text(form, "user_name"),
-            security_mode=forms.checked(form, "security_mode"),
-            server_key=ctx.server_key,
-        )
-    except errors.BCSError as exc:
-        return back_with_error(request, _page(blockchain_id), exc, form="users")
-    return _zip(archive)
+    mode = forms.checked(form, "security_mode")
+    outcome = await _for_user(
+        request,
+        ctx,
+        session,
+        blockchain_id,
+        form,
+        service.issue_user_cert,
+        security_mode=mode,
+        server_key=ctx.server_key,
+    )
+    return outcome if isinstance(outcome, Response) else _zip(outcome)
 
 
 @router.post("/instances/{blockchain_id}/certificates/users/{action}", name="ConsoleFreezeUserCert")
@@ -136,27 +161,16 @@ async def freeze(
     request: Request, ctx: Context, session: ConsoleSession, blockchain_id: str, action: str, form: CheckedForm
 ) -> Response:
     """FreezeCert / UnfreezeCert of all of a user's certificates (their serials enter or leave the org's CRL)."""
-    if action not in ("freeze", "unfreeze"):
+    if action not in FROZEN:
         raise errors.BCSError(errors.NOT_FOUND)
-    user = forms.text(form, "user_name")
-    try:
-        changed = await ctx.db.write(
-            service.set_frozen,
-            project_id=session.caller.project_id,
-            blockchain_id=blockchain_id,
-            org_name=forms.text(form, "org"),
-            user_name=user,
-            upload=None,
-            frozen=action == "freeze",
-        )
-    except errors.BCSError as exc:
-        return back_with_error(request, _page(blockchain_id), exc, form="users")
-    return redirect(
-        request,
-        _page(blockchain_id),
-        text=f"{changed} certificate(s) of {user} {'frozen' if action == 'freeze' else 'unfrozen'}.",
-        form="users",
+    frozen = action == "freeze"
+    outcome = await _for_user(
+        request, ctx, session, blockchain_id, form, service.set_frozen, upload=None, frozen=frozen
     )
+    if isinstance(outcome, Response):
+        return outcome
+    text = f"{outcome} certificate(s) of {forms.text(form, 'user_name')} {FROZEN[action]}."
+    return redirect(request, _page(blockchain_id), text=text, form="users")
 
 
 @router.get("/instances/{blockchain_id}/events", name="ConsoleEvents")

@@ -110,17 +110,21 @@ async def create_channel(target: Target, form: CheckedForm) -> Response:
     )
 
 
+async def _show(
+    request: Request, ctx: Context, session: Session_, blockchain_id: str, channel_name: str, template: str, title: str
+) -> Response:
+    page = await ctx.db.read(
+        channel_page, project_id=session.caller.project_id, blockchain_id=blockchain_id, channel_name=channel_name
+    )
+    return render(request, template, session, title=title, page=page, blockchain_id=blockchain_id)
+
+
 @router.get("/instances/{blockchain_id}/channels/{channel_name}", name="ConsoleChannel")
 async def channel(
     request: Request, ctx: Context, session: ConsoleSession, blockchain_id: str, channel_name: str
 ) -> Response:
     """A channel: organisations and peers, forms to change them, and its configuration history."""
-    page = await ctx.db.read(
-        channel_page, project_id=session.caller.project_id, blockchain_id=blockchain_id, channel_name=channel_name
-    )
-    return render(
-        request, "channel.html", session, title=f"Channel {channel_name}", page=page, blockchain_id=blockchain_id
-    )
+    return await _show(request, ctx, session, blockchain_id, channel_name, "channel.html", f"Channel {channel_name}")
 
 
 @router.post("/instances/{blockchain_id}/channels/{channel_name}/peers", name="ConsoleAddChannelPeers")
@@ -151,12 +155,8 @@ async def confirm_delete(
     request: Request, ctx: Context, session: ConsoleSession, blockchain_id: str, channel_name: str
 ) -> Response:
     """What deleting the channel does, and the button that does it."""
-    page = await ctx.db.read(
-        channel_page, project_id=session.caller.project_id, blockchain_id=blockchain_id, channel_name=channel_name
-    )
-    return render(
-        request, "channel_delete.html", session, title=f"Delete {channel_name}", page=page, blockchain_id=blockchain_id
-    )
+    title = f"Delete {channel_name}"
+    return await _show(request, ctx, session, blockchain_id, channel_name, "channel_delete.html", title)
 
 
 @router.post("/instances/{blockchain_id}/channels/{channel_name}/delete", name="ConsoleDeleteChannel")
