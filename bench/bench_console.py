@@ -89,6 +89,7 @@ def _more_operations(seeder: Seeder, tenant: Tenant, owned: list[tuple[str, str]
 
 
 def body(run: Run) -> None:
+    run.args.connections = 1  # one request at a time: latency is a page's time in the server, not a queue's
     instances, operations = (SMOKE_INSTANCES, SMOKE_OPERATIONS) if run.smoke else (INSTANCES, OPERATIONS)
     settings = Settings(data_dir=run.tmp / "data")
     settings.data_dir.mkdir(parents=True)
@@ -97,7 +98,7 @@ def body(run: Run) -> None:
     key = load_server_key(settings)
     (tenant,) = Seeder(db, key).accounts(["console-bench"])
     db.run_write(quotas.set_instance_quota, domain_id=tenant.domain_id, instances=instances)
-    run.report.header(run.settings("1 connection per page run, uvicorn --workers 1, SQLite"))
+    run.report.header(run.settings("uvicorn --workers 1, SQLite"))
     port = free_port()
     cmd = serve_command(settings.data_dir, port, extra=["--operation-step-seconds", "0"])
     with running("OpenBCS", cmd, env=run.env, log=run.tmp / "openbcs.log", port=port, health="/healthz") as server:
@@ -144,7 +145,7 @@ def _measure_pages(
         ("consortium", "/console/consortium", "Invite tenants", f"{v2}/members"),
         ("create form", "/console/instances/new", "Resource password", None),
     ]
-    load = {**run.load(), "connections": 1}
+    load = run.load()
     measured: list[tuple[Measurement, Measurement | None]] = []
     for label, path, marker, api_path in pages:
         status, answer, _ = http_call(server.port, "GET", path, cookie)

@@ -51,12 +51,9 @@ def consortium_page(session: Session, *, caller: Caller) -> ConsortiumPage:
     """The API's ListMembers and ListNotifications of the caller, with its instances, channels and organisations."""
     members = consortium_views.members(session, caller=caller).members
     mine = views.instances(session, project_id=caller.project_id)
-    channels = [
-        (row.id, row.name, name)
-        for row in mine
-        if row.blockchain_type == "union" and not row.is_invitee
-        for name in sorted(lookups.channel_names_of(session, blockchain_id=row.id))
-    ]
+    inviters = [row for row in mine if row.blockchain_type == "union" and not row.is_invitee]
+    names = views.channel_names(session, blockchain_ids=[row.id for row in inviters])
+    channels = [(row.id, row.name, name) for row in inviters for name in names[row.id]]
     invitees: dict[str, list[tuple[views.InstanceRow, list[str]]]] = {}
     for row in mine:
         if row.is_invitee and row.invitor_blockchain_id:

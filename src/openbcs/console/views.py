@@ -16,7 +16,7 @@ from openbcs.kernel.caller import Caller
 from openbcs.monitoring import service as monitoring
 from openbcs.monitoring.schemas import ListBcsEventRequestBody
 from openbcs.network import lookups
-from openbcs.network.models import Instance, IssuedCert, Organization
+from openbcs.network.models import Channel, Instance, IssuedCert, Organization
 
 OPERATIONS_PAGE = 50
 ALARMS_SHOWN = 50
@@ -135,6 +135,16 @@ def overview(session: Session, *, caller: Caller) -> Overview:
         alarms=alarms,
         running=running_operations(session, project_id=caller.project_id),
     )
+
+
+def channel_names(session: Session, *, blockchain_ids: list[str]) -> dict[str, list[str]]:
+    """``{instance id: [channel names, sorted]}`` of the given instances, in one query."""
+    found: dict[str, list[str]] = {blockchain_id: [] for blockchain_id in blockchain_ids}
+    if blockchain_ids:
+        query = select(Channel.blockchain_id, Channel.name).where(Channel.blockchain_id.in_(blockchain_ids))
+        for blockchain_id, name in session.execute(query.order_by(Channel.name)):
+            found[blockchain_id].append(name)
+    return found
 
 
 @dataclass(frozen=True)
