@@ -138,3 +138,6 @@ def test_overview_and_operations(console, tenant, db):
         assert step in detail.text
     assert console.get("/console/operations/BCSSVC01-00-0000000000000000000").status_code == 404
     assert "Page 1 of 1" in text_of(console.get("/console/operations?page=9").text)
+    refused = console.get("/console/operations?page=1234567890")
+    assert refused.status_code == 400
+    assert "Invalid Parameter page : String should have at most 9 characters (BCS.4006014)" in text_of(refused.text)

@@ -12,6 +12,7 @@ from urllib.parse import quote, urlsplit
 
 from cryptography.fernet import InvalidToken
 from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -20,6 +21,7 @@ from openbcs.console.session import CSRF_FIELD, SESSION_COOKIE, CsrfRefused, Ses
 from openbcs.http.context import ServerContext
 from openbcs.kernel import errors
 from openbcs.kernel.clock import iso_time
+from openbcs.kernel.validation import to_bcs_error
 
 log = logging.getLogger("openbcs.console")
 PREFIX = "/console"
@@ -210,6 +212,8 @@ class ConsoleRoute(APIRoute):
                 return render(request, "csrf.html", session_of(request), status=403, title="Form refused")
             except errors.BCSError as exc:
                 return error_page(request, exc)
+            except RequestValidationError as exc:  # a query parameter out of its bounds: the API's words, in HTML
+                return error_page(request, to_bcs_error(list(exc.errors()), strip=1))
 
         return console_handler
 
