@@ -36,6 +36,11 @@ def test_downloads_are_the_apis_archives(console, tenant):
         assert ours.keys() == theirs.keys()
         # The same certificates and keys (the CRL is signed anew on each download).
         assert {k: v for k, v in ours.items() if "crl" not in k} == {k: v for k, v in theirs.items() if "crl" not in k}
+    for kind in ("admin", "ca"):  # the orderer organisation's, offered on the page too
+        link = f"/console/instances/{bcs_id}/certificates/orderer/{kind}.zip"
+        assert f'href="{link}"' in page.text
+        api = tenant.call("GET", f"/blockchains/{bcs_id}/cert", org_name="orderer", cert_type=kind)
+        assert _files(console.get(link).content).keys() == _files(api.content).keys()
     assert console.get(f"/console/instances/{bcs_id}/certificates/{DEFAULT_ORG}/secret.zip").status_code == 400
 
 
