@@ -17,6 +17,7 @@ from openbcs import catalog, migrations
 from openbcs.admin import routes as admin_routes
 from openbcs.certs import routes as cert_routes
 from openbcs.channels import routes as channel_routes
+from openbcs.console.install import install as install_console
 from openbcs.consortium import routes as consortium_routes
 from openbcs.engine.worker import OperationWorker
 from openbcs.events.retention import prune_forever
@@ -125,6 +126,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.admin_token:
         app.include_router(admin_routes.router)
     openapi_routes.install(app)
+    if settings.console_enabled:
+        install_console(app)  # last: its not-found page catches only what no other route under /console matched
     return app
 
 
