@@ -23,7 +23,7 @@ from openbcs.instances import views as instance_views
 from openbcs.instances.schemas import ShowBlockchainDetailResponse, ShowBlockchainNodesResponse
 from openbcs.kernel import errors
 
-router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute)
+router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
 EVENT_WINDOWS = {"60": "the last hour", "1440": "the last day", "10080": "the last week"}
 EVENTS_SHOWN = 200
 FROZEN = {"freeze": "frozen", "unfreeze": "unfrozen"}

@@ -29,7 +29,7 @@ from openbcs.instances import views as instance_views
 from openbcs.instances.schemas import BasicInfo, PeerInfo
 from openbcs.kernel import errors
 
-router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute)
+router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
 # Errors of a page's own resources: the not-found page, not a message next to a form.
 GONE = (errors.INSTANCE_NOT_FOUND.code, errors.CHANNEL_NOT_FOUND.code)
 

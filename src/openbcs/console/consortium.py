@@ -32,7 +32,7 @@ from openbcs.kernel import errors
 from openbcs.kernel.caller import Caller
 from openbcs.network import lookups
 
-router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute)
+router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
 PAGE = f"{PREFIX}/consortium"
 
 

@@ -32,7 +32,7 @@ from openbcs.iam.schemas import TokenRequest
 from openbcs.kernel import errors
 from openbcs.kernel.clock import utcnow
 
-router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute)
+router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
 PRE_SESSION_SECONDS = 3600
 SIGN_IN_FIELDS = ("domain", "user", "password")
 

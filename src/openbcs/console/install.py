@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from openbcs.console import certs, channels, consortium, home, instances
 from openbcs.console.pages import PREFIX, ConsoleRoute, not_found
 
-_fallback = APIRouter(route_class=ConsoleRoute)
+_fallback = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
 
 @_fallback.get("/", name="ConsoleRoot", include_in_schema=False)

@@ -33,7 +33,7 @@ from openbcs.instances.schemas import (
 from openbcs.kernel import errors
 from openbcs.kernel.caller import Caller
 
-router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute)
+router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
 ORG_ROWS = 3  # peer organisation rows of the create form
 SECRETS = ("resource_password", "couchdb_info.password", "cce_create_info.init_node_pwd")
 CREATE_FIELDS_BY_CODE = {
