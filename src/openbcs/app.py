@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import uvicorn
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 
 from openbcs import catalog, migrations
@@ -22,6 +22,7 @@ from openbcs.events.retention import prune_forever
 from openbcs.http import error_handlers
 from openbcs.http.context import ServerContext
 from openbcs.http.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from openbcs.http.text_guard import reject_unstorable_url_text
 from openbcs.iam import routes as iam_routes
 from openbcs.iam.authentication import authenticate
 from openbcs.instances import routes as instance_routes
@@ -87,6 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        # First on every route, before authentication: a URL no database can store never reaches one.
+        dependencies=[Depends(reject_unstorable_url_text)],
     )
     app.state.ctx = ctx
     app.state.monitoring = monitoring

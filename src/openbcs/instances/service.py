@@ -21,7 +21,7 @@ from openbcs.instances import creation, kinds, topology
 from openbcs.instances.schemas import CreateRequestBody, UpdateInstanceRequestBody
 from openbcs.kernel import errors
 from openbcs.kernel.clock import now_ns
-from openbcs.network import limits, lookups
+from openbcs.network import lookups
 from openbcs.network.guards import (
     DEPLOYING,
     IS_ADDING,
@@ -137,8 +137,6 @@ def _change_of(session: Session, instance: Instance, body: UpdateInstanceRequest
         return "delete_org"
     found: set[str] = set()
     for index, wanted in enumerate(body.node_orgs):
-        if wanted.node_count > limits.ORG_PEER_MAX:
-            raise errors.invalid_parameter(f"node_orgs[{index}].node_count", f"1 to {limits.ORG_PEER_MAX} peers")
         existing = session.scalar(
             select(Organization).where(Organization.blockchain_id == instance.id, Organization.name == wanted.name)
         )

@@ -143,6 +143,28 @@ FORBIDDEN = _code(
     "the authenticated identity's project is not the project_id in the path",
 )
 
+# --- safe retries: X-Client-Token (an OpenBCS extension, docs/idempotency.md) ------------------------------------
+CLIENT_TOKEN_REUSED = _code(
+    "BCS.4090409",
+    409,
+    "Conflict: the X-Client-Token was used for a different request",
+    "an X-Client-Token given again within 24 hours with another method, path, query or body (the token names one "
+    "request; use a new token for a new request)",
+)
+CLIENT_TOKEN_IN_PROGRESS = _code(
+    "BCS.4091001",
+    409,
+    "Conflict: the request with this X-Client-Token is still being processed; retry shortly",
+    "a retry that arrives while the first request with its X-Client-Token has not answered yet",
+)
+CLIENT_TOKEN_ANSWER_NOT_KEPT = _code(
+    "BCS.4091002",
+    409,
+    "Conflict: the request with this X-Client-Token was done, but its answer is not kept",
+    "a retry of a request that was done but whose answer cannot be replayed: it carried a private key (never "
+    "stored twice), or the server stopped between doing the work and recording the answer; nothing is done again",
+)
+
 # --- routing and server ------------------------------------------------------------------------------------------
 NOT_FOUND = _code("BCS.4040404", 404, "Not Found:the url is not found", "unknown URL or method")
 INTERNAL = _code("BCS.5000500", 500, "Internal Server Error", "an unexpected failure; logged with the request id")
