@@ -108,6 +108,12 @@ MEMBERSHIP_NOT_FOUND = _code(
     "Operation failed. The consortium membership does not exist.",
     "quitting, or deleting an invitation, that matches no invitation of the caller",
 )
+TOO_MANY_PENDING = _code(
+    "BCS.4001063",
+    400,
+    "Invitation failed. The tenant already has too many invitations of this instance waiting for an answer.",
+    "inviting a tenant that has 5 invitations of the same consortium instance waiting (over its channels)",
+)
 NOTIFICATION_NOT_FOUND = _code(
     "BCS.4001062",
     400,

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ValidationError
+from pydantic_core import PydanticCustomError
 
 from openbcs.kernel import errors
 
@@ -25,6 +26,8 @@ _TYPE_NAMES = {
     "dict_type": "an object",
     "model_type": "an object",
     "model_attributes_type": "an object",
+    "decimal_integer": "an integer in decimal digits, like 5 (no '+', point, '_' or spaces)",
+    "true_or_false": "a boolean: true or false",
 }
 
 
@@ -147,7 +150,7 @@ _DIGITS_MAX = 20  # longer than any 64-bit integer: refused as out of range with
 def _decimal_integer(value: Any) -> Any:
     if isinstance(value, str):
         if not _DECIMAL.fullmatch(value):
-            raise ValueError("an integer in decimal digits, like 5 (no sign '+', point, '_' or spaces)")
+            raise PydanticCustomError("decimal_integer", "not an integer in decimal digits")
         if len(value) > _DIGITS_MAX:
             raise ValueError("out of range")
         return int(value)
@@ -157,7 +160,7 @@ def _decimal_integer(value: Any) -> Any:
 def _true_or_false(value: Any) -> Any:
     if isinstance(value, str):
         if value not in ("true", "false"):
-            raise ValueError("true or false")
+            raise PydanticCustomError("true_or_false", "not true or false")
         return value == "true"
     return value
 
