@@ -19,8 +19,9 @@ from openbcs.channels import routes as channel_routes
 from openbcs.consortium import routes as consortium_routes
 from openbcs.engine.worker import OperationWorker
 from openbcs.events.retention import prune_forever
-from openbcs.http import error_handlers
+from openbcs.http import error_handlers, idempotency
 from openbcs.http.context import ServerContext
+from openbcs.http.idempotency import ClientTokens, Policy
 from openbcs.http.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from openbcs.http.text_guard import reject_unstorable_url_text
 from openbcs.iam import routes as iam_routes
@@ -37,6 +38,31 @@ from openbcs.monitoring.telemetry import Telemetry
 from openbcs.operations import routes as operation_routes
 
 log = logging.getLogger("openbcs")
+
+# The mutating operations that honour X-Client-Token (docs/idempotency.md); every other call ignores the header.
+CLIENT_TOKEN_OPERATIONS = {
+    **dict.fromkeys(
+        (
+            "BatchInviteMembersToChannel",
+            "HandleNotification",
+            "DeleteMemberInvite",
+            "HandleUnionMemberQuitList",
+            "CreateNewBlockchain",
+            "UpdateInstance",
+            "DeleteBlockchain",
+            "BatchCreateChannels",
+            "BatchAddPeersToChannel",
+            "BatchRemoveOrgsFromChannel",
+            "BatchRemovePeersFromChannel",
+            "DeleteChannel",
+            "FreezeCert",
+            "UnfreezeCert",
+        ),
+        Policy.STORED,
+    ),
+    # Its answer holds the user's private key: never stored a second time, so a retry is told, not replayed.
+    "CreateBlockchainCertByUserName": Policy.NOT_KEPT,
+}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -95,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.monitoring = monitoring
     app.state.worker = worker
     error_handlers.install(app)
+    idempotency.install(app)  # innermost middleware: it holds back answers of calls made with an X-Client-Token
     app.add_middleware(BodyLimitMiddleware)
     # Added last: outermost, so every answer carries the id and is counted.
     app.add_middleware(RequestContextMiddleware, observer=monitoring.telemetry.observe_request)
@@ -109,12 +136,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         }
         return JSONResponse(body, status_code=200 if healthy else 503)
 
+    client_tokens = [Depends(ClientTokens(CLIENT_TOKEN_OPERATIONS).dependency)]
     app.include_router(iam_routes.router)
     app.include_router(operation_routes.router)
-    app.include_router(instance_routes.router)
-    app.include_router(channel_routes.router)
-    app.include_router(consortium_routes.router)
-    app.include_router(cert_routes.router)
+    app.include_router(instance_routes.router, dependencies=client_tokens)
+    app.include_router(channel_routes.router, dependencies=client_tokens)
+    app.include_router(consortium_routes.router, dependencies=client_tokens)
+    app.include_router(cert_routes.router, dependencies=client_tokens)
     app.include_router(monitoring_routes.router)
     if settings.metrics_port is None:
         app.include_router(monitoring_routes.metrics_router)

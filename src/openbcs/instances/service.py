@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from openbcs.engine import engine
@@ -98,7 +99,11 @@ def create(session: Session, *, project_id: str, domain_id: str, body: CreateReq
         settings=_stored_settings(body),
     )
     session.add(instance)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        # A concurrent creation of the same name committed after our check (on PostgreSQL the insert waited for it).
+        raise errors.BCSError(errors.DUPLICATE_NAME) from exc
     peer_orgs = [(o.name, o.node_count) for o in body.peer_orgs or []] or [
         (creation.DEFAULT_ORG_NAME, creation.DEFAULT_PEER_COUNT)
     ]
