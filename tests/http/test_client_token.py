@@ -42,7 +42,9 @@ def token_rows(db: Database) -> list[dict[str, Any]]:
         return [dict(row._mapping) for row in conn.execute(ClientToken.__table__.select().order_by(ClientToken.id))]
 
 
-def with_token(tenant: Tenant, token: str | bytes, method: str, path: str, body: Any = None, **kw: Any) -> httpx.Response:
+def with_token(
+    tenant: Tenant, token: str | bytes, method: str, path: str, body: Any = None, **kw: Any
+) -> httpx.Response:
     return tenant.call(method, path, body, headers={"X-Client-Token": token}, **kw)
 
 
