@@ -146,7 +146,10 @@ def _request_body(parsed: Parsed, components: dict[str, Any]) -> dict[str, Any] 
         return {"required": False, "content": {"multipart/form-data": {"schema": form}}}
     if parsed.body is None:
         return None
-    return {"required": parsed.body_required, "content": {"application/json": {"schema": _schema(parsed.body, components)}}}
+    return {
+        "required": parsed.body_required,
+        "content": {"application/json": {"schema": _schema(parsed.body, components)}},
+    }
 
 
 def document(routes: Sequence[Route], known: Mapping[str, Sequence[str]]) -> dict[str, Any]:
@@ -159,7 +162,9 @@ def document(routes: Sequence[Route], known: Mapping[str, Sequence[str]]) -> dic
         parameters = [_path_parameter(name, known.get(name, ())) for name in names]
         parameters += _query_parameters(parsed, components)
         if route.method != "GET":
-            parameters.append({"name": "X-Client-Token", "in": "header", "required": False, "schema": {"type": "string"}})
+            parameters.append(
+                {"name": "X-Client-Token", "in": "header", "required": False, "schema": {"type": "string"}}
+            )
         operation: dict[str, Any] = {
             "operationId": route.name,
             "parameters": parameters,

@@ -7,13 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from openbcs.kernel.db import Database
 from tests.support.accounts import JSON, token_body
 from tests.support.consortia import setup_consortium
 from tests.support.errors import assert_error, request_id_of
-from tests.support.snapshots import snapshot
+from tests.support.snapshots import Statements, snapshot
 from tests.support.tenants import Tenant
 
 NUL_RULE = "must not contain NUL (\\u0000) characters"
@@ -22,24 +21,6 @@ NUL_RULE = "must not contain NUL (\\u0000) characters"
 def nul(field: str) -> tuple[int, str, str]:
     """The 400 for a NUL in ``field``."""
     return 400, "BCS.4006014", f"Invalid Parameter {field} : {NUL_RULE}"
-
-
-class Statements:
-    """SQL statements sent while it is active (to show a refusal happened before any database work)."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-        self.sent: list[str] = []
-
-    def _count(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        self.sent.append(statement)
-
-    def __enter__(self) -> Statements:
-        event.listen(self.db.engine, "before_cursor_execute", self._count)
-        return self
-
-    def __exit__(self, *_exc: Any) -> None:
-        event.remove(self.db.engine, "before_cursor_execute", self._count)
 
 
 def test_a_nul_in_the_login_name_is_an_iam_400(client, db, make_account) -> None:

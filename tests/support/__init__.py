@@ -14,7 +14,8 @@
   ``start_in``, ``advance_until_done``), read back (``stored``, ``all_stored``), its effects file (``read_effects``),
   ``wait_for``, ``new_project``.
 - :mod:`tests.support.snapshots` — stored state read straight from the database: ``snapshot`` (every row of the model
-  tables: "nothing changed"), ``row_count``, ``invitations``, ``config_blocks``.
+  tables: "nothing changed"), ``row_count``, ``invitations``, ``config_blocks``; ``Statements`` (the SQL sent
+  meanwhile: "refused before any database work").
 - :mod:`tests.support.errors` — ``error`` (status, code, message), ``assert_error``, ``assert_unauthorized``,
   ``assert_forbidden``, ``request_id_of``.
 - :mod:`tests.support.expected` — names as the docs define them, computed independently of OpenBCS: ``org_hash``,
