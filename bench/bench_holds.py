@@ -4,6 +4,7 @@ reports its longest one, and the ratio to a same-work floor measured in the same
 
     .venv/bin/python bench/bench_holds.py                                   # SQLite in a temporary directory
     .venv/bin/python bench/bench_holds.py --database-url postgresql+psycopg://...   # an empty PostgreSQL database
+    .venv/bin/python bench/bench_holds.py --smoke      # CI: the same phases at a tenth of the sizes, a few seconds
 
 In process (the app under Starlette's test client, its operation worker running with 0 s steps): what is measured
 is the database's hold, not HTTP. Bounded: a few hundred requests, about a minute.
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import json
 import os
 import secrets
 import statistics
@@ -24,6 +24,7 @@ import time
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -99,32 +100,48 @@ def _floor(app: Any, samples: int = 200) -> float:
     return statistics.median(times)
 
 
-def _largest(http: Tenant, name: str, *, channels: bool = True, peers: int = limits.ORG_PEER_MAX) -> str:
-    orgs = [(f"org-{i:02d}", peers) for i in range(limits.PEER_ORGS_MAX)]
-    chans = [(f"chan{i:02d}", [o for o, _ in orgs]) for i in range(limits.CHANNELS_MAX)] if channels else []
+@dataclass(frozen=True)
+class Sizes:
+    """The largest inputs the limits allow (a smoke run: a small share of them)."""
+
+    orgs: int = limits.PEER_ORGS_MAX
+    peers: int = limits.ORG_PEER_MAX
+    channels: int = limits.CHANNELS_MAX
+    inviters: int = 3
+    instances: int = limits.DEFAULT_INSTANCE_QUOTA
+    churn: int = limits.CANCELLED_NOTIFICATIONS_KEPT + 5
+
+
+SMOKE = Sizes(orgs=2, peers=2, channels=2, inviters=1, instances=1, churn=3)
+
+
+def _largest(http: Tenant, name: str, sizes: Sizes, *, channels: bool = True) -> str:
+    orgs = [(f"org-{i:02d}", sizes.peers) for i in range(sizes.orgs)]
+    chans = [(f"chan{i:02d}", [o for o, _ in orgs]) for i in range(sizes.channels)] if channels else []
     return http.create_instance(create_body(name, peer_orgs=orgs, channels=chans))
 
 
-def _phases(http: TestClient, app: Any, timer: HoldTimer) -> dict[str, Any]:
+def _phases(http: TestClient, app: Any, timer: HoldTimer, sizes: Sizes) -> dict[str, Any]:
     found: dict[str, Any] = {}
     owner = _tenant(http, app, f"bench-owner-{secrets.token_hex(3)}")
-    orgs = [f"org-{i:02d}" for i in range(limits.PEER_ORGS_MAX)]
-    with timer.measuring("CreateNewBlockchain: 10 orgs x 5 peers, 20 channels x 10 orgs (request + steps)"):
-        bid = _largest(owner, "bench-largest")
-    with timer.measuring("UpdateInstance: 10 orgs from 5 peers to 1 (40 peers leave 20 channels)"):
+    orgs = [f"org-{i:02d}" for i in range(sizes.orgs)]
+    shape = f"{sizes.orgs} orgs x {sizes.peers} peers, {sizes.channels} channels"
+    with timer.measuring(f"CreateNewBlockchain: {shape} of all orgs (request + steps)"):
+        bid = _largest(owner, "bench-largest", sizes)
+    with timer.measuring("UpdateInstance: every org down to 1 peer (the others leave every channel)"):
         owner.run(owner.update(bid, {"node_orgs": [{"name": o, "node_count": 1} for o in orgs]}))
-    with timer.measuring("UpdateInstance: 10 orgs from 1 peer to 2"):
+    with timer.measuring("UpdateInstance: every org from 1 peer to 2"):
         owner.run(owner.update(bid, {"node_orgs": [{"name": o, "node_count": 2} for o in orgs]}))
-    with timer.measuring("BatchRemoveOrgsFromChannel: 10 orgs leave a channel"):
+    with timer.measuring("BatchRemoveOrgsFromChannel: every org leaves a channel"):
         owner.run(owner.remove_orgs(bid, "chan00", orgs))
-    with timer.measuring("BatchAddPeersToChannel: 10 orgs x 2 peers join a channel"):
+    with timer.measuring("BatchAddPeersToChannel: every org's 2 peers join a channel"):
         owner.run(owner.add_peers(bid, "chan00", dict.fromkeys(orgs, 2)))
-    bare = _largest(owner, "bench-bare", channels=False)
-    with timer.measuring("BatchCreateChannels: 20 channels"):
-        owner.run(owner.create_channels(bare, *[f"new{i:02d}" for i in range(limits.CHANNELS_MAX)]))
-    with timer.measuring("DeleteBlockchain: the largest instance (20 channels, 10 orgs)"):
+    bare = _largest(owner, "bench-bare", sizes, channels=False)
+    with timer.measuring(f"BatchCreateChannels: {sizes.channels} channels"):
+        owner.run(owner.create_channels(bare, *[f"new{i:02d}" for i in range(sizes.channels)]))
+    with timer.measuring(f"DeleteBlockchain: the largest instance ({shape})"):
         owner.run(owner.delete_instance(bid))
-    found["notifications"] = _worst_inbox(http, app, timer)
+    found["notifications"] = _worst_inbox(http, app, timer, sizes)
     with timer.measuring("ListOpRecord: a project after all of the above"):
         started = time.perf_counter()
         records = owner.records()
@@ -132,23 +149,24 @@ def _phases(http: TestClient, app: Any, timer: HoldTimer) -> dict[str, Any]:
     return found
 
 
-def _worst_inbox(http: TestClient, app: Any, timer: HoldTimer, inviters: int = 3) -> tuple[int, int, float]:
-    """One invitee; ``inviters`` accounts, each with 5 consortium instances with 5 invitations waiting for it (the
-    cap) and more withdrawn than are kept. ListNotifications of the invitee: (notifications, bytes, seconds)."""
+def _worst_inbox(http: TestClient, app: Any, timer: HoldTimer, sizes: Sizes) -> tuple[int, int, float]:
+    """One invitee; ``sizes.inviters`` accounts, each with its quota of consortium instances with 5 invitations
+    waiting for it (the cap) and more withdrawn than are kept. ListNotifications: (notifications, bytes, seconds)."""
     invitee = _tenant(http, app, f"bench-invitee-{secrets.token_hex(3)}")
+    inviters = sizes.inviters
     for n in range(inviters):
         inviter = _tenant(http, app, f"bench-inviter-{n}-{secrets.token_hex(3)}")
-        for i in range(limits.DEFAULT_INSTANCE_QUOTA):
+        for i in range(sizes.instances):
             bcs = inviter.create_instance(union_instance_body(f"bench-union-{i}"))
             extra = [f"extra{k}" for k in range(limits.PENDING_INVITATIONS_PER_INVITEE - 1)]
             inviter.run(inviter.create_channels(bcs, *extra))
             for channel in ["channel", *extra]:
                 assert inviter.invite(bcs, channel, invitee.name).status_code == 200
-        for _ in range(limits.CANCELLED_NOTIFICATIONS_KEPT + 5):  # churn on the first instance's channel
+        for _ in range(sizes.churn):  # invite and withdraw on one channel
             entry = [{"invited_user": invitee.name}]
             assert inviter.delete_invites(bcs, "channel", entry).status_code == 200
             assert inviter.invite(bcs, "channel", invitee.name).status_code == 200
-    with timer.measuring("ListNotifications: the worst allowed inbox of 3 inviter accounts"):
+    with timer.measuring(f"ListNotifications: the worst allowed inbox of {inviters} inviter account(s)"):
         started = time.perf_counter()
         response = invitee.call("GET", "/notifications")
         seconds = time.perf_counter() - started
@@ -159,7 +177,9 @@ def _worst_inbox(http: TestClient, app: Any, timer: HoldTimer, inviters: int = 3
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default=None, help="an empty database (default: SQLite in a temp dir)")
+    parser.add_argument("--smoke", action="store_true", help="small sizes, a few seconds (CI)")
     args = parser.parse_args()
+    sizes = SMOKE if args.smoke else Sizes()
     os.environ.setdefault("HOME", tempfile.mkdtemp())
     data = Path(tempfile.mkdtemp(prefix="openbcs-bench-"))
     settings = Settings(
@@ -175,7 +195,7 @@ def main() -> None:
         timer = HoldTimer(app.state.ctx.db.engine)
         floor = _floor(app)
         started = time.perf_counter()
-        found = _phases(http, app, timer)
+        found = _phases(http, app, timer, sizes)
         elapsed = time.perf_counter() - started
     backend = "SQLite" if app.state.ctx.db.is_sqlite else "PostgreSQL"
     print(
@@ -199,8 +219,7 @@ def main() -> None:
     )
     records, seconds = found["records"]
     print(f"ListOpRecord of the project afterwards: {records} operations, {seconds * 1000:.0f} ms")
-    print(f"Worst hold of one transaction: {worst[0] * 1000:.1f} ms ({worst[1]}; `{worst[2]}`)")
-    print(json.dumps({"backend": backend, "floor_ms": floor * 1000, "worst_ms": worst[0] * 1000}))
+    print(f"Worst hold of one transaction ({backend}): {worst[0] * 1000:.1f} ms ({worst[1]}; `{worst[2]}`)")
 
 
 if __name__ == "__main__":

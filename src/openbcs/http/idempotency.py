@@ -69,7 +69,6 @@ class Claim:
     armed: bool = False
     added: bool = False
     committed: bool = False
-    lost_race: bool = False
     sessions: list[int] = field(default_factory=list)
 
 
@@ -185,7 +184,6 @@ def _write_token_with_the_work(session: Session) -> None:
             )
     except IntegrityError as exc:
         # An identical twin committed first: this request's work must not commit too.
-        claim.lost_race = True
         raise errors.BCSError(errors.CLIENT_TOKEN_IN_PROGRESS) from exc
     claim.sessions.append(id(session))
 
