@@ -70,7 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iterations", type=int, default=200)
     parser.add_argument("--orgs", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=None, help="stop each measurement after this long")
+    parser.add_argument("--smoke", action="store_true", help="a short run for CI: 2 s per measurement at most")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.seconds = min(args.seconds or 2.0, 2.0)
 
     orgs = [_org(f"org{i}") for i in range(1, args.orgs + 1)]
     ord_spec, _, orderer, ord_tls = _org("orderer-org")

@@ -14,6 +14,7 @@ from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 
 from openbcs import catalog, migrations
+from openbcs.admin import routes as admin_routes
 from openbcs.certs import routes as cert_routes
 from openbcs.channels import routes as channel_routes
 from openbcs.consortium import routes as consortium_routes
@@ -23,11 +24,13 @@ from openbcs.http import error_handlers, idempotency
 from openbcs.http.context import ServerContext
 from openbcs.http.idempotency import ClientTokens, Policy
 from openbcs.http.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from openbcs.http.openapi import documented
 from openbcs.http.text_guard import reject_unstorable_url_text
 from openbcs.iam import routes as iam_routes
 from openbcs.iam.authentication import authenticate
 from openbcs.instances import routes as instance_routes
 from openbcs.kernel.db import Database
+from openbcs.kernel.files import create_private_database
 from openbcs.kernel.keys import load_server_key
 from openbcs.kernel.logs import configure_logging
 from openbcs.kernel.settings import Settings
@@ -35,6 +38,7 @@ from openbcs.monitoring import routes as monitoring_routes
 from openbcs.monitoring.deps import MonitoringState
 from openbcs.monitoring.sources import make_source
 from openbcs.monitoring.telemetry import Telemetry
+from openbcs.openapi import routes as openapi_routes
 from openbcs.operations import routes as operation_routes
 
 log = logging.getLogger("openbcs")
@@ -71,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(settings.log_level, settings.log_format)
     if not settings.database_url:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+    create_private_database(settings.resolved_database_url)
     db = Database(settings.resolved_database_url)
     ctx = ServerContext(settings=settings, db=db, server_key=load_server_key(settings), authenticator=authenticate)
     monitoring = MonitoringState(
@@ -126,8 +131,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Added last: outermost, so every answer carries the id and is counted.
     app.add_middleware(RequestContextMiddleware, observer=monitoring.telemetry.observe_request)
 
-    @app.get("/healthz", name="Health", include_in_schema=False)
+    @app.get("/healthz", name="Health")
+    @documented(authenticated=False)
     async def healthz() -> JSONResponse:
+        """OpenBCS extension: 200 once the database is migrated and the operation worker runs, else 503."""
         healthy = migrated and worker.running
         body = {
             "status": "ok" if healthy else "starting",
@@ -146,6 +153,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(monitoring_routes.router)
     if settings.metrics_port is None:
         app.include_router(monitoring_routes.metrics_router)
+    if settings.admin_token:
+        app.include_router(admin_routes.router)
+    openapi_routes.install(app)
     return app
 
 

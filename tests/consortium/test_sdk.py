@@ -12,8 +12,9 @@ from typing import Any
 import httpx
 from fabric_protos.common import common_pb2, configtx_pb2
 
+from tests.support import bodies
 from tests.support.accounts import issue_token
-from tests.support.bodies import CLUSTER, DEFAULT_ORG, PASSWORD
+from tests.support.bodies import DEFAULT_ORG
 from tests.support.consortia import JOIN_OPERATION_ID, QUIT_OPERATION_ID
 from tests.support.expected import block_header_hash, block_orgs, msp_id
 from tests.support.snapshots import invitation_row
@@ -67,22 +68,10 @@ def test_a_consortium_life_through_the_sdk(live_server, make_account, sdk_client
     inviter, invitee = sdk_client(inviter_account), sdk_client(invitee_account)
 
     def create_body(name: str, **fields: Any) -> Any:
-        defaults: dict[str, Any] = {
-            "version_type": 4,
-            "fabric_version": "2.2",
-            "consensus": "etcdraft",
-            "sign_algorithm": "ECDSA",
-            "enterprise_project_id": "0",
-            "volume_type": "evs",
-            "evs_disk_type": "SSD",
-            "org_disk_size": 100,
-            "database_type": "goleveldb",
-            "resource_password": PASSWORD,
-            "cluster_type": "cce",
-            "create_new_cluster": False,
-            "cce_cluster_info": CCEClusterInfo(**CLUSTER),
-        }
-        return CreateRequestBody(name=name, **{**defaults, **fields})
+        # The suite's valid body (tests/support/bodies.py), as the SDK's models; without the default orderers.
+        defaults = {**bodies.create_body(name, orderer_node_number=None, fabric_version="2.2"), **fields}
+        defaults["cce_cluster_info"] = CCEClusterInfo(**defaults["cce_cluster_info"])
+        return CreateRequestBody(**defaults)
 
     # The inviter: a union instance, and a channel "consortium" with its organisation's peers.
     created = inviter.create_new_blockchain(

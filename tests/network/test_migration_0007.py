@@ -17,21 +17,11 @@ from openbcs.kernel.settings import Settings
 from openbcs.network.config_history import verify_all
 from tests.support.accounts import TestAccount
 from tests.support.expected import msp_id
+from tests.support.snapshots import MODEL_TABLES
 from tests.support.tenants import new_tenant
 
-UNCHANGED = (
-    "blockchains",
-    "blockchain_orgs",
-    "blockchain_nodes",
-    "channels",
-    "channel_orgs",
-    "channel_peers",
-    "cert_org_pki",
-    "cert_issued",
-    "operations",
-    "operation_sub_steps",
-    "monitoring_events",
-)
+# Every model table but the configuration history (and the locks, which no operation holds here).
+UNCHANGED = tuple(t for t in MODEL_TABLES if t not in ("channel_config_blocks", "operation_locks"))
 
 
 def _rows(db: Database, table: str) -> list[tuple[Any, ...]]:

@@ -49,6 +49,12 @@ class ServerKey:
         """Decrypt what :meth:`encrypt` produced for the same purpose."""
         return self.fernet(purpose).decrypt(token.encode("ascii"))
 
+    def fingerprint(self) -> str:
+        """A public identifier of this key (do two servers, or a state export and a server, share it?), never the key
+        itself: 16 bytes derived for no other purpose."""
+        derived = HKDF(algorithm=hashes.SHA256(), length=16, salt=None, info=b"fingerprint").derive(self._master)
+        return derived.hex()
+
 
 def load_server_key(settings: Settings) -> ServerKey:
     """The key from ``OPENBCS_SECRET_KEY``, else from ``<data-dir>/server.key`` (created, mode 0600, if absent).

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     metrics_queries_file: Path | None = None
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     event_retention_days: float = Field(default=30, gt=0)
+    # Turns on the admin API (/openbcs/admin/...: reset, state export and import, apply); None keeps it off.
+    admin_token: str | None = Field(default=None, min_length=16)
     # Registers the engine's diagnostic operation kind; only the engine's own tests turn it on.
     enable_test_kinds: bool = False
 

@@ -9,12 +9,14 @@ from fastapi import APIRouter, Depends
 from openbcs.engine.records import list_records
 from openbcs.http.context import Context
 from openbcs.http.deps import CurrentCaller, query
+from openbcs.http.openapi import documented
 from openbcs.operations.schemas import ListOpRecordQuery, ListOpRecordResponse, RecordDetailInfo
 
 router = APIRouter(prefix="/v2/{project_id}")
 
 
 @router.get("/operation/record", name="ListOpRecord", response_model_exclude_none=True)
+@documented(sdk="list_op_record")
 async def list_op_record(
     caller: CurrentCaller, ctx: Context, filters: Annotated[ListOpRecordQuery, Depends(query(ListOpRecordQuery))]
 ) -> ListOpRecordResponse:

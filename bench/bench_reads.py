@@ -1,0 +1,66 @@
+"""Reads against their same-work floors: ListOpRecord by token and by AK/SK, ListMembers by token.
+
+Run from the repository root with the project's venv active:
+
+    python bench/bench_reads.py [--seconds 10] [--connections 32] [--workers 1] [--database-url URL] [--smoke]
+
+A reading tenant is seeded straight into a fresh database (10 operation records, 13 members, among 13 other
+tenants' rows), then ``openbcs serve`` and the floor app (``bench/floors``: Starlette + raw sqlite3 or psycopg +
+cryptography, same uvicorn settings, same worker count) run on that very database. Each call must answer 200 with the
+same JSON on both before wrk loads it on each in turn; the table gives req/s, p50/p99, the ratio to the floor, the
+server's CPU per request and peak RSS. For context: ``GET /healthz`` of OpenBCS (no auth, no database) and a bare
+Starlette GET (the floor app's ``/bare``), and moto's AMB ListMembers when moto is installed.
+
+With ``--database-url`` (an empty, throwaway PostgreSQL database, ``postgresql+psycopg://...``) both servers use it;
+the floor then uses raw psycopg from the thread pool, as OpenBCS uses PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import _repo  # noqa: F401  (puts the repository root on sys.path)
+
+from bench import moto_floor
+from bench.calls import measure_pair, read_calls, same_answer, servers
+from bench.harness import get_token
+from bench.load import measure
+from bench.report import pairs_table, targets
+from bench.runner import Run, main, options
+from bench.scenarios import create_store, seed_reader
+from bench.seeding import PASSWORD, REGION
+
+
+def body(run: Run) -> None:
+    workers, url = run.args.workers, run.args.database_url
+    store = create_store(run.tmp / "data", url)
+    reader = seed_reader(store)
+    store.db.dispose()
+    tenant = reader.tenant
+    database = "PostgreSQL" if url else "SQLite"
+    run.report.header(run.settings(f"uvicorn --workers {workers} for both servers, {database}"))
+    with servers(run, store, workers=workers) as pair:
+        openbcs, floor = pair
+        token = get_token(openbcs.port, user=tenant.name, domain=tenant.name, password=PASSWORD, region=REGION)
+        calls = read_calls(tenant)
+        for call, expected in zip(calls, (reader.records, reader.records, reader.members), strict=True):
+            same_answer(call, pair, tenant, token, expected)
+        print("  every call answers the same JSON on OpenBCS and on the floor", flush=True)
+        context = [
+            (run.keep(measure("bare Starlette GET", floor, "/bare", **run.load())), None),
+            (run.keep(measure("GET /healthz (no auth, no DB)", openbcs, "/healthz", **run.load())), None),
+        ]
+        measured = [measure_pair(run, call, pair, tenant, token) for call in calls]
+    moto = moto_floor.measure_moto(run)
+    run.report.add(
+        f"A tenant with {reader.records} operation records and {reader.members} members; ListOpRecord and "
+        "ListMembers answer the same JSON on both servers (checked before loading).",
+        "",
+        *pairs_table([*context, *measured]),
+        "",
+        *targets(measured, run.connections),
+        "",
+        moto,
+    )
+
+
+if __name__ == "__main__":
+    main(__doc__, options(__doc__, workers=True, database_url=True), "reads", "OpenBCS reads vs same-work floors", body)
