@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from openbcs.kernel.db import Database
+from openbcs.kernel.settings import Settings
 from tests.support.consortia import Consortium, setup_consortium
 from tests.support.tenants import Tenant
 
@@ -21,6 +22,7 @@ EXAMPLES = int(os.environ.get("OPENBCS_FUZZ_EXAMPLES", "60"))
 # The invitee is the natural caller of these; every other route is fuzzed as the inviter.
 INVITEE_ROUTES = frozenset({"HandleNotification", "HandleUnionMemberQuitList", "ListNotifications"})
 USER = "alice001"
+ADMIN_TOKEN = "fuzz-admin-token-0123456789"
 
 
 @dataclass
@@ -58,8 +60,20 @@ class World:
     def caller(self, route: str) -> Tenant:
         return self.consortium.invitee if route in INVITEE_ROUTES else self.consortium.inviter
 
+    def credentials(self, route: str) -> dict[str, str]:
+        """What the fuzzed requests of ``route`` authenticate with."""
+        if route.startswith("Admin"):
+            return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        return self.caller(route).headers
+
     def path_values(self, route: str) -> dict[str, list[str]]:
         return {**self.known, "project_id": [self.caller(route).project_id]}
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The suite's settings, with the admin API on: it is fuzzed too."""
+    return settings.model_copy(update={"admin_token": ADMIN_TOKEN})
 
 
 @pytest.fixture

@@ -47,6 +47,7 @@ class Parsed:
     body: type[BaseModel] | None = None
     body_required: bool = True
     multipart: bool = False
+    raw_body: str | None = None  # a body the route reads itself: its media type (any JSON object, or text)
     query: type[BaseModel] | None = None
     extra_query: tuple[str, ...] = ()  # query parameters FastAPI itself parses (strings)
 
@@ -54,6 +55,13 @@ class Parsed:
 ROUTES: dict[str, Parsed] = {
     "Health": Parsed(),
     "Metrics": Parsed(),
+    "OpenAPI": Parsed(),
+    "Docs": Parsed(),
+    # The admin API (served with --admin-token; the fuzzed server has one).
+    "AdminReset": Parsed(),
+    "AdminExportState": Parsed(),
+    "AdminImportState": Parsed(raw_body="application/json"),
+    "AdminApply": Parsed(raw_body="text/plain"),
     "KeystoneCreateUserTokenByPassword": Parsed(body=TokenRequest, extra_query=("nocatalog",)),
     "KeystoneListProjects": Parsed(extra_query=("name",)),
     "ListOpRecord": Parsed(query=ListOpRecordQuery),
@@ -141,6 +149,10 @@ def _query_parameters(parsed: Parsed, components: dict[str, Any]) -> list[dict[s
 
 
 def _request_body(parsed: Parsed, components: dict[str, Any]) -> dict[str, Any] | None:
+    if parsed.raw_body == "application/json":
+        return {"required": True, "content": {parsed.raw_body: {"schema": {"type": "object"}}}}
+    if parsed.raw_body is not None:
+        return {"required": True, "content": {parsed.raw_body: {"schema": {"type": "string"}}}}
     if parsed.multipart:
         form = {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
         return {"required": False, "content": {"multipart/form-data": {"schema": form}}}

@@ -78,14 +78,13 @@ def _check_answer(route: str, path: str, response: httpx.Response) -> None:
 def test_no_answer_is_a_server_error(name: str, client: TestClient, world: World, tally: Tally) -> None:
     routes = [route for route in served_routes(client.app) if route.name == name]  # type: ignore[arg-type]
     schema = schemathesis.openapi.from_dict(document(routes, world.path_values(name)))
-    caller = world.caller(name)
     for route in routes:
         operation = schema[route.path][route.method]
         cases = st.one_of(
             operation.as_strategy(generation_mode=GenerationMode.POSITIVE),
             operation.as_strategy(generation_mode=GenerationMode.NEGATIVE),
         )
-        _fuzz(client, route, cases, caller.headers, tally)
+        _fuzz(client, route, cases, world.credentials(name), tally)
 
 
 def _fuzz(http: TestClient, route: Route, cases: st.SearchStrategy[Any], auth: dict[str, str], tally: Tally) -> None:
