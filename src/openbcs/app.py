@@ -143,7 +143,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         }
         return JSONResponse(body, status_code=200 if healthy else 503)
 
-    client_tokens = [Depends(ClientTokens(CLIENT_TOKEN_OPERATIONS).dependency)]
+    app.state.client_tokens = ClientTokens(CLIENT_TOKEN_OPERATIONS)  # the API reference documents the header
+    client_tokens = [Depends(app.state.client_tokens.dependency)]
     app.include_router(iam_routes.router)
     app.include_router(operation_routes.router)
     app.include_router(instance_routes.router, dependencies=client_tokens)

@@ -20,6 +20,7 @@ from openbcs.channels.schemas import (
 from openbcs.http.context import Context
 from openbcs.http.deps import CurrentCaller, json_body
 from openbcs.http.openapi import documented
+from openbcs.kernel import errors
 from openbcs.kernel.validation import QueryInt
 
 router = APIRouter(prefix="/v2/{project_id}/blockchains/{blockchain_id}")
@@ -131,7 +132,7 @@ BLOCK = "application/octet-stream"
 
 
 @router.get("/channels/{channel_name}/blocks/{number}", name="ShowChannelConfigBlock", response_class=Response)
-@documented(download="application/octet-stream")
+@documented(download="application/octet-stream", errors=[errors.INVALID_BODY])
 async def show_channel_config_block(
     caller: CurrentCaller, ctx: Context, blockchain_id: str, channel_name: str, number: QueryInt
 ) -> Response:
@@ -147,7 +148,7 @@ async def show_channel_config_block(
 
 
 @router.get("/channels/{channel_name}/blocks/{number}/update", name="ShowChannelConfigUpdate", response_class=Response)
-@documented(download="application/octet-stream")
+@documented(download="application/octet-stream", errors=[errors.INVALID_BODY])
 async def show_channel_config_update(
     caller: CurrentCaller, ctx: Context, blockchain_id: str, channel_name: str, number: QueryInt
 ) -> Response:
