@@ -8,7 +8,7 @@ import pytest
 
 from openbcs.kernel.db import Database
 from openbcs.monitoring.schemas import TIME_MAX_MS
-from tests.monitoring.helpers import MS, add_alarm, add_event, call, counts, events, statistics, wipe_records
+from tests.monitoring.helpers import MS, add_alarm, add_event, call, counts, events, statistics
 from tests.support.errors import assert_error
 from tests.support.snapshots import snapshot
 from tests.support.tenants import Tenant
@@ -16,13 +16,6 @@ from tests.support.tenants import Tenant
 PATHS = ["events", "events/statistic"]
 TYPES = [None, "active_alert", "history_alert", "history"]
 TOO_LATE = f"Invalid Parameter time_range : times are milliseconds since the epoch, at most {TIME_MAX_MS}"
-
-
-@pytest.fixture
-def bid(tenant: Tenant, db: Database) -> str:
-    blockchain_id = tenant.create_instance()
-    wipe_records(db, blockchain_id)
-    return blockchain_id
 
 
 @pytest.mark.parametrize("path", PATHS)

@@ -30,6 +30,10 @@ def _names(n: int, key: str) -> list[dict[str, str]]:
     return [{key: f"name{i:05d}"} for i in range(n)]
 
 
+def _invitations_21(c: Consortium) -> dict[str, Any]:
+    return {"bcs_id": c.inviter_bcs_id, "channel_name": "channel", "invited_userinfo": _names(21, "invited_user")}
+
+
 def _events(**extra: Any) -> dict[str, Any]:
     return {"time_range": "-1.-1.60", "step": 60_000, **extra}
 
@@ -175,11 +179,7 @@ CASES: list[Case] = [
         "inviter",
         "POST",
         "/members/invitations",
-        lambda c: {
-            "bcs_id": c.inviter_bcs_id,
-            "channel_name": "channel",
-            "invited_userinfo": _names(21, "invited_user"),
-        },
+        _invitations_21,
         "invited_userinfo",
         list_rule(20, 21),
     ),
@@ -197,11 +197,7 @@ CASES: list[Case] = [
         "inviter",
         "DELETE",
         "/members/invitations",
-        lambda c: {
-            "bcs_id": c.inviter_bcs_id,
-            "channel_name": "channel",
-            "invited_userinfo": _names(21, "invited_user"),
-        },
+        _invitations_21,
         "invited_userinfo",
         list_rule(20, 21),
     ),
