@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import uvicorn
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 
 from openbcs import catalog, migrations
@@ -21,10 +21,12 @@ from openbcs.console.install import install as install_console
 from openbcs.consortium import routes as consortium_routes
 from openbcs.engine.worker import OperationWorker
 from openbcs.events.retention import prune_forever
-from openbcs.http import error_handlers
+from openbcs.http import error_handlers, idempotency
 from openbcs.http.context import ServerContext
+from openbcs.http.idempotency import ClientTokens, Policy
 from openbcs.http.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from openbcs.http.openapi import documented
+from openbcs.http.text_guard import reject_unstorable_url_text
 from openbcs.iam import routes as iam_routes
 from openbcs.iam.authentication import authenticate
 from openbcs.instances import routes as instance_routes
@@ -41,6 +43,31 @@ from openbcs.openapi import routes as openapi_routes
 from openbcs.operations import routes as operation_routes
 
 log = logging.getLogger("openbcs")
+
+# The mutating operations that honour X-Client-Token (docs/idempotency.md); every other call ignores the header.
+CLIENT_TOKEN_OPERATIONS = {
+    **dict.fromkeys(
+        (
+            "BatchInviteMembersToChannel",
+            "HandleNotification",
+            "DeleteMemberInvite",
+            "HandleUnionMemberQuitList",
+            "CreateNewBlockchain",
+            "UpdateInstance",
+            "DeleteBlockchain",
+            "BatchCreateChannels",
+            "BatchAddPeersToChannel",
+            "BatchRemoveOrgsFromChannel",
+            "BatchRemovePeersFromChannel",
+            "DeleteChannel",
+            "FreezeCert",
+            "UnfreezeCert",
+        ),
+        Policy.STORED,
+    ),
+    # Its answer holds the user's private key: never stored a second time, so a retry is told, not replayed.
+    "CreateBlockchainCertByUserName": Policy.NOT_KEPT,
+}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -93,11 +120,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        # First on every route, before authentication: a URL no database can store never reaches one.
+        dependencies=[Depends(reject_unstorable_url_text)],
     )
     app.state.ctx = ctx
     app.state.monitoring = monitoring
     app.state.worker = worker
     error_handlers.install(app)
+    idempotency.install(app)  # innermost middleware: it holds back answers of calls made with an X-Client-Token
     app.add_middleware(BodyLimitMiddleware)
     # Added last: outermost, so every answer carries the id and is counted.
     app.add_middleware(RequestContextMiddleware, observer=monitoring.telemetry.observe_request)
@@ -114,12 +144,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         }
         return JSONResponse(body, status_code=200 if healthy else 503)
 
+    app.state.client_tokens = ClientTokens(CLIENT_TOKEN_OPERATIONS)  # the API reference documents the header
+    client_tokens = [Depends(app.state.client_tokens.dependency)]
     app.include_router(iam_routes.router)
     app.include_router(operation_routes.router)
-    app.include_router(instance_routes.router)
-    app.include_router(channel_routes.router)
-    app.include_router(consortium_routes.router)
-    app.include_router(cert_routes.router)
+    app.include_router(instance_routes.router, dependencies=client_tokens)
+    app.include_router(channel_routes.router, dependencies=client_tokens)
+    app.include_router(consortium_routes.router, dependencies=client_tokens)
+    app.include_router(cert_routes.router, dependencies=client_tokens)
     app.include_router(monitoring_routes.router)
     if settings.metrics_port is None:
         app.include_router(monitoring_routes.metrics_router)

@@ -3,6 +3,7 @@
 from openbcs.consortium.models import Invitation
 from openbcs.engine.models import Operation, OperationLock, OperationSubStep
 from openbcs.events.models import Alarm, Event
+from openbcs.http.client_tokens import ClientToken
 from openbcs.iam.models import AccessKey, Account, Project, User
 from openbcs.instances.models import Quota
 from openbcs.network.models import (
@@ -24,6 +25,7 @@ __all__ = [
     "Channel",
     "ChannelOrg",
     "ChannelPeer",
+    "ClientToken",
     "ConfigBlock",
     "Event",
     "Instance",

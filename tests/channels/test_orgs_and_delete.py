@@ -120,7 +120,7 @@ def test_a_refused_removal_changes_nothing(
 
 def test_an_organisation_in_a_channel_cannot_be_deleted_until_it_leaves(tenant: Tenant, db: Database) -> None:
     bid = _instance(tenant)
-    delete_orga = {"node_orgs": [{"name": "orga", "node_count": 3}], "is_delete_org": True}
+    delete_orga = {"node_orgs": [{"name": "orga", "node_count": 2}], "is_delete_org": True}
     before = snapshot(db)
     assert_error(tenant.update(bid, delete_orga), 400, "BCS.4006003", contains="trade")
     assert snapshot(db) == before

@@ -26,6 +26,7 @@ from hypothesis.stateful import (
 )
 
 from openbcs.kernel.db import Database
+from openbcs.network.limits import UPDATE_NODE_COUNT_MAX
 from openbcs.network.naming import CHANNEL_NAME
 from tests.channels.helpers import check_links, header_hashes
 from tests.support.bodies import create_body
@@ -152,7 +153,9 @@ class ChannelMachine(RuleBasedStateMachine):
         bid, instance = self.pick(data)
         org = data.draw(st.sampled_from(list(instance.orgs)), label="org")
         response = self.api.update(bid, {"node_orgs": [{"name": org, "node_count": node_count}]})
-        if self.expect(response, "BCS.4006014" if node_count == instance.orgs[org] else None):
+        # UpdateInstance's target is 1 or 2 peers (spec 3.6): more is refused where the body is parsed.
+        refused = node_count > UPDATE_NODE_COUNT_MAX or node_count == instance.orgs[org]
+        if self.expect(response, "BCS.4006014" if refused else None):
             instance.orgs[org] = node_count
             for members in instance.channels.values():
                 if org in members:  # the highest-numbered peers went, leaving their channels
@@ -175,7 +178,8 @@ class ChannelMachine(RuleBasedStateMachine):
     def delete_org(self, data: st.DataObject) -> None:
         bid, instance = self.pick(data)
         org = data.draw(st.sampled_from(list(instance.orgs)), label="org")
-        body = {"node_orgs": [{"name": org, "node_count": instance.orgs[org]}], "is_delete_org": True}
+        node_count = min(instance.orgs[org], UPDATE_NODE_COUNT_MAX)
+        body = {"node_orgs": [{"name": org, "node_count": node_count}], "is_delete_org": True}
         if len(instance.orgs) == 1:
             refusal: str | None = "BCS.4006014"
         elif instance.channels_with(org):
@@ -216,7 +220,9 @@ class ChannelMachine(RuleBasedStateMachine):
             free = instance.orgs.get(org, 0) - members.get(org, 0)
             peers[org] = self.count(data, "peers", (1, free))
         refusal = None
-        if channel not in instance.channels:
+        if any(count < 1 for count in peers.values()):
+            refusal = "BCS.4006014"  # refused where the body is parsed, before anything is looked up
+        elif channel not in instance.channels:
             refusal = "BCS.4001052"
         else:
             for org, count in peers.items():
@@ -244,8 +250,10 @@ class ChannelMachine(RuleBasedStateMachine):
         members = instance.channels.get(channel, {})
         org = self.choose(data, "org", list(members), (*ORGS, UNKNOWN_ORG))
         count = self.count(data, "peers", (1, members.get(org, 0) - 1))
-        if channel not in instance.channels:
-            refusal: str | None = "BCS.4001052"
+        if count < 1:
+            refusal: str | None = "BCS.4006014"  # refused where the body is parsed
+        elif channel not in instance.channels:
+            refusal = "BCS.4001052"
         elif org not in instance.orgs:
             refusal = "BCS.4001051"
         elif org not in members:

@@ -30,10 +30,37 @@ from tests.support.tenants import Tenant
 
 OPENBCS = str(Path(sys.executable).with_name("openbcs"))
 TIMEOUT = 30.0
-NOT_JOINED = (400, "BCS.4006003", "Invalid Parameter notification status")
 NO_NOTIFICATION = (400, "BCS.4001062", "Operation failed. The notification does not exist.")
 NO_MEMBERSHIP = (400, "BCS.4001061", "Operation failed. The consortium membership does not exist.")
-FORBIDDEN = (403, "BCS.4030403", "No permissions to request this method")
+_NO_PERMISSION = "No permissions to request this method"
+# The inviter quitting (its own consortium): 403 saying who may.
+ONLY_INVITEE = (
+    403,
+    "BCS.4030403",
+    f"{_NO_PERMISSION}: only the invitee may quit a consortium (invitee_domainid and invitee_projectid name the "
+    "caller's own account and project)",
+)
+
+
+def not_own_account(field: str) -> tuple[int, str, str]:
+    """403 for a body field that must hold the caller's account (domain) id and does not."""
+    return 403, "BCS.4030403", f"{_NO_PERMISSION}: {field} must be the caller's account (domain) id, not an IAM user id"
+
+
+def not_own_project(field: str) -> tuple[int, str, str]:
+    """403 for a body field that must hold the caller's project id and does not."""
+    return 403, "BCS.4030403", f"{_NO_PERMISSION}: {field} must be the caller's project id"
+
+
+def not_joined(status: str) -> tuple[int, str, str]:
+    """Quitting a membership that is not joined: the seed's ``Invalid Parameter notification status``, saying why."""
+    reasons = {
+        "quitting": "the membership is already being quit",
+        "quit": "the membership is no longer active (it is quit)",
+        "released": "the membership is no longer active (it is released)",
+    }
+    reason = reasons.get(status, f"the membership is not active (it is {status}); only a joined member can quit")
+    return 400, "BCS.4006003", f"Invalid Parameter notification status : {reason}"
 
 
 # --- more members of one consortium -----------------------------------------------------------------------------------
@@ -119,7 +146,7 @@ def while_running(db: Database, c: Consortium, operation_id: str, status: str, b
     assert error(c.invitee.delete_instance(str(c.invitee_bcs_id))) == INSTANCE_BUSY
     assert error(c.inviter.delete_instance(c.inviter_bcs_id)) == INSTANCE_BUSY
     assert error(c.invite(bystander.name)) == INSTANCE_BUSY
-    assert error(c.invitee.quit(c.quit_body())) == NOT_JOINED
+    assert error(c.invitee.quit(c.quit_body())) == not_joined(status)
     assert error(withdraw(c)) == not_deletable(status)
     assert snapshot(db) == before
 

@@ -17,6 +17,8 @@ from tests.consortium.helpers import (
     both_held,
     ended,
     invitee_body_for,
+    not_own_account,
+    not_own_project,
     while_running,
     withdraw,
 )
@@ -230,12 +232,18 @@ def _agree_refusals(c: Any) -> list[tuple[str, dict[str, Any], tuple[int, str, s
         (
             "invitee_project_id of another project",
             c.agree_body(invitee_info={**invitee_info, "invitee_project_id": c.third.project_id}),
-            (403, "BCS.4030403", "No permissions to request this method"),
+            not_own_project("invitee_info.invitee_project_id"),
         ),
         (
             "invitee_user_id of another domain",
             c.agree_body(invitee_info={**invitee_info, "invitee_user_id": c.inviter.domain_id}),
-            (403, "BCS.4030403", "No permissions to request this method"),
+            not_own_account("invitee_info.invitee_user_id"),
+        ),
+        (
+            # What a new user tends to send: the IAM user id (the token's user.id), not the account id.
+            "invitee_user_id the caller's IAM user id",
+            c.agree_body(invitee_info={**invitee_info, "invitee_user_id": c.invitee.account.created.user_id}),
+            not_own_account("invitee_info.invitee_user_id"),
         ),
         (
             "an instance that is not the caller's",
@@ -415,8 +423,8 @@ def test_a_notification_that_is_not_waiting_cannot_be_answered(client, make_acco
 def test_a_busy_invitee_instance_is_refused(frozen_client, make_account, db):
     consortium = setup_consortium(frozen_client, make_account, drive=db)
     invitee = consortium.invitee
-    # An UpdateInstance (add a peer) runs on the invitee's instance.
-    response = invitee.update(str(consortium.invitee_bcs_id), {"node_orgs": [{"name": DEFAULT_ORG, "node_count": 3}]})
+    # An UpdateInstance (remove a peer) runs on the invitee's instance.
+    response = invitee.update(str(consortium.invitee_bcs_id), {"node_orgs": [{"name": DEFAULT_ORG, "node_count": 1}]})
     assert response.status_code == 200, response.text
     step_operation(db, response.json()["operation_id"], 1)
     assert [lock[:2] for lock in operation_locks(db)] == [(consortium.invitee_bcs_id, response.json()["operation_id"])]
@@ -425,7 +433,7 @@ def test_a_busy_invitee_instance_is_refused(frozen_client, make_account, db):
     assert snapshot(db) == before
     invitee.wait(response.json()["operation_id"])
     consortium.join()
-    assert invitation_row(db)["orgs"][0]["node_count"] == 3
+    assert invitation_row(db)["orgs"][0]["node_count"] == 1
 
 
 def test_a_failed_join_puts_the_invitation_back_to_waiting(client, make_account, db, monkeypatch):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from openbcs.network.models import Channel
-from tests.consortium.helpers import NOT_JOINED, another_member, withdraw
+from tests.consortium.helpers import another_member, not_joined, withdraw
 from tests.support.bodies import CHANNEL, DEFAULT_ORG
 from tests.support.consortia import setup_consortium
 from tests.support.errors import INSTANCE_NOT_FOUND, error
@@ -59,7 +59,7 @@ def test_the_inviter_deleting_its_instance_cancels_waiting_invitations_and_relea
         "BCS.4006005",
         "ActOnDetailNotification fail: the notification is cancelled, not waiting",
     )
-    assert error(c.invitee.quit(c.quit_body())) == NOT_JOINED
+    assert error(c.invitee.quit(c.quit_body())) == not_joined("released")
     assert snapshot(db) == snap
 
 

@@ -75,12 +75,12 @@ def test_inviter_sees_every_status_and_invitee_only_its_consortia(client, make_a
 def test_status_detail_is_live_from_the_invitee_instance(client, make_account, db):
     c = setup_consortium(client, make_account)
     c.join()
-    # The invitee adds a peer to its organisation: the member's organisation shows 3 peers.
-    c.invitee.run(c.invitee.update(str(c.invitee_bcs_id), {"node_orgs": [{"name": DEFAULT_ORG, "node_count": 3}]}))
+    # The invitee removes a peer of its organisation: the member's organisation shows 1 peer.
+    c.invitee.run(c.invitee.update(str(c.invitee_bcs_id), {"node_orgs": [{"name": DEFAULT_ORG, "node_count": 1}]}))
 
     ((org,),) = [m["invited_orgs"] for m in c.inviter.members()]
 
-    assert (org["node_count"], org["status_detail"], org["status"]) == (3, "3/3", "joined")
+    assert (org["node_count"], org["status_detail"], org["status"]) == (1, "1/1", "joined")
     # As it joined, the stored record said 2.
     assert invitations(db)[0]["orgs"][0]["node_count"] == 2
 

@@ -15,7 +15,7 @@ from tests.support.operations import drive_operations, operation_locks
 from tests.support.snapshots import snapshot
 from tests.support.tenants import Tenant
 
-SCALE_UP = {"node_orgs": [{"name": "organization", "node_count": 3}]}
+SCALE = {"node_orgs": [{"name": "organization", "node_count": 1}]}  # the default organisation has 2 peers
 
 
 def _busy_with(tenant: Tenant, db, bid: str, operation_id: str, label: str) -> None:
@@ -30,13 +30,13 @@ def test_calls_during_creation_are_refused_as_creating(frozen_tenant, db):
     bid = created["blockchain_id"]
     _busy_with(frozen_tenant, db, bid, created["operation_id"], "IsCreating")
     before = snapshot(db)
-    assert_error(frozen_tenant.update(bid, SCALE_UP), *INSTANCE_CREATING)
+    assert_error(frozen_tenant.update(bid, SCALE), *INSTANCE_CREATING)
     assert_error(frozen_tenant.delete_instance(bid), *INSTANCE_CREATING)
     assert snapshot(db) == before
     # Once created, the same call is accepted.
     drive_operations(db)
     assert operation_locks(db) == []
-    response = frozen_tenant.update(bid, SCALE_UP)
+    response = frozen_tenant.update(bid, SCALE)
     assert response.status_code == 200, response.text
     assert response.json()["operation_id"].startswith("BCSSVC01-03-")
     _busy_with(frozen_tenant, db, bid, response.json()["operation_id"], "IsScaling")
@@ -48,7 +48,7 @@ def test_calls_during_deletion_are_refused_as_deleting(frozen_tenant, db):
     assert deleting.status_code == 200, deleting.text
     _busy_with(frozen_tenant, db, bid, deleting.json()["operation_id"], "IsDeleting")
     before = snapshot(db)
-    assert_error(frozen_tenant.update(bid, SCALE_UP), *INSTANCE_DELETING)
+    assert_error(frozen_tenant.update(bid, SCALE), *INSTANCE_DELETING)
     assert_error(frozen_tenant.delete_instance(bid), *INSTANCE_DELETING)
     assert snapshot(db) == before
     drive_operations(db)
@@ -58,11 +58,11 @@ def test_calls_during_deletion_are_refused_as_deleting(frozen_tenant, db):
 
 def test_calls_during_scaling_are_refused_as_busy(frozen_tenant, db):
     bid = frozen_tenant.create_instance("bcs-busy")
-    scaling = frozen_tenant.update(bid, SCALE_UP)
+    scaling = frozen_tenant.update(bid, SCALE)
     assert scaling.status_code == 200, scaling.text
     _busy_with(frozen_tenant, db, bid, scaling.json()["operation_id"], "IsScaling")
     before = snapshot(db)
-    assert_error(frozen_tenant.update(bid, {"node_orgs": [{"name": "organization", "node_count": 4}]}), *INSTANCE_BUSY)
+    assert_error(frozen_tenant.update(bid, {"node_orgs": [{"name": "organization", "node_count": 2}]}), *INSTANCE_BUSY)
     assert_error(
         frozen_tenant.update(bid, {"node_orgs": [{"name": "org-x", "node_count": 1, "pvc_name": "p"}]}), *INSTANCE_BUSY
     )
@@ -70,7 +70,7 @@ def test_calls_during_scaling_are_refused_as_busy(frozen_tenant, db):
     assert_error(frozen_tenant.create_channels(bid, "another"), *INSTANCE_BUSY)
     assert snapshot(db) == before
     drive_operations(db)
-    assert frozen_tenant.detail(bid)["peer_info"][0]["node_cnt"] == 3
+    assert frozen_tenant.detail(bid)["peer_info"][0]["node_cnt"] == 1
     assert operation_locks(db) == []
 
 
@@ -82,7 +82,7 @@ def test_an_abnormal_instance_refuses_updates_but_can_be_deleted(frozen_tenant, 
 
     db.run_write(break_it)
     before = snapshot(db)
-    assert_error(frozen_tenant.update(bid, SCALE_UP), *INSTANCE_BUSY)
+    assert_error(frozen_tenant.update(bid, SCALE), *INSTANCE_BUSY)
     assert snapshot(db) == before
     deleting = frozen_tenant.delete_instance(bid)
     assert deleting.status_code == 200, deleting.text

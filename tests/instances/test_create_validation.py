@@ -220,7 +220,7 @@ REFUSED = [
         "orgs-six-peers",
         {"peer_orgs": [{"name": "org-one", "node_count": 6}]},
         "BCS.4006014",
-        "Invalid Parameter peer_orgs[0].node_count : 1 to 5 peers",
+        "Invalid Parameter peer_orgs[0].node_count : Input should be less than or equal to 5",
     ),
     (
         "orgs-zero-peers",
@@ -244,7 +244,7 @@ REFUSED = [
         "orgs-eleven",
         {"peer_orgs": [{"name": f"org-{n:02d}", "node_count": 1} for n in range(11)], "channels": []},
         "BCS.4006014",
-        "Invalid Parameter peer_orgs : at most 10 organisations",
+        "Invalid Parameter peer_orgs : List should have at most 10 items after validation, not 11",
     ),
     (
         "orgs-bad-name",

@@ -106,8 +106,16 @@ def test_accepted_flags_are_kept_with_the_operation(tenant, db, query: str, flag
 
 
 REFUSED_FLAGS = [
-    ("is_delete_storage=maybe", "BCS.4006003", "Invalid Parameter is_delete_storage : expected a boolean"),
-    ("is_delete_obs=2", "BCS.4006003", "Invalid Parameter is_delete_obs : expected a boolean"),
+    (
+        "is_delete_storage=maybe",
+        "BCS.4006003",
+        "Invalid Parameter is_delete_storage : expected a boolean: true or false",
+    ),
+    # Only what the SDK sends: pydantic's lax spellings (yes, on, 1, t, TRUE) are not booleans here.
+    ("is_delete_storage=yes", "BCS.4006003", "Invalid Parameter is_delete_storage : expected a boolean: true or false"),
+    ("is_delete_obs=1", "BCS.4006003", "Invalid Parameter is_delete_obs : expected a boolean: true or false"),
+    ("is_delete_obs=TRUE", "BCS.4006003", "Invalid Parameter is_delete_obs : expected a boolean: true or false"),
+    ("is_delete_obs=2", "BCS.4006003", "Invalid Parameter is_delete_obs : expected a boolean: true or false"),
     (
         "is_delete_ief=true",
         "BCS.4006014",

@@ -15,7 +15,7 @@ INSTANCE_CALLS = [
     ("GET", "", None),
     ("GET", "/status", None),
     ("GET", "/nodes", None),
-    ("PUT", "", {"node_orgs": [{"name": "organization", "node_count": 3}]}),
+    ("PUT", "", {"node_orgs": [{"name": "organization", "node_count": 2}]}),
     ("PUT", "", {"node_orgs": [{"name": "organization", "node_count": 1}]}),
     ("PUT", "", {"node_orgs": [{"name": "org-new", "node_count": 1, "pvc_name": "p"}]}),
     ("DELETE", "", None),

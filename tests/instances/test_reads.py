@@ -57,7 +57,43 @@ def test_flavors(tenant, db, query):
         ("limit=1001", "BCS.4006014", "Invalid Parameter limit : Input should be less than or equal to 1000"),
         ("limit=-1", "BCS.4006014", "Invalid Parameter limit : Input should be greater than 0"),
         ("offset=-1", "BCS.4006014", "Invalid Parameter offset : Input should be greater than or equal to 0"),
-        ("limit=ten", "BCS.4006003", "Invalid Parameter limit : expected an integer"),
+        (
+            "limit=ten",
+            "BCS.4006003",
+            "Invalid Parameter limit : expected an integer in decimal digits, like 5 (no '+', point, '_' or spaces)",
+        ),
+        # Query numbers are read as strictly as JSON numbers (each of these was 200 before issue 12).
+        (
+            "limit=+5",
+            "BCS.4006003",
+            "Invalid Parameter limit : expected an integer in decimal digits, like 5 (no '+', point, '_' or spaces)",
+        ),
+        (
+            "limit=1.0",
+            "BCS.4006003",
+            "Invalid Parameter limit : expected an integer in decimal digits, like 5 (no '+', point, '_' or spaces)",
+        ),
+        (
+            "offset=1_000",
+            "BCS.4006003",
+            "Invalid Parameter offset : expected an integer in decimal digits, like 5 (no '+', point, '_' or spaces)",
+        ),
+        (
+            "offset=%205",
+            "BCS.4006003",
+            "Invalid Parameter offset : expected an integer in decimal digits, like 5 (no '+', point, '_' or spaces)",
+        ),
+        (
+            "offset=05",
+            "BCS.4006003",
+            "Invalid Parameter offset : expected an integer in decimal digits, like 5 (no '+', point, '_' or spaces)",
+        ),
+        ("offset=99999999999999999999999999999", "BCS.4006014", "Invalid Parameter offset : out of range"),
+        (
+            "offset=2147483648",
+            "BCS.4006014",
+            "Invalid Parameter offset : Input should be less than or equal to 2147483647",
+        ),
         ("limit=1&limit=2", "BCS.4006014", "Invalid Parameter limit : given more than once"),
         ("page=1", "BCS.4006014", "Invalid Parameter page : unknown field"),
     ],

@@ -101,15 +101,15 @@ def test_the_sdk_creates_reads_scales_and_deletes_an_instance(sdk_client, make_a
 
     scaled = client.update_instance(
         UpdateInstanceRequest(
-            blockchain_id=bid, body=UpdateInstanceRequestBody(node_orgs=[NodeOrgs(name="org-one", node_count=3)])
+            blockchain_id=bid, body=UpdateInstanceRequestBody(node_orgs=[NodeOrgs(name="org-one", node_count=1)])
         )
     )
     assert scaled.operation_id.startswith("BCSSVC01-03-")
     assert _wait(client, scaled.operation_id).operation_status == "finished"
     shown = client.show_blockchain_detail(ShowBlockchainDetailRequest(blockchain_id=bid))
-    assert [(p.node_cnt, p.status_detail) for p in shown.peer_info] == [(3, "3/3")]
+    assert [(p.node_cnt, p.status_detail) for p in shown.peer_info] == [(1, "1/1")]
     assert (
-        len(client.show_blockchain_nodes(ShowBlockchainNodesRequest(blockchain_id=bid)).node_orgs["org-one"].peers) == 3
+        len(client.show_blockchain_nodes(ShowBlockchainNodesRequest(blockchain_id=bid)).node_orgs["org-one"].peers) == 1
     )
 
     added = client.update_instance(

@@ -16,7 +16,8 @@ from tests.support.operations import drive_operations, operation_locks
 from tests.support.snapshots import row_count, snapshot
 from tests.support.tenants import Tenant
 
-TWO_ORGS = {"peer_orgs": [("org-one", 4), ("org-two", 3)], "channels": [("mychannel", ["org-one"])]}
+# UpdateInstance sets an organisation to 1 or 2 peers (spec 3.6); creation may give it up to 5.
+TWO_ORGS = {"peer_orgs": [("org-one", 4), ("org-two", 1)], "channels": [("mychannel", ["org-one"])]}
 KEEP_ONE_ORG = "Invalid Parameter node_orgs : an instance keeps at least one peer organisation"
 
 
@@ -44,27 +45,25 @@ def _refused(tenant: Tenant, db, bid: str, body: dict[str, Any], code: str, mess
 
 
 def test_adding_peers(tenant, db):
-    bid = tenant.create_instance()
-    record = _update(tenant, db, bid, {"node_orgs": [{"name": "organization", "node_count": 4}]}, "03")
+    bid = tenant.create_instance(peer_orgs=[("organization", 1)])
+    record = _update(tenant, db, bid, {"node_orgs": [{"name": "organization", "node_count": 2}]}, "03")
     assert list(record["operation_process"]) == ["Preparation", "Scale peers", "Finish"]
     assert record["operation_process"]["Scale peers"]["sub_steps"]["Update peer nodes"]["detail"] == (
-        "2 node(s) added, 0 removed"
+        "1 node(s) added, 0 removed"
     )
-    peers = peer_names(bid, "organization", 4)
+    peers = peer_names(bid, "organization", 2)
     shown = tenant.detail(bid)
     assert (shown["basic_info"]["status"], shown["basic_info"]["process_status"]) == ("Normal", "")
     assert [(p["name"], p["node_cnt"], p["status"], p["status_detail"]) for p in shown["peer_info"]] == [
-        ("organization", 4, "Normal", "4/4")
+        ("organization", 2, "Normal", "2/2")
     ]
-    assert len(shown["peer_info"][0]["address"]) == 4
-    # New peers are in no channel yet.
+    assert len(shown["peer_info"][0]["address"]) == 2
+    # The new peer is in no channel yet.
     assert {name: p["channels"] for name, p in tenant.nodes(bid)["organization"]["peers"].items()} == {
         peers[0]: ["channel"],
-        peers[1]: ["channel"],
-        peers[2]: [],
-        peers[3]: [],
+        peers[1]: [],
     }
-    assert _channel_peers(tenant, bid) == {"channel": {"organization": peers[:2]}}
+    assert _channel_peers(tenant, bid) == {"channel": {"organization": peers[:1]}}
     assert stored_nodes(db, bid)["organization"] == peers
 
 
@@ -80,14 +79,14 @@ def test_deleting_peers_removes_the_highest_and_takes_them_out_of_channels(tenan
     )
     assert stored_nodes(db, bid) == {
         "org-one": one[:1],
-        "org-two": peer_names(bid, "org-two", 3),
+        "org-two": peer_names(bid, "org-two", 1),
         "orderer": orderer_names(bid, 3),
     }
     assert _channel_peers(tenant, bid) == {"mychannel": {"org-one": one[:1]}}
     shown = tenant.detail(bid)
     assert [(p["name"], p["node_cnt"], p["status_detail"]) for p in shown["peer_info"]] == [
         ("org-one", 1, "1/1"),
-        ("org-two", 3, "3/3"),
+        ("org-two", 1, "1/1"),
     ]
     assert shown["channels"][0]["peers"] == {"org-one": one[:1]}
     assert list(tenant.nodes(bid)["org-one"]["peers"]) == one[:1]
@@ -101,20 +100,20 @@ def test_deleting_peers_removes_the_highest_and_takes_them_out_of_channels(tenan
 
 
 def test_scaling_several_orgs_in_one_call(tenant, db):
-    bid = tenant.create_instance(**TWO_ORGS)
+    bid = tenant.create_instance(peer_orgs=[("org-one", 1), ("org-two", 1)])
     _update(
         tenant,
         db,
         bid,
-        {"node_orgs": [{"name": "org-one", "node_count": 5}, {"name": "org-two", "node_count": 5}]},
+        {"node_orgs": [{"name": "org-one", "node_count": 2}, {"name": "org-two", "node_count": 2}]},
         "03",
     )
     assert stored_nodes(db, bid) == {
-        "org-one": peer_names(bid, "org-one", 5),
-        "org-two": peer_names(bid, "org-two", 5),
+        "org-one": peer_names(bid, "org-one", 2),
+        "org-two": peer_names(bid, "org-two", 2),
         "orderer": orderer_names(bid, 3),
     }
-    assert [(p["name"], p["node_cnt"]) for p in tenant.detail(bid)["peer_info"]] == [("org-one", 5), ("org-two", 5)]
+    assert [(p["name"], p["node_cnt"]) for p in tenant.detail(bid)["peer_info"]] == [("org-one", 2), ("org-two", 2)]
 
 
 def test_adding_an_org(tenant, db):
@@ -145,7 +144,7 @@ def test_deleting_an_org(tenant, db):
     )
     assert (
         record["operation_process"]["Update organisations"]["sub_steps"]["Update organisation nodes"]["detail"]
-        == "0 node(s) added, 3 removed"
+        == "0 node(s) added, 1 removed"
     )
     assert list(stored_nodes(db, bid)) == ["org-one", "orderer"]
     shown = tenant.detail(bid)
@@ -161,12 +160,12 @@ def test_an_org_in_a_channel_cannot_be_deleted_and_one_org_stays(tenant, db):
         tenant,
         db,
         bid,
-        {"node_orgs": [{"name": "org-one", "node_count": 4}], "is_delete_org": True},
+        {"node_orgs": [{"name": "org-one", "node_count": 2}], "is_delete_org": True},
         "BCS.4006003",
         "Invalid Parameter org org-one status : still in channel(s) mychannel; remove it from them first",
     )
     both = {
-        "node_orgs": [{"name": "org-two", "node_count": 3}, {"name": "org-one", "node_count": 4}],
+        "node_orgs": [{"name": "org-two", "node_count": 1}, {"name": "org-one", "node_count": 2}],
         "is_delete_org": True,
     }
     _refused(tenant, db, bid, both, "BCS.4006014", KEEP_ONE_ORG)
@@ -186,33 +185,51 @@ def test_the_last_org_cannot_be_deleted_even_outside_channels(tenant, db):
 REFUSED = [
     (
         "mixed-add-and-delete-peers",
-        {"node_orgs": [{"name": "org-one", "node_count": 5}, {"name": "org-two", "node_count": 1}]},
+        {"node_orgs": [{"name": "org-one", "node_count": 2}, {"name": "org-two", "node_count": 2}]},
         "BCS.4006014",
         "Invalid Parameter node_orgs : add peers, delete peers, add or delete organisations: one per call",
     ),
     (
         "mixed-add-peers-and-add-org",
-        {"node_orgs": [{"name": "org-one", "node_count": 5}, {"name": "org-new", "node_count": 1, "pvc_name": "p"}]},
+        {"node_orgs": [{"name": "org-two", "node_count": 2}, {"name": "org-new", "node_count": 1, "pvc_name": "p"}]},
         "BCS.4006014",
         "Invalid Parameter node_orgs : add peers, delete peers, add or delete organisations: one per call",
     ),
     (
         "same-count",
-        {"node_orgs": [{"name": "org-one", "node_count": 4}]},
+        {"node_orgs": [{"name": "org-two", "node_count": 1}]},
         "BCS.4006014",
-        "Invalid Parameter node_orgs[0].node_count : organisation org-one already has 4 peer(s)",
+        "Invalid Parameter node_orgs[0].node_count : organisation org-two already has 1 peer(s)",
     ),
     (
-        "six-peers",
-        {"node_orgs": [{"name": "org-one", "node_count": 6}]},
+        "three-peers",
+        {"node_orgs": [{"name": "org-two", "node_count": 3}]},
         "BCS.4006014",
-        "Invalid Parameter node_orgs[0].node_count : 1 to 5 peers",
+        "Invalid Parameter node_orgs[0].node_count : Input should be less than or equal to 2",
     ),
     (
-        "new-org-six-peers",
-        {"node_orgs": [{"name": "org-new", "node_count": 6, "pvc_name": "p"}]},
+        "new-org-three-peers",
+        {"node_orgs": [{"name": "org-new", "node_count": 3, "pvc_name": "p"}]},
         "BCS.4006014",
-        "Invalid Parameter node_orgs[0].node_count : 1 to 5 peers",
+        "Invalid Parameter node_orgs[0].node_count : Input should be less than or equal to 2",
+    ),
+    (
+        "delete-with-the-created-count",
+        {"node_orgs": [{"name": "org-one", "node_count": 4}], "is_delete_org": True},
+        "BCS.4006014",
+        "Invalid Parameter node_orgs[0].node_count : Input should be less than or equal to 2",
+    ),
+    (
+        "node-count-beyond-64-bits",
+        {"node_orgs": [{"name": "org-one", "node_count": 10**30}]},
+        "BCS.4006014",
+        "Invalid Parameter node_orgs[0].node_count : Input should be less than or equal to 2",
+    ),
+    (
+        "eleven-orgs",
+        {"node_orgs": [{"name": f"org-{n:02d}", "node_count": 1, "pvc_name": "p"} for n in range(11)]},
+        "BCS.4006014",
+        "Invalid Parameter node_orgs : List should have at most 10 items after validation, not 11",
     ),
     (
         "zero-peers",
@@ -234,26 +251,26 @@ REFUSED = [
     ),
     (
         "delete-orderer-org",
-        {"node_orgs": [{"name": "orderer", "node_count": 3}], "is_delete_org": True},
+        {"node_orgs": [{"name": "orderer", "node_count": 1}], "is_delete_org": True},
         "BCS.4001051",
         "Input org orderer is not exist",
     ),
     (
         "scale-orderer",
-        {"node_orgs": [{"name": "orderer", "node_count": 5}]},
+        {"node_orgs": [{"name": "orderer", "node_count": 2}]},
         "BCS.4006014",
         "Invalid Parameter node_orgs[0].name : the orderer organisation cannot be scaled",
     ),
     (
         "org-twice",
-        {"node_orgs": [{"name": "org-one", "node_count": 5}, {"name": "org-one", "node_count": 5}]},
+        {"node_orgs": [{"name": "org-one", "node_count": 2}, {"name": "org-one", "node_count": 2}]},
         "BCS.4006014",
         "Invalid Parameter node_orgs : each organisation at most once",
     ),
     (
         "publicips",
         {
-            "node_orgs": [{"name": "org-one", "node_count": 5}],
+            "node_orgs": [{"name": "org-one", "node_count": 2}],
             "publicips": [{"status": "ACTIVE", "public_ip_address": "1.2.3.4", "id": "n1"}],
         },
         "BCS.4006014",
@@ -281,13 +298,13 @@ REFUSED = [
     ),
     (
         "node-count-string",
-        {"node_orgs": [{"name": "org-one", "node_count": "5"}]},
+        {"node_orgs": [{"name": "org-one", "node_count": "2"}]},
         "BCS.4006003",
         "Invalid Parameter node_orgs[0].node_count : expected an integer",
     ),
     (
         "unknown-field",
-        {"node_orgs": [{"name": "org-one", "node_count": 5}], "force": True},
+        {"node_orgs": [{"name": "org-one", "node_count": 2}], "force": True},
         "BCS.4006014",
         "Invalid Parameter force : unknown field",
     ),
@@ -316,7 +333,7 @@ def test_an_instance_has_at_most_ten_organisations(tenant, db):
 
 def test_updating_an_unknown_instance_is_refused(tenant, db):
     assert_error(
-        tenant.update("no-such-id", {"node_orgs": [{"name": "organization", "node_count": 3}]}), *INSTANCE_NOT_FOUND
+        tenant.update("no-such-id", {"node_orgs": [{"name": "organization", "node_count": 1}]}), *INSTANCE_NOT_FOUND
     )
     assert row_count(db, Operation) == 0
 
@@ -326,7 +343,7 @@ def test_updating_an_unknown_instance_is_refused(tenant, db):
 
 @pytest.fixture
 def frozen_instance(frozen_tenant) -> str:
-    """An instance of ``frozen_tenant`` with org-one (4 peers, in ``mychannel``) and org-two (3 peers)."""
+    """An instance of ``frozen_tenant`` with org-one (4 peers, in ``mychannel``) and org-two (1 peer)."""
     return frozen_tenant.create_instance(create_body("bcs-frozen", **TWO_ORGS))
 
 
@@ -342,19 +359,19 @@ def _started(tenant: Tenant, db, bid: str, body: dict[str, Any], label: str) -> 
 
 def test_while_adding_peers(frozen_tenant, frozen_instance, db):
     bid = frozen_instance
-    op = _started(frozen_tenant, db, bid, {"node_orgs": [{"name": "org-two", "node_count": 5}]}, "IsScaling")
+    op = _started(frozen_tenant, db, bid, {"node_orgs": [{"name": "org-two", "node_count": 2}]}, "IsScaling")
     shown = frozen_tenant.detail(bid)
     assert shown["basic_info"]["status"] == "Normal"
     assert [(p["name"], p["node_cnt"], p["status"], p["status_detail"]) for p in shown["peer_info"]] == [
         ("org-one", 4, "Normal", "4/4"),
-        ("org-two", 5, "IsScaling", "3/5"),
+        ("org-two", 2, "IsScaling", "1/2"),
     ]
     record = frozen_tenant.record(op)
     assert (record["operation_type"], record["operation_status"]) == ("03", "waiting")
     drive_operations(db)
     shown = frozen_tenant.detail(bid)
     assert shown["basic_info"]["process_status"] == ""
-    assert [(p["status"], p["status_detail"]) for p in shown["peer_info"]] == [("Normal", "4/4"), ("Normal", "5/5")]
+    assert [(p["status"], p["status_detail"]) for p in shown["peer_info"]] == [("Normal", "4/4"), ("Normal", "2/2")]
     assert operation_locks(db) == []
 
 
@@ -388,13 +405,13 @@ def test_while_adding_an_org(frozen_tenant, frozen_instance, db):
 
 def test_while_deleting_an_org(frozen_tenant, frozen_instance, db):
     bid = frozen_instance
-    body = {"node_orgs": [{"name": "org-two", "node_count": 3}], "is_delete_org": True}
+    body = {"node_orgs": [{"name": "org-two", "node_count": 1}], "is_delete_org": True}
     op = _started(frozen_tenant, db, bid, body, "IsScaling")
     assert op.startswith("BCSSVC01-02-")
     shown = frozen_tenant.detail(bid)
     assert [(p["name"], p["status"], p["status_detail"]) for p in shown["peer_info"]] == [
         ("org-one", "Normal", "4/4"),
-        ("org-two", "Isdeleting", "0/3"),
+        ("org-two", "Isdeleting", "0/1"),
     ]
     drive_operations(db)
     assert [p["name"] for p in frozen_tenant.detail(bid)["peer_info"]] == ["org-one"]

@@ -23,20 +23,11 @@ from tests.monitoring.helpers import (
     names,
     shown,
     statistics,
-    wipe_records,
 )
 from tests.support.errors import error
 from tests.support.tenants import Tenant
 
 WINDOW = f"{T0}.{T0 + 1000}.1"
-
-
-@pytest.fixture
-def bid(tenant: Tenant, db: Database) -> str:
-    """A Normal instance of the tenant with no events or alarms (its creation's records deleted)."""
-    blockchain_id = tenant.create_instance()
-    wipe_records(db, blockchain_id)
-    return blockchain_id
 
 
 def _add(db: Database, tenant: Tenant, bid: str, name: str, at_ms: int, extra_ns: int = 0, **kwargs: Any) -> None:

@@ -14,12 +14,14 @@
   ``start_in``, ``advance_until_done``), read back (``stored``, ``all_stored``), its effects file (``read_effects``),
   ``wait_for``, ``new_project``.
 - :mod:`tests.support.snapshots` — stored state read straight from the database: ``snapshot`` (every row of the model
-  tables: "nothing changed"), ``row_count``, ``invitations``, ``config_blocks``.
+  tables: "nothing changed"), ``row_count``, ``invitations``, ``config_blocks``; ``Statements`` (the SQL sent
+  meanwhile: "refused before any database work").
 - :mod:`tests.support.errors` — ``error`` (status, code, message), ``assert_error``, ``assert_unauthorized``,
   ``assert_forbidden``, ``request_id_of``.
 - :mod:`tests.support.expected` — names as the docs define them, computed independently of OpenBCS: ``org_hash``,
   ``msp_id``, ``peer_names``, ``orderer_names``, ``org_domain``, ``block_orgs`` (a configuration block's orgs).
-- :mod:`tests.support.servers` — ``LiveServer`` (the app on a loopback port), ``free_port``, ``sdk_signed_headers``.
+- :mod:`tests.support.servers` — ``LiveServer`` (the app on a loopback port), ``free_port``, ``sdk_signed_headers``,
+  ``race`` and ``request`` (calls fired at the same moment from their own threads).
 
 Fixtures (``tests/conftest.py``): ``db``, ``settings``, ``client``, ``frozen_client``, ``live_server``,
 ``make_account``, ``make_tenant``, ``tenant``, ``other_tenant``, ``token_for``, ``sdk_client``, ``server_key``.

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+import httpx
 import uvicorn
 
 from openbcs.app import create_app
 from openbcs.kernel.settings import Settings
+
+if TYPE_CHECKING:
+    from tests.support.tenants import Tenant
+
+RACE_TIMEOUT = 30.0
 
 
 def free_port() -> int:
@@ -89,3 +98,32 @@ class LiveServer:
     def __exit__(self, *exc: Any) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=20)
+
+
+# --- racing ---------------------------------------------------------------------------------------------------------
+
+Request = Callable[[httpx.Client], httpx.Response]
+
+
+def request(tenant: Tenant, method: str, path: str, body: Any = None, **kwargs: Any) -> Request:
+    """A call of ``tenant``, to be sent later by any client (``kwargs`` as for ``Tenant.call``)."""
+    return lambda client: dataclasses.replace(tenant, http=client).call(method, path, body, **kwargs)
+
+
+def race(url: str, requests: list[Request]) -> list[httpx.Response]:
+    """Fire the requests at the same moment, each from its own thread and its own warmed-up connection."""
+    clients = [httpx.Client(base_url=url, timeout=RACE_TIMEOUT) for _ in requests]
+    try:
+        for client in clients:
+            assert client.get("/healthz").status_code == 200
+        barrier = threading.Barrier(len(requests))
+
+        def fire(index: int) -> httpx.Response:
+            barrier.wait(timeout=RACE_TIMEOUT)
+            return requests[index](clients[index])
+
+        with ThreadPoolExecutor(max_workers=len(requests)) as pool:
+            return list(pool.map(fire, range(len(requests))))
+    finally:
+        for client in clients:
+            client.close()

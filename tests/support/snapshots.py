@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from openbcs.consortium.models import Invitation
 from openbcs.kernel.db import Base, Database
@@ -78,3 +78,26 @@ def config_blocks(db: Database, blockchain_id: str, channel: str = "channel") ->
         ).scalar_one()
         rows = conn.execute(select(blocks).where(blocks.c.channel_id == channel_id).order_by(blocks.c.number))
         return [dict(row._mapping) for row in rows]
+
+
+class Statements:
+    """The SQL statements the database is sent while this is active (``with Statements(db) as sql: ...``), to show
+    that a refusal happened before any database work: ``sql.touching("blockchains")``."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.sent: list[str] = []
+
+    def _count(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        self.sent.append(statement)
+
+    def __enter__(self) -> Statements:
+        event.listen(self.db.engine, "before_cursor_execute", self._count)
+        return self
+
+    def __exit__(self, *_exc: Any) -> None:
+        event.remove(self.db.engine, "before_cursor_execute", self._count)
+
+    def touching(self, *tables: str) -> list[str]:
+        """The statements that name any of ``tables``."""
+        return [s for s in self.sent if any(table in s for table in tables)]

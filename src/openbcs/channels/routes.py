@@ -20,6 +20,8 @@ from openbcs.channels.schemas import (
 from openbcs.http.context import Context
 from openbcs.http.deps import CurrentCaller, json_body
 from openbcs.http.openapi import documented
+from openbcs.kernel import errors
+from openbcs.kernel.validation import QueryInt
 
 router = APIRouter(prefix="/v2/{project_id}/blockchains/{blockchain_id}")
 
@@ -130,9 +132,9 @@ BLOCK = "application/octet-stream"
 
 
 @router.get("/channels/{channel_name}/blocks/{number}", name="ShowChannelConfigBlock", response_class=Response)
-@documented(download="application/octet-stream")
+@documented(download="application/octet-stream", errors=[errors.INVALID_BODY])
 async def show_channel_config_block(
-    caller: CurrentCaller, ctx: Context, blockchain_id: str, channel_name: str, number: int
+    caller: CurrentCaller, ctx: Context, blockchain_id: str, channel_name: str, number: QueryInt
 ) -> Response:
     """OpenBCS extension: config block ``number`` of the channel, a serialized Fabric ``common.Block``."""
     content = await ctx.db.read(
@@ -146,9 +148,9 @@ async def show_channel_config_block(
 
 
 @router.get("/channels/{channel_name}/blocks/{number}/update", name="ShowChannelConfigUpdate", response_class=Response)
-@documented(download="application/octet-stream")
+@documented(download="application/octet-stream", errors=[errors.INVALID_BODY])
 async def show_channel_config_update(
-    caller: CurrentCaller, ctx: Context, blockchain_id: str, channel_name: str, number: int
+    caller: CurrentCaller, ctx: Context, blockchain_id: str, channel_name: str, number: QueryInt
 ) -> Response:
     """OpenBCS extension: the CONFIG_UPDATE ``common.Envelope`` that produced block ``number`` (from 1)."""
     content = await ctx.db.read(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
+
+from openbcs.network import limits
 
 
 class _Strict(BaseModel):
@@ -16,25 +20,29 @@ class ChannelCreateInfo(_Strict):
 
 
 class BatchCreateChannelsRequestBody(_Strict):
-    channels: list[ChannelCreateInfo] = Field(min_length=1, max_length=20)
+    channels: list[ChannelCreateInfo] = Field(min_length=1, max_length=limits.CHANNELS_MAX)
 
 
 class PeerChannelInfo(_Strict):
     channel_name: str = Field(min_length=1, max_length=64)
-    peers: dict[str, int] = Field(min_length=1)
+    # organisation name -> how many more of its peers join (an organisation has at most ORG_PEER_MAX peers)
+    peers: dict[Annotated[str, Field(max_length=64)], Annotated[int, Field(ge=1, le=limits.ORG_PEER_MAX)]] = Field(
+        min_length=1, max_length=limits.PEER_ORGS_MAX
+    )
 
 
 class BatchAddPeersToChannelRequestBody(_Strict):
-    channel_peers: list[PeerChannelInfo] = Field(min_length=1)
+    channel_peers: list[PeerChannelInfo] = Field(min_length=1, max_length=1)  # "only one channel per call"
 
 
 class BatchRemoveOrgsFromChannelRequestBody(_Strict):
-    org_names: list[str] = Field(min_length=1)
+    org_names: list[Annotated[str, Field(max_length=64)]] = Field(min_length=1, max_length=limits.PEER_ORGS_MAX)
 
 
 class BatchRemovePeersFromChannelRequestBody(_Strict):
     org_name: str = Field(min_length=1, max_length=64)
-    peers: int
+    # strictly between 0 and the organisation's peers in the channel (which are at most ORG_PEER_MAX)
+    peers: int = Field(ge=1, le=limits.ORG_PEER_MAX - 1)
 
 
 class Channel(BaseModel):

@@ -68,9 +68,7 @@ def batch_create(session: Session, *, project_id: str, blockchain_id: str, body:
 def add_peers(session: Session, *, project_id: str, blockchain_id: str, body: BatchAddPeersToChannelRequestBody) -> str:
     """Start adding peers of organisations (``org -> how many more``) to one channel."""
     instance = _mutable_instance(session, project_id=project_id, blockchain_id=blockchain_id)
-    if len(body.channel_peers) != 1:
-        raise errors.invalid_parameter("channel_peers", "one channel per call")
-    wanted = body.channel_peers[0]
+    (wanted,) = body.channel_peers  # one channel per call (the schema allows exactly one)
     channel = lookups.channel_named(session, blockchain_id=instance.id, name=wanted.channel_name)
     joined = lookups.peer_ids_in(session, channel)
     for org_name, count in wanted.peers.items():

@@ -18,9 +18,10 @@ def instance_removing(session: Session, signal: InstanceRemoving) -> None:
     its organisations leave every consortium channel (one block each) and those memberships are quit."""
     instance = signal.instance
     now = now_ns()
-    for invitation in session.scalars(
-        select(Invitation).where(Invitation.inviter_blockchain_id == instance.id).with_for_update()
-    ):
+    own = list(
+        session.scalars(select(Invitation).where(Invitation.inviter_blockchain_id == instance.id).with_for_update())
+    )
+    for invitation in own:
         if invitation.status == states.WAITING:
             invitation.status = invitation.notification_status = states.CANCELLED
             invitation.updated_time = now
@@ -33,6 +34,7 @@ def instance_removing(session: Session, signal: InstanceRemoving) -> None:
                 "MemberReleased",
                 f"the consortium of channel {invitation.channel_name} was dissolved",
             )
+    states.prune_cancelled(session, own)
     for channel, org_ids in lookups.foreign_memberships(session, blockchain_id=instance.id):
         membership.leave(
             session, channel, org_ids=org_ids, cause=signal.operation_id, keys=signal.keys, acting=instance.id
@@ -54,13 +56,17 @@ def instance_removing(session: Session, signal: InstanceRemoving) -> None:
 
 def channel_removing(session: Session, signal: ChannelRemoving) -> None:
     """A deleted channel (only an empty one can be) takes its waiting invitations with it: they are cancelled."""
-    for invitation in session.scalars(
-        select(Invitation)
-        .where(
-            Invitation.inviter_blockchain_id == signal.channel.blockchain_id,
-            Invitation.channel_name == signal.channel.name,
-            Invitation.status == states.WAITING,
+    waiting = list(
+        session.scalars(
+            select(Invitation)
+            .where(
+                Invitation.inviter_blockchain_id == signal.channel.blockchain_id,
+                Invitation.channel_name == signal.channel.name,
+                Invitation.status == states.WAITING,
+            )
+            .with_for_update()
         )
-        .with_for_update()
-    ):
+    )
+    for invitation in waiting:
         states.touch(invitation, status=states.CANCELLED, notification_status=states.CANCELLED)
+    states.prune_cancelled(session, waiting)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from openbcs.consortium import kinds, states
@@ -42,6 +42,49 @@ def _inviter_settings(instance: Instance) -> dict[str, Any]:
         "cluster_type": "CCE",
         "tc3_need": bool(instance.settings.get("tc3_need")),
     }
+
+
+def _require_own_ids(caller: Caller, *fields: tuple[str, str]) -> None:
+    """A body field naming the invitee must name the caller itself: 403 saying which field and what it must be."""
+    own = {"domain": caller.domain_id, "project": caller.project_id}
+    for field, given in fields:
+        kind = "project" if "project" in field else "domain"
+        if given != own[kind]:
+            what = "project id" if kind == "project" else "account (domain) id, not an IAM user id"
+            raise errors.BCSError(
+                errors.FORBIDDEN, f"No permissions to request this method: {field} must be the caller's {what}"
+            )
+
+
+def _not_active(status: str) -> str:
+    """Why a membership in ``status`` cannot be quit (``Invalid Parameter notification status : ...``)."""
+    if status == states.QUITTING:
+        return "the membership is already being quit"
+    if status in (states.QUIT, states.RELEASED):
+        return f"the membership is no longer active (it is {status})"
+    return f"the membership is not active (it is {status}); only a joined member can quit"
+
+
+def _check_pending(session: Session, instance: Instance, tenants: list[Any]) -> None:
+    """At most PENDING_INVITATIONS_PER_INVITEE invitations of one instance wait for one tenant (over its channels)."""
+    waiting = dict(
+        session.execute(
+            select(Invitation.invitee_domain_id, func.count())
+            .where(
+                Invitation.inviter_blockchain_id == instance.id,
+                Invitation.status == states.WAITING,
+                Invitation.invitee_domain_id.in_([t.domain_id for t in tenants]),
+            )
+            .group_by(Invitation.invitee_domain_id)
+        ).all()
+    )
+    for tenant in tenants:
+        if waiting.get(tenant.domain_id, 0) >= limits.PENDING_INVITATIONS_PER_INVITEE:
+            raise errors.BCSError(
+                errors.TOO_MANY_PENDING,
+                f"Invitation failed. The tenant {tenant.name} already has {limits.PENDING_INVITATIONS_PER_INVITEE} "
+                "invitations of this instance waiting for an answer.",
+            )
 
 
 def invite(session: Session, *, caller: Caller, body: BatchInviteMembersToChannelRequestBody) -> int:
@@ -85,6 +128,7 @@ def invite(session: Session, *, caller: Caller, body: BatchInviteMembersToChanne
                 f"Invitation failed. The tenant {name} has already been invited to this channel.",
             )
         tenants.append(tenant)
+    _check_pending(session, instance, tenants)
     now = now_ns()
     for tenant in tenants:
         session.add(
@@ -158,8 +202,11 @@ def handle(session: Session, *, caller: Caller, body: HandleNotificationRequestB
     if not body.invited_orgs:
         raise errors.missing_parameter("invited_orgs")
     invitee = body.invitee_info
-    if invitee.invitee_project_id != caller.project_id or invitee.invitee_user_id != caller.domain_id:
-        raise errors.BCSError(errors.FORBIDDEN)
+    _require_own_ids(
+        caller,
+        ("invitee_info.invitee_user_id", invitee.invitee_user_id),
+        ("invitee_info.invitee_project_id", invitee.invitee_project_id),
+    )
     own = lookups.get_owned(session, project_id=caller.project_id, blockchain_id=invitee.invitee_bcs_id, lock=True)
     if own.name != invitee.invitee_bcs_name:
         raise errors.invalid_parameter("invitee_info.invitee_bcs_name", "does not match the instance")
@@ -213,8 +260,13 @@ def handle(session: Session, *, caller: Caller, body: HandleNotificationRequestB
 
 def quit_consortium(session: Session, *, caller: Caller, body: QuitUnionFromMemberListRequestBody) -> str:
     """The invitee leaves a consortium channel: its organisations leave the channel, then the membership is quit."""
-    if body.invitee_projectid != caller.project_id or body.invitee_domainid != caller.domain_id:
-        raise errors.BCSError(errors.FORBIDDEN)
+    if caller.domain_id == body.inviter_domainid and caller.domain_id != body.invitee_domainid:
+        raise errors.BCSError(
+            errors.FORBIDDEN,
+            "No permissions to request this method: only the invitee may quit a consortium (invitee_domainid and "
+            "invitee_projectid name the caller's own account and project)",
+        )
+    _require_own_ids(caller, ("invitee_domainid", body.invitee_domainid), ("invitee_projectid", body.invitee_projectid))
     matching = list(
         session.execute(
             select(Invitation.id, Invitation.status)
@@ -242,7 +294,7 @@ def quit_consortium(session: Session, *, caller: Caller, body: QuitUnionFromMemb
     found = current[0] if current else matching[0].id
     invitation = states.lock(session, found)
     if invitation.status != states.JOINED:
-        raise errors.wrong_state("notification")
+        raise errors.wrong_state("notification", _not_active(invitation.status))
     own = lookups.get_owned(session, project_id=caller.project_id, blockchain_id=body.invitee_bcsid, lock=True)
     require_idle(session, own)
     inviter = lookups.find(session, blockchain_id=invitation.inviter_blockchain_id)
@@ -321,4 +373,5 @@ def delete_invitations(session: Session, *, caller: Caller, body: DeleteMemberIn
             states.touch(invitation, status=states.CANCELLED, notification_status=states.CANCELLED)
         else:
             invitation.updated_time = now_ns()
+    states.prune_cancelled(session, [invitation for invitation, _ in chosen])
     return len(chosen)

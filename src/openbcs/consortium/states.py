@@ -4,12 +4,14 @@ together under the invitation's row lock (``docs/consortium.md`` draws the machi
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Iterable
+
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from openbcs.consortium.models import Invitation
 from openbcs.kernel.clock import now_ns
-from openbcs.network import lookups
+from openbcs.network import limits, lookups
 from openbcs.network.guards import record_event
 
 WAITING, JOINING, JOINED, REJECT = "waiting", "joining", "joined", "reject"
@@ -38,6 +40,34 @@ def lock(session: Session, invitation_id: int) -> Invitation:
     # committed values must replace those, or a change made meanwhile by the lock's previous holder goes unseen.
     query = select(Invitation).where(Invitation.id == invitation_id).with_for_update()
     return session.scalars(query.execution_options(populate_existing=True)).one()
+
+
+def prune_cancelled(session: Session, changed: Iterable[Invitation]) -> int:
+    """Keep the newest CANCELLED_NOTIFICATIONS_KEPT cancelled notifications per invitee and inviter account among
+    those of ``changed`` (invitations that may just have been cancelled); delete the older ones. Withdrawing and
+    re-inviting cannot grow an invitee's inbox without bound (``docs/consortium.md``). Returns how many went."""
+    pairs = {(i.invitee_domain_id, i.inviter_domain_id) for i in changed if i.status == CANCELLED}
+    session.flush()
+    removed = 0
+    for invitee_domain_id, inviter_domain_id in sorted(pairs):
+        older = list(
+            session.scalars(
+                select(Invitation.id)
+                .where(
+                    Invitation.invitee_domain_id == invitee_domain_id,
+                    Invitation.inviter_domain_id == inviter_domain_id,
+                    Invitation.status == CANCELLED,
+                )
+                .order_by(Invitation.updated_time.desc(), Invitation.id.desc())
+                .offset(limits.CANCELLED_NOTIFICATIONS_KEPT)
+            )
+        )
+        if older:
+            session.execute(
+                delete(Invitation).where(Invitation.id.in_(older)), execution_options={"synchronize_session": False}
+            )
+            removed += len(older)
+    return removed
 
 
 def member_event(session: Session, invitation: Invitation, name: str, message: str) -> None:

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, Field, model_validator
+
+from openbcs.kernel.validation import Text
+
+# Request strings are Text: a name no database can store (a NUL byte) is a 400 naming the field, never a query.
 
 
 class _Named(BaseModel):
-    id: str | None = Field(default=None, max_length=64)
-    name: str | None = Field(default=None, max_length=64)
+    id: Text | None = Field(default=None, max_length=64)
+    name: Text | None = Field(default=None, max_length=64)
 
 
 class _PasswordUser(BaseModel):
-    name: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=128)
+    name: Text = Field(min_length=1, max_length=64)
+    password: Text = Field(min_length=1, max_length=128)
     domain: _Named
 
 
@@ -21,7 +27,7 @@ class _Password(BaseModel):
 
 
 class _Identity(BaseModel):
-    methods: list[str] = Field(min_length=1)
+    methods: list[Annotated[Text, Field(max_length=16)]] = Field(min_length=1, max_length=2)
     password: _Password | None = None
 
     @model_validator(mode="after")

@@ -12,7 +12,7 @@ from openbcs.instances import quotas
 from openbcs.instances.schemas import CreateRequestBody
 from openbcs.instances.topology import ORDERER_ORG_NAME
 from openbcs.kernel import errors
-from openbcs.network import limits, lookups
+from openbcs.network import lookups
 from openbcs.network.models import Instance
 from openbcs.network.naming import check_channel_name
 
@@ -98,11 +98,6 @@ def _check_orgs(body: CreateRequestBody) -> set[str]:
         raise errors.invalid_parameter("peer_orgs", "organisation names must be unique")
     if ORDERER_ORG_NAME in org_names:
         raise errors.invalid_parameter("peer_orgs", f"{ORDERER_ORG_NAME} is the orderer organisation's name")
-    if len(org_names) > limits.PEER_ORGS_MAX:
-        raise errors.invalid_parameter("peer_orgs", f"at most {limits.PEER_ORGS_MAX} organisations")
-    for index, org in enumerate(body.peer_orgs or []):
-        if org.node_count > limits.ORG_PEER_MAX:
-            raise errors.invalid_parameter(f"peer_orgs[{index}].node_count", f"1 to {limits.ORG_PEER_MAX} peers")
     return set(org_names) if body.peer_orgs else {DEFAULT_ORG_NAME}
 
 

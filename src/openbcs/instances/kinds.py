@@ -102,13 +102,17 @@ def _deploy_role(role: str) -> Callable[[Session, OperationContext[CreatePayload
 
 def _create_planned_channels(session: Session, ctx: OperationContext[CreatePayload]) -> str:
     instance = _instance_of(session, ctx)
+    org_ids = {org.name: org.id for org in lookups.orgs_of(session, instance.id, role="peer")}
     for channel in ctx.payload.channels:
         membership.create_channel(
             session,
             blockchain_id=instance.id,
             name=channel.name,
             description=channel.description,
-            org_ids=[lookups.org_named(session, instance.id, name).id for name in channel.org_names],
+            # (names checked at creation; org_named says which one is missing if one went meanwhile)
+            org_ids=[
+                org_ids.get(name) or lookups.org_named(session, instance.id, name).id for name in channel.org_names
+            ],
             all_peers=True,
             cause=ctx.operation_id,
             keys=ctx.keys(),

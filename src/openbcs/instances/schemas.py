@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from openbcs.kernel.validation import pattern_rule
+from openbcs.kernel.validation import QueryBool, QueryInt, pattern_rule
+from openbcs.network import limits
 
 INSTANCE_NAME = pattern_rule(
     r"^[A-Za-z0-9\u4e00-\u9fa5][A-Za-z0-9\u4e00-\u9fa5-]{3,23}$",
@@ -42,12 +43,12 @@ class IEFNode(_Strict):
 
 class OrgPeer(_Strict):
     name: str = Field(min_length=1, max_length=24, pattern=ORG_NAME)
-    node_count: int = Field(ge=1)
+    node_count: int = Field(ge=1, le=limits.ORG_PEER_MAX)
 
 
 class ChannelInfoV2(_Strict):
     name: str = Field(min_length=1, max_length=64)
-    org_names: list[str] = Field(min_length=1)
+    org_names: list[Annotated[str, Field(max_length=24)]] = Field(min_length=1, max_length=limits.PEER_ORGS_MAX)
     description: str | None = Field(default=None, max_length=256)
 
 
@@ -96,7 +97,7 @@ class CreateRequestBody(_Strict):
     org_disk_size: int | None = Field(default=None, ge=1, le=10000)
     database_type: Literal["goleveldb", "couchdb"] = "goleveldb"
     resource_password: str = Field(min_length=1, max_length=32)
-    orderer_node_number: int | None = Field(default=None, ge=1)
+    orderer_node_number: int | None = Field(default=None, ge=1, le=limits.ORDERER_MAX)
     use_eip: bool = False
     bandwidth_size: int | None = Field(default=None, ge=1, le=300)
     cluster_type: Literal["cce", "ief"]
@@ -104,9 +105,9 @@ class CreateRequestBody(_Strict):
     cce_cluster_info: CCEClusterInfo | None = None
     cce_create_info: CCECreateInfo | None = None
     ief_deploy_mode: Literal[0, 1] | None = None
-    ief_nodes_info: list[IEFNode] | None = None
-    peer_orgs: list[OrgPeer] | None = None
-    channels: list[ChannelInfoV2] | None = None
+    ief_nodes_info: list[IEFNode] | None = Field(default=None, max_length=limits.PEER_ORGS_MAX)
+    peer_orgs: list[OrgPeer] | None = Field(default=None, max_length=limits.PEER_ORGS_MAX)
+    channels: list[ChannelInfoV2] | None = Field(default=None, max_length=limits.CHANNELS_MAX)
     couchdb_info: CouchDb | None = None
     turbo_info: TurboInfo | None = None
     block_info: BlockInfo | None = None
@@ -135,7 +136,8 @@ class ListBlockchainsResponse(BaseModel):
 
 class NodeOrgs(_Strict):
     name: str = Field(min_length=1, max_length=24, pattern=ORG_NAME)
-    node_count: int = Field(ge=1)
+    # The target peer count of the organisation: 1 to 2 (spec section 3.6), whatever it was created with.
+    node_count: int = Field(ge=1, le=limits.UPDATE_NODE_COUNT_MAX)
     pvc_name: str | None = Field(default=None, min_length=1, max_length=64)
 
 
@@ -148,18 +150,18 @@ class IefNodeinfo(_Strict):
 class UpdateInstanceRequestBody(_Strict):
     """``PUT /v2/{project_id}/blockchains/{blockchain_id}``: add/delete peers, add/delete organisations."""
 
-    node_orgs: list[NodeOrgs] = Field(min_length=1)
-    publicips: list[IefNodeinfo] | None = None
+    node_orgs: list[NodeOrgs] = Field(min_length=1, max_length=limits.PEER_ORGS_MAX)
+    publicips: list[IefNodeinfo] | None = Field(default=None, max_length=limits.PEER_ORGS_MAX)
     is_delete_org: bool = False
 
 
 class DeleteBlockchainQuery(_Strict):
     """Query flags of ``DELETE /v2/{project_id}/blockchains/{blockchain_id}``."""
 
-    is_delete_storage: bool | None = None
-    is_delete_obs: bool | None = None
-    is_delete_resource: bool | None = None
-    is_delete_ief: bool | None = None
+    is_delete_storage: QueryBool | None = None
+    is_delete_obs: QueryBool | None = None
+    is_delete_resource: QueryBool | None = None
+    is_delete_ief: QueryBool | None = None
     is_delete_lightpeer: str | None = Field(default=None, max_length=1024)
     ief_nodes_id: str | None = Field(default=None, max_length=1024)
 
@@ -169,8 +171,8 @@ class OperationIdResponse(BaseModel):
 
 
 class FlavorsQuery(_Strict):
-    limit: int = Field(default=1000, gt=0, le=1000)
-    offset: int = Field(default=0, ge=0)
+    limit: QueryInt = Field(default=1000, gt=0, le=1000)
+    offset: QueryInt = Field(default=0, ge=0, le=2**31 - 1)  # an Integer (32-bit) in the spec
 
 
 class InstanceSpc(BaseModel):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from openbcs.engine import engine
@@ -21,7 +22,7 @@ from openbcs.instances import creation, kinds, topology
 from openbcs.instances.schemas import CreateRequestBody, UpdateInstanceRequestBody
 from openbcs.kernel import errors
 from openbcs.kernel.clock import now_ns
-from openbcs.network import limits, lookups
+from openbcs.network import lookups
 from openbcs.network.guards import (
     DEPLOYING,
     IS_ADDING,
@@ -98,7 +99,11 @@ def create(session: Session, *, project_id: str, domain_id: str, body: CreateReq
         settings=_stored_settings(body),
     )
     session.add(instance)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        # A concurrent creation of the same name committed after our check (on PostgreSQL the insert waited for it).
+        raise errors.BCSError(errors.DUPLICATE_NAME) from exc
     peer_orgs = [(o.name, o.node_count) for o in body.peer_orgs or []] or [
         (creation.DEFAULT_ORG_NAME, creation.DEFAULT_PEER_COUNT)
     ]
@@ -137,8 +142,6 @@ def _change_of(session: Session, instance: Instance, body: UpdateInstanceRequest
         return "delete_org"
     found: set[str] = set()
     for index, wanted in enumerate(body.node_orgs):
-        if wanted.node_count > limits.ORG_PEER_MAX:
-            raise errors.invalid_parameter(f"node_orgs[{index}].node_count", f"1 to {limits.ORG_PEER_MAX} peers")
         existing = session.scalar(
             select(Organization).where(Organization.blockchain_id == instance.id, Organization.name == wanted.name)
         )

@@ -103,10 +103,10 @@ def prepare_scaling(session: Session, instance: Instance, wanted: list[tuple[str
                 node.status = NODE_DELETING
 
 
-def _remove_doomed_nodes(session: Session, instance: Instance, org: Organization, cause: str, keys: ServerKey) -> int:
+def _remove_doomed_nodes(session: Session, instance: Instance, org: Organization, cause: str) -> int:
+    """The organisation's nodes being deleted go (they already left their channels, see apply_node_changes)."""
     doomed = [node for node in lookups.nodes_of(session, org.id) if node.status == NODE_DELETING]
     if doomed:
-        membership.remove_nodes(session, [node.id for node in doomed], cause=cause, keys=keys)
         for node in doomed:
             record_event(
                 session,
@@ -142,9 +142,13 @@ def _start_new_nodes(session: Session, instance: Instance, org: Organization, ca
 def apply_node_changes(session: Session, instance: Instance, *, cause: str, keys: ServerKey) -> str:
     """Nodes being added become Normal; nodes and organisations being deleted go (leaving their channels first)."""
     added = removed = 0
-    for org in lookups.orgs_of(session, instance.id):
+    orgs = lookups.orgs_of(session, instance.id)
+    # Every peer being deleted leaves its channels in one go: each channel's configuration is rebuilt at most once.
+    doomed = [n.id for org in orgs for n in lookups.nodes_of(session, org.id) if n.status == NODE_DELETING]
+    membership.remove_nodes(session, doomed, cause=cause, keys=keys)
+    for org in orgs:
         new_org = org.status == NODE_ADDING
-        removed += _remove_doomed_nodes(session, instance, org, cause, keys)
+        removed += _remove_doomed_nodes(session, instance, org, cause)
         added += _start_new_nodes(session, instance, org, cause)
         if org.status == NODE_DELETING:
             record_event(

@@ -108,6 +108,12 @@ MEMBERSHIP_NOT_FOUND = _code(
     "Operation failed. The consortium membership does not exist.",
     "quitting, or deleting an invitation, that matches no invitation of the caller",
 )
+TOO_MANY_PENDING = _code(
+    "BCS.4001063",
+    400,
+    "Invitation failed. The tenant already has too many invitations of this instance waiting for an answer.",
+    "inviting a tenant that has 5 invitations of the same consortium instance waiting (over its channels)",
+)
 NOTIFICATION_NOT_FOUND = _code(
     "BCS.4001062",
     400,
@@ -141,6 +147,28 @@ FORBIDDEN = _code(
     403,
     "No permissions to request this method",
     "the authenticated identity's project is not the project_id in the path",
+)
+
+# --- safe retries: X-Client-Token (an OpenBCS extension, docs/idempotency.md) ------------------------------------
+CLIENT_TOKEN_REUSED = _code(
+    "BCS.4090409",
+    409,
+    "Conflict: the X-Client-Token was used for a different request",
+    "an X-Client-Token given again within 24 hours with another method, path, query or body (the token names one "
+    "request; use a new token for a new request)",
+)
+CLIENT_TOKEN_IN_PROGRESS = _code(
+    "BCS.4091001",
+    409,
+    "Conflict: the request with this X-Client-Token is still being processed; retry shortly",
+    "a retry that arrives while the first request with its X-Client-Token has not answered yet",
+)
+CLIENT_TOKEN_ANSWER_NOT_KEPT = _code(
+    "BCS.4091002",
+    409,
+    "Conflict: the request with this X-Client-Token was done, but its answer is not kept",
+    "a retry of a request that was done but whose answer cannot be replayed: it carried a private key (never "
+    "stored twice), or the server stopped between doing the work and recording the answer; nothing is done again",
 )
 
 # --- routing and server ------------------------------------------------------------------------------------------

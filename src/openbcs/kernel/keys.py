@@ -7,6 +7,8 @@ each encrypted with their own Fernet key derived by HKDF, so that a token can ne
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import os
 import secrets
 from functools import cache
@@ -36,6 +38,12 @@ class ServerKey:
     def derive(self, purpose: str) -> bytes:
         """32 bytes bound to one purpose (HKDF-SHA256), e.g. an HMAC key; never the same as another purpose's."""
         return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()).derive(self._master)
+
+    def mac(self, purpose: str, data: bytes) -> str:
+        """Hex HMAC-SHA256 of ``data`` under a key derived for ``purpose``: a digest that whoever reads the database
+        cannot recompute (so it cannot be used to guess a secret the data held)."""
+        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"mac:{purpose}".encode()).derive(self._master)
+        return hmac.new(key, data, hashlib.sha256).hexdigest()
 
     def encrypt(self, purpose: str, data: bytes) -> str:
         """Encrypt ``data`` for storage under ``purpose``."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -12,11 +12,15 @@ class _Strict(BaseModel):
 
 
 SortKey = Literal["time", "name", "severity"]
+# The latest time a query may name, in ms since the epoch: 2100-01-01T00:00:00Z. The database compares times in
+# nanoseconds as 64-bit integers (good until 2262): a later time is refused where it is parsed, never sent there.
+TIME_MAX_MS = 4_102_444_800_000
+STEP_MAX_MS = TIME_MAX_MS
 
 
 class EventMetadataRelation(_Strict):
     key: str = Field(min_length=1, max_length=64)
-    value: list[str] = Field(min_length=1, max_length=50)
+    value: list[Annotated[str, Field(max_length=256)]] = Field(min_length=1, max_length=50)
     relation: Literal["AND", "OR", "NOT"]
 
 
@@ -27,7 +31,8 @@ class EventResultSort(_Strict):
 
 class ListBcsEventRequestBody(_Strict):
     time_range: str = Field(min_length=1, max_length=64)
-    step: int = Field(gt=0)
+    # milliseconds; a step longer than the longest window (STEP_MAX_MS) would make a single bucket anyway
+    step: int = Field(gt=0, le=STEP_MAX_MS)
     search: str | None = Field(default=None, max_length=256)
     metadata_relation: list[EventMetadataRelation] | None = Field(default=None, max_length=20)
     sort: EventResultSort | None = None
@@ -38,7 +43,7 @@ class EventsQuery(_Strict):
 
 
 class ListBcsMetricRequestBody(_Strict):
-    metric_names: list[str] | None = Field(default=None, max_length=20)
+    metric_names: list[Annotated[str, Field(max_length=64)]] | None = Field(default=None, max_length=20)
 
 
 class ListEntityMetricRequestBody(_Strict):

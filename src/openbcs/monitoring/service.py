@@ -15,11 +15,11 @@ from openbcs.events import SEVERITIES
 from openbcs.events.models import Alarm, Event
 from openbcs.kernel import errors
 from openbcs.kernel.clock import now_ns
-from openbcs.monitoring.schemas import EventMetadataRelation, ListBcsEventRequestBody
+from openbcs.monitoring.schemas import TIME_MAX_MS, EventMetadataRelation, ListBcsEventRequestBody
 
 ACTIVE_ALERT, HISTORY_ALERT = "active_alert", "history_alert"
 MAX_BUCKETS = 1440
-_TIME_RANGE = re.compile(r"^(-1|\d{1,16})\.(-1|\d{1,16})\.(\d{1,9})$")
+_TIME_RANGE = re.compile(r"(-1|[0-9]{1,16})\.(-1|[0-9]{1,16})\.([0-9]{1,9})")
 _MS = 1_000_000
 
 
@@ -35,7 +35,8 @@ class Window:
 
 
 def parse_time_range(value: str, *, now_ms: int) -> Window:
-    """``start.end.minutes`` (AOM's form): ``-1.-1.N`` is the last N minutes; else the explicit start and end."""
+    """``start.end.minutes`` (AOM's form): ``-1.-1.N`` is the last N minutes (from the epoch at the earliest); else
+    the explicit start and end, each at most :data:`TIME_MAX_MS`."""
     match = _TIME_RANGE.fullmatch(value)
     if not match:
         raise errors.invalid_parameter("time_range", "use startMs.endMs.minutes, or -1.-1.N for the last N minutes")
@@ -43,9 +44,11 @@ def parse_time_range(value: str, *, now_ms: int) -> Window:
     if minutes <= 0:
         raise errors.invalid_parameter("time_range", "the duration in minutes must be positive")
     if start == -1 and end == -1:
-        return Window(now_ms - minutes * 60_000, now_ms)
+        return Window(max(0, now_ms - minutes * 60_000), now_ms)
     if start == -1 or end == -1:
         raise errors.invalid_parameter("time_range", "give both start and end, or neither (-1.-1.N)")
+    if end > TIME_MAX_MS:
+        raise errors.invalid_parameter("time_range", f"times are milliseconds since the epoch, at most {TIME_MAX_MS}")
     if start > end:
         raise errors.invalid_parameter("time_range", "start is after end")
     return Window(start, end)

@@ -7,7 +7,8 @@ instance's consensus and ``block_info`` (batch timeout in seconds, preferred bat
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,9 +18,10 @@ from openbcs.fabric.spec import DEFAULT_ABSOLUTE_MAX_BYTES
 from openbcs.kernel import errors
 from openbcs.kernel.keys import ServerKey
 from openbcs.network import identities, lookups
-from openbcs.network.models import Channel, ChannelOrg, Instance, Organization
+from openbcs.network.models import Channel, ChannelOrg, Instance, Node, Organization
 from openbcs.network.naming import msp_id, node_address
 
+T = TypeVar("T")
 MB = 1024 * 1024
 DEFAULT_BATCH_TIMEOUT_SECONDS = 2
 DEFAULT_MAX_MESSAGE_COUNT = 500
@@ -31,13 +33,30 @@ def _host_port(address: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def _cached(session: Session, key: tuple[str, object], build: Callable[[], T]) -> T:
+    """``build()`` once per unit of work (a session lives for one transaction): one step may configure 20 channels of
+    the same organisations and orderers, whose certificates do not change meanwhile."""
+    cache: dict[tuple[str, object], Any] = session.info.setdefault("openbcs.channel_config", {})
+    if key not in cache:
+        cache[key] = build()
+    return cast(T, cache[key])
+
+
 def msp_spec(session: Session, org: Organization) -> fabric.MSPSpec:
     """The organisation's verifying MSP: its signing root CA and TLS root CA (the certificates downloads hand out)."""
-    org_pki = identities.pki_of(session, org)
-    return fabric.MSPSpec(msp_id(org), (org_pki.ca_cert.encode(),), (org_pki.tlsca_cert.encode(),))
+
+    def build() -> fabric.MSPSpec:
+        org_pki = identities.pki_of(session, org)
+        return fabric.MSPSpec(msp_id(org), (org_pki.ca_cert.encode(),), (org_pki.tlsca_cert.encode(),))
+
+    return _cached(session, ("msp", org.id), build)
 
 
 def _orderer_spec(session: Session, instance: Instance) -> fabric.OrdererSpec:
+    return _cached(session, ("orderer", instance.id), lambda: _build_orderer_spec(session, instance))
+
+
+def _build_orderer_spec(session: Session, instance: Instance) -> fabric.OrdererSpec:
     orderer_orgs = lookups.orgs_of(session, instance.id, role="orderer")
     if not orderer_orgs:
         raise errors.wrong_state(f"instance {instance.name}", "it has no orderers to serve a channel")
@@ -75,43 +94,62 @@ def member_orgs(session: Session, channel: Channel) -> list[Organization]:
     )
 
 
-def _anchor_peers(session: Session, org: Organization, joined: set[int]) -> tuple[fabric.AnchorPeer, ...]:
-    """The organisation's lowest-numbered peer in the channel (none if it has no peer there)."""
-    for node in lookups.nodes_of(session, org.id):
-        if node.id in joined:
-            host, port = _host_port(node_address(org, node)[0])
-            return (fabric.AnchorPeer(host, port),)
-    return ()
+def _anchor_peers(session: Session, orgs: list[Organization], joined: set[int]) -> dict[int, Node]:
+    """Each organisation's lowest-numbered peer in the channel (absent if it has no peer there), in one query."""
+    anchors: dict[int, Node] = {}
+    if orgs:
+        nodes = session.scalars(
+            select(Node).where(Node.org_id.in_([org.id for org in orgs])).order_by(Node.org_id, Node.ordinal)
+        )
+        for node in nodes:
+            if node.id in joined and node.org_id not in anchors:
+                anchors[node.org_id] = node
+    return anchors
+
+
+def _anchor(org: Organization, node: Node | None) -> tuple[fabric.AnchorPeer, ...]:
+    if node is None:
+        return ()
+    host, port = _host_port(node_address(org, node)[0])
+    return (fabric.AnchorPeer(host, port),)
 
 
 def channel_spec(session: Session, channel: Channel) -> fabric.ChannelSpec:
     """What the channel's Fabric configuration must say now: its orderers and its member organisations."""
     instance = session.get_one(Instance, channel.blockchain_id)
-    joined = lookups.peer_ids_in(session, channel)
+    orgs = member_orgs(session, channel)
+    anchors = _anchor_peers(session, orgs, lookups.peer_ids_in(session, channel))
     return fabric.ChannelSpec(
         channel_id=channel.name,
         orderer=_orderer_spec(session, instance),
         application_orgs=tuple(
-            fabric.ApplicationOrg(msp_spec(session, org), _anchor_peers(session, org, joined))
-            for org in member_orgs(session, channel)
+            fabric.ApplicationOrg(msp_spec(session, org), _anchor(org, anchors.get(org.id))) for org in orgs
         ),
     )
 
 
 def admin_signer(session: Session, org: Organization, server_key: ServerKey) -> fabric.Signer:
     """The organisation's admin identity, which OpenBCS holds for every organisation it hosts."""
-    admin = identities.issued(session, org.id, "admin")
-    assert admin.key is not None  # admins' keys are always hosted
-    return fabric.Signer(msp_id(org), admin.cert.encode(), identities.unseal(server_key, admin.key))
+
+    def build() -> fabric.Signer:
+        admin = identities.issued(session, org.id, "admin")
+        assert admin.key is not None  # admins' keys are always hosted
+        return fabric.Signer(msp_id(org), admin.cert.encode(), identities.unseal(server_key, admin.key))
+
+    return _cached(session, ("admin", org.id), build)
 
 
 def orderer_signer(session: Session, blockchain_id: str, server_key: ServerKey) -> fabric.Signer:
     """The identity of the instance's first orderer, which signs the blocks it cuts."""
-    org = lookups.orgs_of(session, blockchain_id, role="orderer")[0]
-    node = lookups.nodes_of(session, org.id)[0]
-    issued = identities.node_cert(session, org.id, node.name, tls=False)
-    assert issued.key is not None
-    return fabric.Signer(msp_id(org), issued.cert.encode(), identities.unseal(server_key, issued.key))
+
+    def build() -> fabric.Signer:
+        org = lookups.orgs_of(session, blockchain_id, role="orderer")[0]
+        node = lookups.nodes_of(session, org.id)[0]
+        issued = identities.node_cert(session, org.id, node.name, tls=False)
+        assert issued.key is not None
+        return fabric.Signer(msp_id(org), issued.cert.encode(), identities.unseal(server_key, issued.key))
+
+    return _cached(session, ("orderer-signer", blockchain_id), build)
 
 
 def admins_by_msp(

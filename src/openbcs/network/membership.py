@@ -8,13 +8,13 @@ with it); ``acting`` is the instance whose organisations' admins sign first.
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from openbcs.kernel.clock import now_ns
 from openbcs.kernel.keys import ServerKey
 from openbcs.network import config_history, lookups
-from openbcs.network.models import Channel, ChannelOrg, ChannelPeer
+from openbcs.network.models import Channel, ChannelOrg, ChannelPeer, Node
 
 
 def create_channel(
@@ -32,12 +32,16 @@ def create_channel(
     channel = Channel(blockchain_id=blockchain_id, name=name, description=description, created_time=now_ns())
     session.add(channel)
     session.flush()
-    for org_id in org_ids:
-        session.add(ChannelOrg(channel_id=channel.id, org_id=org_id, joined_time=now_ns()))
-        if all_peers:
-            for node in lookups.nodes_of(session, org_id):
-                session.add(ChannelPeer(channel_id=channel.id, node_id=node.id))
-    session.flush()
+    # Bulk inserts (one statement per table): a creation makes up to 20 channels of 10 organisations of 5 peers in
+    # one step, which must hold the database for well under a second (docs/limits.md).
+    if org_ids:
+        session.execute(
+            insert(ChannelOrg), [{"channel_id": channel.id, "org_id": o, "joined_time": now_ns()} for o in org_ids]
+        )
+    if all_peers and org_ids:
+        node_ids = session.scalars(select(Node.id).where(Node.org_id.in_(org_ids)).order_by(Node.id)).all()
+        if node_ids:
+            session.execute(insert(ChannelPeer), [{"channel_id": channel.id, "node_id": n} for n in node_ids])
     config_history.append(session, channel, event="create", cause=cause, keys=keys, acting=blockchain_id)
     return channel
 
@@ -99,8 +103,20 @@ def remove_peers(session: Session, channel: Channel, *, node_ids: list[int], cau
         )
 
 
+def _anchors(session: Session, channel_ids: list[int]) -> dict[tuple[int, int], int]:
+    """``{(channel id, org id): node id}`` of each organisation's anchor peer (its lowest-numbered peer there)."""
+    rows = session.execute(
+        select(ChannelPeer.channel_id, Node.org_id, Node.id)
+        .join(Node, Node.id == ChannelPeer.node_id)
+        .where(ChannelPeer.channel_id.in_(channel_ids))
+        .order_by(ChannelPeer.channel_id, Node.org_id, Node.ordinal.desc())
+    )
+    return {(channel_id, org_id): node_id for channel_id, org_id, node_id in rows}
+
+
 def remove_nodes(session: Session, node_ids: list[int], *, cause: str, keys: ServerKey) -> None:
-    """Peers being deleted leave every channel (the org set is unchanged; a block only if an anchor peer changed)."""
+    """Peers being deleted leave every channel (the org set is unchanged; a block only where an anchor peer
+    changed: only those channels' configurations are rebuilt, each once, however many peers leave it)."""
     if not node_ids:
         return
     channels = list(
@@ -108,14 +124,18 @@ def remove_nodes(session: Session, node_ids: list[int], *, cause: str, keys: Ser
             select(Channel)
             .join(ChannelPeer, ChannelPeer.channel_id == Channel.id)
             .where(ChannelPeer.node_id.in_(node_ids))
+            .order_by(Channel.id)
         ).unique()
     )
+    before = _anchors(session, [channel.id for channel in channels])
     session.execute(delete(ChannelPeer).where(ChannelPeer.node_id.in_(node_ids)))
     session.flush()
+    after = _anchors(session, [channel.id for channel in channels])
     for channel in channels:
-        config_history.append(
-            session, channel, event="anchor_peers", cause=cause, keys=keys, acting=channel.blockchain_id
-        )
+        if any(after.get(key) != anchor for key, anchor in before.items() if key[0] == channel.id):
+            config_history.append(
+                session, channel, event="anchor_peers", cause=cause, keys=keys, acting=channel.blockchain_id
+            )
 
 
 def delete_channels_of(session: Session, *, blockchain_id: str) -> None:

@@ -114,10 +114,29 @@ def _tag(route: APIRoute, doc: OperationDoc | None) -> str:
     return _TAGS[route.endpoint.__module__.split(".")[1]]
 
 
-def _errors_of(route: APIRoute, doc: OperationDoc | None, has_body: bool, has_query: bool) -> list[ErrorCode]:
+# Safe retries (docs/idempotency.md): the optional header of every operation that honours it, and its answers.
+CLIENT_TOKEN_ERRORS = (errors.CLIENT_TOKEN_REUSED, errors.CLIENT_TOKEN_IN_PROGRESS, errors.CLIENT_TOKEN_ANSWER_NOT_KEPT)
+CLIENT_TOKEN_PARAMETER = {
+    "name": "X-Client-Token",
+    "in": "header",
+    "required": False,
+    "description": "OpenBCS extension: makes a retry of this call safe. The same token with the same request within "
+    "24 hours answers with the first answer without doing the work again; with another request, 409.",
+    "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,64}$"},
+    "x-openbcs-extension": True,  # not a parameter of the cloud's API (nor of its SDK)
+}
+
+
+def _errors_of(
+    route: APIRoute, doc: OperationDoc | None, has_body: bool, has_query: bool, client_token: bool
+) -> list[ErrorCode]:
     """Traced codes plus what every request of this kind can meet before or around the route's own code."""
     found = error_codes(route.endpoint, *(d.call for d in route.dependant.dependencies if d.call is not None))
     found.add(errors.INTERNAL)
+    if "{" in route.path:  # openbcs.http.text_guard: a path parameter no database can store (a NUL byte)
+        found.add(errors.INVALID_PARAMETER)
+    if client_token:  # openbcs.http.idempotency
+        found |= {errors.INVALID_PARAMETER, *CLIENT_TOKEN_ERRORS}
     found.update(doc.errors if doc else ())
     if doc is None or doc.authenticated:
         found |= {errors.UNAUTHORIZED, errors.FORBIDDEN}
@@ -180,7 +199,7 @@ def _parameters(route: APIRoute, query_model: type[BaseModel] | None, example: d
     return params
 
 
-def _operation(route: APIRoute, method: str, schemas: _Schemas) -> dict[str, Any]:
+def _operation(route: APIRoute, method: str, schemas: _Schemas, client_tokens: frozenset[str]) -> dict[str, Any]:
     doc = doc_of(route.endpoint)
     example = examples().get(route.name, {})
     body_model = _dependency_model(route, "json_body") or (doc.body if doc else None)
@@ -199,6 +218,8 @@ def _operation(route: APIRoute, method: str, schemas: _Schemas) -> dict[str, Any
         operation["x-sdk-request-class"] = f"{camel}Request"
         operation["x-sdk-response-class"] = f"{camel}Response"
     parameters = _parameters(route, query_model, example.get("request", {}))
+    if route.name in client_tokens:
+        parameters.append(CLIENT_TOKEN_PARAMETER)
     if parameters:
         operation["parameters"] = parameters
     request = example.get("request", {})
@@ -247,6 +268,7 @@ def _operation(route: APIRoute, method: str, schemas: _Schemas) -> dict[str, Any
         doc,
         body_model is not None or optional_body is not None or bool(doc and doc.upload),
         query_model is not None,
+        route.name in client_tokens,
     )
     operation["x-error-codes"] = [c.code for c in codes]
     operation["responses"] = {status: answer, **_error_responses(codes, example.get("errors", {}))}
@@ -263,11 +285,12 @@ def build(app: FastAPI) -> dict[str, Any]:
     schemas.components["BCSError"] = BCS_ERROR
     schemas.components["KeystoneError"] = KEYSTONE_ERROR
     paths: dict[str, dict[str, Any]] = {}
+    client_tokens = frozenset(getattr(getattr(app.state, "client_tokens", None), "operations", ()))
     for route in api_routes(app):
         if not route.include_in_schema:
             continue
         for method in sorted(route.methods or ()):
-            paths.setdefault(route.path, {})[method.lower()] = _operation(route, method, schemas)
+            paths.setdefault(route.path, {})[method.lower()] = _operation(route, method, schemas, client_tokens)
     used_tags = {op["tags"][0] for item in paths.values() for op in item.values()}
     return {
         "openapi": "3.1.0",

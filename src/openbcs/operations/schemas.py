@@ -18,7 +18,7 @@ class ListOpRecordQuery(BaseModel):
     blockchain_id: str | None = Field(default=None, min_length=1, max_length=64)
     operation_status: Literal["waiting", "processing", "finished", "failed", "stop"] | None = None
     resource_type: Literal["BCSSVC01", "BCSSVC02", "PLUGIN01", "PLUGIN02", "PLUGIN03"] | None = None
-    operation_type: str | None = Field(default=None, pattern=pattern_rule(r"^\d{2}$", "two digits, e.g. 99"))
+    operation_type: str | None = Field(default=None, pattern=pattern_rule(r"^[0-9]{2}$", "two digits, e.g. 99"))
     operation_id: str | None = Field(default=None, min_length=1, max_length=64)
 
 
