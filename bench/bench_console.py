@@ -19,12 +19,12 @@ import json
 import time
 
 import _repo  # noqa: F401  (puts the repository root on sys.path)
+
 from bench.harness import BenchError, Server, free_port, get_token, http_call, running, serve_command
 from bench.load import Measurement, measure
 from bench.report import pairs_table
 from bench.runner import Run, main, options
 from bench.seeding import PASSWORD, REGION, Seeder, Tenant
-
 from openbcs import migrations
 from openbcs.instances import kinds as instance_kinds
 from openbcs.instances import quotas
