@@ -25,7 +25,7 @@ def _posts(bcs_id: str) -> dict[str, dict[str, str]]:
     return {
         "/console/sign-out": {},
         "/console/instances": {"name": "bcs-other", "resource_password": "Passw0rd!x"},
-        f"{base}/peers": {"org": DEFAULT_ORG, "node_count": "3"},
+        f"{base}/peers": {"org": DEFAULT_ORG, "node_count": "1"},
         f"{base}/orgs": {"name": "neworg", "node_count": "1"},
         f"{base}/orgs/delete": {"org": DEFAULT_ORG, "node_count": "2"},
         f"{base}/delete": {},

@@ -126,10 +126,10 @@ def _started(console, response) -> str:
 def test_peers_and_organisations_are_added_and_removed(console, tenant):
     bcs_id = tenant.create_instance(create_body("bcs-scale"))
     base = f"/console/instances/{bcs_id}"
-    tenant.wait(_started(console, console.post(f"{base}/peers", {"org": "organization", "node_count": "4"})))
-    assert tenant.nodes(bcs_id)["organization"]["peers"].keys() == set(peer_names(bcs_id, "organization", 4))
-    tenant.wait(_started(console, console.post(f"{base}/peers", {"org": "organization", "node_count": "3"})))
-    assert len(tenant.nodes(bcs_id)["organization"]["peers"]) == 3
+    tenant.wait(_started(console, console.post(f"{base}/peers", {"org": "organization", "node_count": "1"})))
+    assert len(tenant.nodes(bcs_id)["organization"]["peers"]) == 1
+    tenant.wait(_started(console, console.post(f"{base}/peers", {"org": "organization", "node_count": "2"})))
+    assert tenant.nodes(bcs_id)["organization"]["peers"].keys() == set(peer_names(bcs_id, "organization", 2))
     tenant.wait(
         _started(console, console.post(f"{base}/orgs", {"name": "second", "node_count": "1", "pvc_name": "pvc-second"}))
     )

@@ -111,10 +111,13 @@ class Route:
     path: str
 
 
-def served_routes(app: FastAPI) -> list[Route]:
-    """Every route the app serves (HEAD aside)."""
+def served_routes(app: FastAPI, *, console: bool = False) -> list[Route]:
+    """Every route the app serves (HEAD aside): the API's, or with ``console=True`` the console's (fuzzed from its
+    forms in ``tests/console/test_form_fuzz.py``)."""
     found = []
     for context in iter_route_contexts(app.routes):
+        if context.name.startswith("Console") != console:
+            continue
         for method in sorted(set(context.methods or ()) - {"HEAD"}):
             found.append(Route(context.name, method, context.path_format))
     return found

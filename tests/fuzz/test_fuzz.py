@@ -30,6 +30,7 @@ def test_every_served_route_is_fuzzed(settings: Settings) -> None:
     app = create_app(settings)
     assert missing_routes(app) == set()
     assert {route.name for route in served_routes(app)} == set(ROUTES)
+    # The console's HTML forms and pages are fuzzed from the forms themselves: tests/console/test_form_fuzz.py.
 
 
 def _send(http: TestClient, kwargs: dict[str, Any]) -> httpx.Response:
