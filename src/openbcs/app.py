@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -38,13 +39,32 @@ from openbcs.operations import routes as operation_routes
 log = logging.getLogger("openbcs")
 
 
+def data_dir_problem(settings: Settings) -> str | None:
+    """Why the server cannot use its data directory (one line naming it and the cause), or None. Checked before
+    anything starts: a missing directory is created, one that cannot be created or written to is refused."""
+    path = settings.data_dir
+    if settings.database_url and settings.secret_key:
+        return None  # nothing is kept in the data directory then
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".openbcs-write-check-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        cause = exc.strerror or exc.__class__.__name__
+        if not path.exists():
+            return f"data directory {path} does not exist and cannot be created: {cause}"
+        return f"data directory {path} is not writable: {cause}"
+    return None
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the ASGI app for ``settings`` (default: from the environment)."""
     settings = settings or Settings()
     configure_logging(settings.log_level, settings.log_format)
     if not settings.database_url:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.resolved_database_url)
+    db = Database(settings.resolved_database_url, lock_wait_seconds=settings.database_lock_wait_seconds)
     ctx = ServerContext(settings=settings, db=db, server_key=load_server_key(settings), authenticator=authenticate)
     monitoring = MonitoringState(
         source=make_source(
@@ -98,10 +118,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/healthz", name="Health", include_in_schema=False)
     async def healthz() -> JSONResponse:
+        # "degraded" (still 200: reads are served) while writes cannot go through, e.g. another process holds
+        # SQLite's write lock: writes then answer 503 BCS.5030001 after --database-lock-wait-seconds.
         healthy = migrated and worker.running
+        blocked = healthy and db.writes_blocked()
         body = {
-            "status": "ok" if healthy else "starting",
+            "status": ("degraded" if blocked else "ok") if healthy else "starting",
             "database": "migrated" if migrated else "pending",
+            "writes": "blocked" if blocked else "ok",
             "worker": "running" if worker.running else "stopped",
         }
         return JSONResponse(body, status_code=200 if healthy else 503)

@@ -16,6 +16,7 @@ import typer
 from sqlalchemy.orm import Session
 
 from openbcs import migrations
+from openbcs.iam import login
 from openbcs.iam import service as iam
 from openbcs.instances import quotas
 from openbcs.kernel import errors
@@ -94,6 +95,13 @@ def serve(
     prometheus_url: Annotated[
         str | None, typer.Option(help="Prometheus HTTP API for --metrics-source prometheus.")
     ] = None,
+    database_lock_wait_seconds: Annotated[
+        float | None, typer.Option(help="Wait for a database lock at most this long, then answer 503 (busy).")
+    ] = None,
+    login_max_failures: Annotated[
+        int | None, typer.Option(help="Consecutive wrong passwords that lock a user name.")
+    ] = None,
+    login_lockout_minutes: Annotated[float | None, typer.Option(help="How long such a lock lasts.")] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Create two demo accounts and print their credentials.")] = False,
 ) -> None:
     """Run the API server (migrating the database first)."""
@@ -114,7 +122,16 @@ def serve(
         metrics_port=metrics_port,
         metrics_source=metrics_source,
         prometheus_url=prometheus_url,
+        database_lock_wait_seconds=database_lock_wait_seconds,
+        login_max_failures=login_max_failures,
+        login_lockout_minutes=login_lockout_minutes,
     )
+    from openbcs.app import data_dir_problem
+
+    problem = data_dir_problem(settings)
+    if problem:
+        typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(code=2)
     if settings.metrics_port is not None and settings.workers > 1:
         _fail("--metrics-port serves one process's metrics: use it with --workers 1")
     # Exported so that --workers processes, which build their settings from the environment, get the flags too.
@@ -260,6 +277,22 @@ def user_passwd(
         except iam.IAMRuleError as exc:
             _fail(str(exc))
         _emit({"account": account, "user": user or account, "password_changed": True}, as_json, "password changed")
+
+
+@user_app.command("unlock")
+def user_unlock(
+    account: str,
+    user: Annotated[str | None, typer.Option(help="User name; default the account's own user.")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    as_json: AsJson = False,
+) -> None:
+    """Lift a lock-out after too many wrong passwords (and forget the user's failed logins)."""
+    name = user or account
+    with _database(_settings(data_dir=data_dir, database_url=database_url)) as db:
+        was_locked = db.run_write(login.unlock, domain_name=account, user_name=name)
+        text = f"user {name} of account {account} unlocked" if was_locked else f"user {name} was not locked"
+        _emit({"account": account, "user": name, "was_locked": was_locked}, as_json, text)
 
 
 def _set_quota(session: Session, *, account: str, instances: int) -> str:

@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     metrics_queries_file: Path | None = None
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     event_retention_days: float = Field(default=30, gt=0)
+    # How long a request waits for a database lock held by someone else before 503 BCS.5030001 (database busy).
+    database_lock_wait_seconds: float = Field(default=5.0, ge=0)
+    # Login lock-out, as Huawei IAM's account lockout policy: after this many consecutive wrong passwords for a
+    # user name, POST /v3/auth/tokens refuses it for that many minutes (a success or `openbcs user unlock` resets).
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_minutes: float = Field(default=15, gt=0)
     # Registers the engine's diagnostic operation kind; only the engine's own tests turn it on.
     enable_test_kinds: bool = False
 
