@@ -31,7 +31,8 @@ from tests.support.errors import request_id_of
 from tests.support.servers import LiveServer
 from tests.support.snapshots import row_count, snapshot
 
-LOCK_WAIT = 1.0
+LOCK_WAIT = 3.0
+PROMPT = LOCK_WAIT / 2  # "at once": well before the write gives up, even on a busy machine
 BUSY = {
     "error_code": "BCS.5030001",
     "error_msg": "Service Unavailable: the database is busy, retry the request later.",
@@ -98,8 +99,8 @@ def test_a_write_waiting_for_a_lock_blocks_nobody_and_answers_busy(
         health, health_seconds = _timed_get(healthz)
         read, read_seconds = _timed_get(records, {"X-Auth-Token": reader_token})
         assert not pending.done()
-        assert health_seconds < 0.5
-        assert read_seconds < 0.5
+        assert health_seconds < PROMPT
+        assert read_seconds < PROMPT
         assert read.status_code == 200, read.text
         assert read.json() == {"count": 0, "operation_records": []}
         assert health.status_code == 200

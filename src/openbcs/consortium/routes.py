@@ -19,6 +19,7 @@ from openbcs.consortium.schemas import (
 )
 from openbcs.http.context import Context
 from openbcs.http.deps import CurrentCaller, json_body
+from openbcs.http.responses import JSONAnswer
 
 router = APIRouter(prefix="/v2/{project_id}")
 
@@ -51,10 +52,10 @@ async def list_notifications(caller: CurrentCaller, ctx: Context) -> ListNotific
     return await ctx.db.read(views.notifications, caller=caller)
 
 
-@router.get("/members", name="ListMembers")
-async def list_members(caller: CurrentCaller, ctx: Context) -> ListMembersResponse:
+@router.get("/members", name="ListMembers", response_model=ListMembersResponse, response_class=JSONAnswer)
+async def list_members(caller: CurrentCaller, ctx: Context) -> JSONAnswer:
     """Members: the caller's invitations as inviter, and its consortia as invitee."""
-    return await ctx.db.read(views.members, caller=caller)
+    return JSONAnswer(await ctx.db.read_rows(views.members, caller=caller))
 
 
 @router.delete("/members/invitations", name="DeleteMemberInvite")

@@ -84,7 +84,8 @@ def json_value(value: Any) -> Any:
 
 class Statement:
     """A Core statement compiled once per dialect into the driver's own SQL (``?`` or ``%(name)s``): parameters
-    are passed by name and must already be the driver's values (no type processing). No expanding ``IN``."""
+    are passed by name and must already be the driver's values (no type processing). No ``IN`` over a list (SQLAlchemy
+    expands those per execution): use a subquery, or ``or_`` of equalities for a fixed list."""
 
     def __init__(self, statement: ClauseElement) -> None:
         self.statement = statement
@@ -107,6 +108,14 @@ class Rows:
 
     def __init__(self, connection: Any, dialect: Dialect) -> None:
         self.connection, self.dialect = connection, dialect
+
+    @classmethod
+    def of(cls, session: Session) -> Rows:
+        """The raw connection of a session's transaction: statements run in that same transaction (pending ORM
+        changes are flushed first, so they are seen)."""
+        session.flush()
+        connection = session.connection()
+        return cls(connection.connection.driver_connection, connection.dialect)
 
     def _execute(self, statement: Statement, params: Mapping[str, Any]) -> Any:
         compiled, sql, names = statement.prepared(self.dialect)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -96,3 +96,49 @@ class RecordDetailInfo(BaseModel):
 class ListOpRecordResponse(BaseModel):
     count: int
     operation_records: list[RecordDetailInfo]
+
+
+def record_answer(record: OperationRecord) -> dict[str, Any]:
+    """``RecordDetailInfo.of(record).model_dump(exclude_none=True)``, built directly: ListOpRecord answers tens of
+    records with hundreds of sub-steps, and building the models costs more than everything else the call does
+    (``tests/operations`` keeps the two equal, key order included)."""
+    answer: dict[str, Any] = {
+        "operation_id": record.operation_id,
+        "resource_type": record.resource_type,
+        "operation_type": record.operation_type,
+        "domain_id": record.domain_id,
+        "project_id": record.project_id,
+    }
+    if record.blockchain_id is not None:
+        answer["blockchain_id"] = record.blockchain_id
+    if record.blockchain_name is not None:
+        answer["blockchain_name"] = record.blockchain_name
+    process = {}
+    for step in record.steps:
+        sub_steps = {}
+        for sub in step.sub_steps:
+            shown: dict[str, Any] = {
+                "substep_name": sub.name,
+                "detail": sub.detail,
+                "status": sub.status,
+                "message": sub.messages,
+            }
+            if sub.start_time is not None:
+                shown["start_time"] = sub.start_time
+            if sub.end_time is not None:
+                shown["end_time"] = sub.end_time
+            shown["serial_num"] = sub.serial_num
+            sub_steps[sub.name] = shown
+        process[step.name] = {
+            "step_name": step.name,
+            "status": step.status,
+            "detail": step.detail,
+            "sub_steps": sub_steps,
+            "serial_num": step.serial_num,
+        }
+    answer["operation_process"] = process
+    answer["record_time"] = record.record_time
+    answer["operation_status"] = record.status
+    answer["message"] = record.messages
+    answer["desc"] = record.description
+    return answer
