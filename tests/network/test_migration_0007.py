@@ -68,7 +68,7 @@ def test_upgrading_to_0007_gives_every_channel_a_fabric_genesis_block(
         )
     before = {table: _rows(db, table) for table in UNCHANGED}
 
-    migrations.upgrade(db)
+    migrations.upgrade(db, "0007")
 
     assert migrations.current_revision(db) == "0007"
     assert {table: _rows(db, table) for table in UNCHANGED} == before, "only the configuration history changed"
