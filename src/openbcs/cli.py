@@ -143,7 +143,9 @@ def serve(
     typer.echo(f"OpenBCS listening on http://{settings.host}:{settings.port}", err=True)
     common: dict[str, Any] = {"host": settings.host, "port": settings.port, "access_log": False, "log_level": "warning"}
     if settings.workers > 1:
-        uvicorn.run("openbcs.app:create_app_from_env", factory=True, workers=settings.workers, **common)
+        from openbcs.serving import run_workers  # one listening socket per worker: connections spread over them
+
+        run_workers(uvicorn.Config("openbcs.app:create_app_from_env", factory=True, workers=settings.workers, **common))
     else:
         from openbcs.app import create_app
 

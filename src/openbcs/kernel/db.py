@@ -209,6 +209,9 @@ class Database:
             _configure_postgresql(engine, lock_wait_ms)
         self.engine = engine
         self.health = WriteHealth()
+        # Run inside every write transaction, after its unit of work and before it commits (the operation worker
+        # finishes zero-length operations there).
+        self.before_commit: list[Callable[[Session], None]] = []
         self._read_sessions = sessionmaker(engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(engine.execution_options(**{_WRITE: True}), expire_on_commit=False)
         self._loop_read_sessions = sessionmaker(engine.execution_options(**{_NOWAIT: True}), expire_on_commit=False)
@@ -238,6 +241,9 @@ class Database:
             with session.begin():
                 started = time.perf_counter()
                 result = fn(session, *args, **kwargs)
+                if write:
+                    for hook in list(self.before_commit):
+                        hook(session)
             if write:
                 self.health.committed(time.perf_counter() - started)
             return result
