@@ -98,6 +98,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
             await worker.stop()
+            # How long one write transaction of this process held the database at most (a request with the
+            # operations it finished, or a worker transition): what another writer may have had to wait.
+            log.info("longest write transaction held the database %.1f ms", db.health.longest_hold_seconds * 1000)
             db.dispose()
 
     app = FastAPI(
