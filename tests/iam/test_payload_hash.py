@@ -44,6 +44,21 @@ def _instances(db: Database, name: str) -> int:
     return row_count(db, Instance, Instance.name == name)
 
 
+def _signed_create(
+    server: LiveServer, account: TestAccount, body: bytes, content_type: str | None, content_sha256: str
+) -> tuple[str, dict[str, str]]:
+    """CreateNewBlockchain signed by the official SDK's Signer with this ``X-Sdk-Content-Sha256`` (signed)."""
+    return signed_request(
+        server.url,
+        "POST",
+        _blockchains(account.project_id),
+        account=account,
+        body=body,
+        content_type=content_type,
+        extra_headers={"X-Sdk-Content-Sha256": content_sha256},
+    )
+
+
 def test_a_signed_digest_of_another_body_is_refused_and_changes_nothing(
     live_server: LiveServer, make_account: Callable[..., TestAccount], db: Database
 ) -> None:
@@ -51,14 +66,7 @@ def test_a_signed_digest_of_another_body_is_refused_and_changes_nothing(
     signed_body = json.dumps(create_body("signed-body")).encode()
     other_body = json.dumps(create_body("other-body")).encode()
     digest = hashlib.sha256(signed_body).hexdigest()
-    url, headers = signed_request(
-        live_server.url,
-        "POST",
-        _blockchains(account.project_id),
-        account=account,
-        body=signed_body,
-        extra_headers={"X-Sdk-Content-Sha256": digest},
-    )
+    url, headers = _signed_create(live_server, account, signed_body, "application/json", digest)
     assert "x-sdk-content-sha256" in headers["Authorization"]
     before = snapshot(db)
 
@@ -78,31 +86,12 @@ def test_unsigned_payload_with_a_json_body_is_refused_where_no_sdk_sends_it(
 ) -> None:
     account = make_account()
     body = json.dumps(create_body("unsigned-json")).encode()
-    # Exactly application/json: neither core sends UNSIGNED-PAYLOAD with it.
-    url, headers = signed_request(
-        live_server.url,
-        "POST",
-        _blockchains(account.project_id),
-        account=account,
-        body=body,
-        content_type="application/json",
-        extra_headers={"X-Sdk-Content-Sha256": "UNSIGNED-PAYLOAD"},
-    )
     before = snapshot(db)
-    assert_unauthorized(_post(url, headers, body))
-    assert snapshot(db) == before
-    # Without a Content-Type at all, no SDK sends it either.
-    url, headers = signed_request(
-        live_server.url,
-        "POST",
-        _blockchains(account.project_id),
-        account=account,
-        body=body,
-        content_type=None,
-        extra_headers={"X-Sdk-Content-Sha256": "UNSIGNED-PAYLOAD"},
-    )
-    assert_unauthorized(_post(url, headers, body))
-    assert snapshot(db) == before
+    # Exactly application/json, or no Content-Type at all: neither core sends UNSIGNED-PAYLOAD with them.
+    for content_type in ("application/json", None):
+        url, headers = _signed_create(live_server, account, body, content_type, "UNSIGNED-PAYLOAD")
+        assert_unauthorized(_post(url, headers, body))
+        assert snapshot(db) == before
 
 
 @pytest.mark.parametrize("body", [b"", b"opaque bytes"])
@@ -110,14 +99,8 @@ def test_unsigned_payload_where_the_python_sdk_sends_it_is_accepted(
     live_server: LiveServer, make_account: Callable[..., TestAccount], body: bytes
 ) -> None:
     account = make_account()
-    url, headers = signed_request(
-        live_server.url,
-        "GET",
-        records_path(account.project_id),
-        account=account,
-        body=body,
-        content_type="multipart/form-data; boundary=x",
-    )
+    path, multipart = records_path(account.project_id), "multipart/form-data; boundary=x"
+    url, headers = signed_request(live_server.url, "GET", path, account=account, body=body, content_type=multipart)
     # The SDK's own Signer added and signed it.
     assert headers["X-Sdk-Content-Sha256"] == "UNSIGNED-PAYLOAD"
     assert_empty_records(httpx.request("GET", url, headers=headers, content=body, timeout=10))
