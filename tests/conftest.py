@@ -8,6 +8,7 @@ import os
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -23,12 +24,15 @@ from openbcs.kernel.db import Base, Database
 from openbcs.kernel.keys import ServerKey
 from openbcs.kernel.settings import Settings
 from openbcs.models import __all__ as _tables  # noqa: F401  (every table on the metadata)
+from openbcs.monitoring.telemetry import Telemetry
 from tests.support.accounts import TestAccount, issue_token
 from tests.support.operations import stop_worker
 from tests.support.servers import LiveServer
 from tests.support.tenants import Tenant, new_tenant
 
 SECRET_KEY = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+# (operation, error code) of every BCS error any test provoked; pytest_sessionfinish checks each is documented.
+_PROVOKED: set[tuple[str, str]] = set()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -36,6 +40,43 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory) -> None:
     # Importing the SDK writes $HOME/.huaweicloud/application_id; keep it out of the real home.
     os.environ["HOME"] = str(tmp_path_factory.mktemp("home"))
     os.environ["OPENBCS_SECRET_KEY"] = SECRET_KEY
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _record_error_codes() -> Iterator[None]:
+    """Note each BCS error answer with its operation (the apps count every request through ``Telemetry``)."""
+    original = Telemetry.observe_request
+
+    def observe(self: Telemetry, *, operation: str | None, error_code: str | None, **rest: Any) -> None:
+        # BCS.4040404 under an operation's name is a method its path does not have: it belongs to no operation.
+        if operation and error_code and error_code.startswith("BCS.") and error_code != "BCS.4040404":
+            _PROVOKED.add((operation, error_code))
+        original(self, operation=operation, error_code=error_code, **rest)
+
+    Telemetry.observe_request = observe  # type: ignore[method-assign]
+    yield
+    Telemetry.observe_request = original  # type: ignore[method-assign]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if a test provoked an error code the API reference does not list for its operation."""
+    if not _PROVOKED:
+        return
+    from openbcs.cli.docs import reference_document
+
+    documented = {
+        op["operationId"]: set(op.get("x-error-codes", []))
+        for item in reference_document()["paths"].values()  # type: ignore[attr-defined]
+        for op in item.values()
+    }
+    missing = sorted((op, code) for op, code in _PROVOKED if op in documented and code not in documented[op])
+    if missing:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line("error codes provoked by tests but not in the API reference (x-error-codes):", red=True)
+            for op, code in missing:
+                reporter.write_line(f"  {op}: {code}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")

@@ -63,35 +63,41 @@ def _exports(text: str) -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_first_command_serves_demo_accounts_on_8080(tmp_path):
-    """``openbcs serve --demo`` with every default: SQLite in ./openbcs-data, 127.0.0.1:8080, demo credentials."""
+def test_first_command_serves_demo_accounts(tmp_path):
+    """``openbcs serve --demo`` with every default but the port (any free one, so the suite needs no fixed port):
+    SQLite in ./openbcs-data, owner-only files, demo credentials, a line when it listens and one when it stops."""
     from huaweicloudsdkbcs.v2 import BcsClient, ListOpRecordRequest
     from huaweicloudsdkcore.auth.credentials import BasicCredentials
 
-    process = _serve(["--demo"], cwd=tmp_path)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = _serve(["--demo"], cwd=tmp_path, env={"OPENBCS_PORT": str(port)})
     try:
-        _wait_healthy("http://127.0.0.1:8080", process)
+        _wait_healthy(url, process)
     finally:
         first = _stop(process)
     exports = _exports(first)
-    assert exports["OPENBCS_ENDPOINT"] == "http://127.0.0.1:8080"
+    assert exports["OPENBCS_ENDPOINT"] == url
+    assert process.returncode == 0
+    data = tmp_path / "openbcs-data"
+    assert (data / "openbcs.db").exists()
+    for name in ("openbcs.db", "server.key", "demo-credentials.json"):
+        assert oct((data / name).stat().st_mode & 0o777) == "0o600", name
     for prefix in ("DEMO_INVITER", "DEMO_INVITEE"):
         assert re.fullmatch(r"[0-9a-f]{32}", exports[f"{prefix}_DOMAIN_ID"])
         assert re.fullmatch(r"[0-9a-f]{32}", exports[f"{prefix}_PROJECT_ID"])
         assert exports[f"{prefix}_PROJECT_NAME"] == "cn-north-4"
         assert re.fullmatch(r"[A-Z0-9]{20}", exports[f"{prefix}_AK"])
         assert len(exports[f"{prefix}_SK"]) == 40
-    assert (tmp_path / "openbcs-data" / "openbcs.db").exists()
-    assert oct((tmp_path / "openbcs-data" / "server.key").stat().st_mode & 0o777) == "0o600"
 
     # A second start on the same data dir is idempotent: same accounts, same credentials, and they work.
-    process = _serve(["--demo"], cwd=tmp_path)
+    process = _serve(["--demo"], cwd=tmp_path, env={"OPENBCS_PORT": str(port)})
     try:
-        _wait_healthy("http://127.0.0.1:8080", process)
+        _wait_healthy(url, process)
         credentials = BasicCredentials(
             exports["DEMO_INVITER_AK"], exports["DEMO_INVITER_SK"], exports["DEMO_INVITER_PROJECT_ID"]
         )
-        client = BcsClient.new_builder().with_credentials(credentials).with_endpoints(["http://127.0.0.1:8080"]).build()
+        client = BcsClient.new_builder().with_credentials(credentials).with_endpoints([url]).build()
         assert client.list_op_record(ListOpRecordRequest()).count == 0
     finally:
         second = _stop(process)

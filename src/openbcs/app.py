@@ -15,18 +15,22 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from openbcs import catalog, migrations
+from openbcs.admin import routes as admin_routes
 from openbcs.certs import routes as cert_routes
 from openbcs.channels import routes as channel_routes
+from openbcs.console.install import install as install_console
 from openbcs.consortium import routes as consortium_routes
 from openbcs.engine.worker import OperationWorker
 from openbcs.events.retention import prune_forever
 from openbcs.http import error_handlers
 from openbcs.http.context import ServerContext
 from openbcs.http.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from openbcs.http.openapi import documented
 from openbcs.iam import routes as iam_routes
 from openbcs.iam.authentication import authenticate
 from openbcs.instances import routes as instance_routes
 from openbcs.kernel.db import Database
+from openbcs.kernel.files import create_private_database
 from openbcs.kernel.keys import load_server_key
 from openbcs.kernel.logs import configure_logging
 from openbcs.kernel.settings import Settings
@@ -34,6 +38,7 @@ from openbcs.monitoring import routes as monitoring_routes
 from openbcs.monitoring.deps import MonitoringState
 from openbcs.monitoring.sources import make_source
 from openbcs.monitoring.telemetry import Telemetry
+from openbcs.openapi import routes as openapi_routes
 from openbcs.operations import routes as operation_routes
 
 log = logging.getLogger("openbcs")
@@ -64,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(settings.log_level, settings.log_format)
     if not settings.database_url:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+    create_private_database(settings.resolved_database_url)
     db = Database(settings.resolved_database_url, lock_wait_seconds=settings.database_lock_wait_seconds)
     ctx = ServerContext(settings=settings, db=db, server_key=load_server_key(settings), authenticator=authenticate)
     monitoring = MonitoringState(
@@ -121,10 +127,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Added last: outermost, so every answer carries the id and is counted.
     app.add_middleware(RequestContextMiddleware, observer=monitoring.telemetry.observe_request)
 
-    @app.get("/healthz", name="Health", include_in_schema=False)
+    @app.get("/healthz", name="Health")
+    @documented(authenticated=False)
     async def healthz() -> JSONResponse:
-        # "degraded" (still 200: reads are served) while writes cannot go through, e.g. another process holds
-        # SQLite's write lock: writes then answer 503 BCS.5030001 after --database-lock-wait-seconds.
+        """OpenBCS extension: 200 once the database is migrated and the operation worker runs, else 503; the status
+        is "degraded" (still 200: reads are served) while writes cannot go through, e.g. another process holds
+        SQLite's write lock (writes then answer 503 BCS.5030001 after --database-lock-wait-seconds)."""
         healthy = migrated and worker.running
         blocked = healthy and db.writes_blocked()
         body = {
@@ -151,6 +159,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # every request, a fifth of a small read's CPU with eight routers (docs/benchmarks.md). The routers declare
         # their full paths and no dependencies of their own, so nothing else changes.
         app.router.routes.extend(router.routes)
+    if settings.admin_token:
+        app.include_router(admin_routes.router)
+    openapi_routes.install(app)
+    if settings.console_enabled:
+        install_console(app)  # last: its not-found page catches only what no other route under /console matched
     return app
 
 

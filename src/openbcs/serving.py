@@ -31,12 +31,12 @@ def reuse_port_socket(host: str, port: int, backlog: int) -> socket.socket:
 
 
 class SpreadMultiprocess(Multiprocess):
-    """``Multiprocess`` whose worker ``i`` serves only listening socket ``i``."""
+    """``Multiprocess`` whose worker ``i`` serves only listening socket ``i``; ``first`` is already bound with
+    ``SO_REUSEPORT`` (``openbcs serve`` binds before it migrates), the others join it on the same address."""
 
-    def __init__(self, config: Config) -> None:
-        first = reuse_port_socket(config.host, config.port, config.backlog)
-        port = first.getsockname()[1]  # the port picked for "--port 0", shared by every worker's socket
-        others = [reuse_port_socket(config.host, port, config.backlog) for _ in range(config.workers - 1)]
+    def __init__(self, config: Config, first: socket.socket) -> None:
+        host, port = first.getsockname()[:2]  # the port picked for "--port 0" too
+        others = [reuse_port_socket(host, port, config.backlog) for _ in range(config.workers - 1)]
         super().__init__(config, sockets=[first, *others])
         self.slots = list(self.sockets)
 
@@ -79,6 +79,7 @@ class SpreadMultiprocess(Multiprocess):
             self.processes[slot] = replacement
 
 
-def run_workers(config: Config) -> None:
-    """Serve ``config`` (an import string app, ``config.workers`` > 1) until a signal stops the supervisor."""
-    SpreadMultiprocess(config).run()
+def run_workers(config: Config, first: socket.socket) -> None:
+    """Serve ``config`` (an import string app, ``config.workers`` > 1) on ``first`` and one more socket per further
+    worker, until a signal stops the supervisor."""
+    SpreadMultiprocess(config, first).run()

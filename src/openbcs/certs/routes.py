@@ -14,6 +14,7 @@ from openbcs.certs.archives import Archive
 from openbcs.certs.schemas import DownloadCertQuery, ResultResponse, SdkConfigBody, UserCertBody
 from openbcs.http.context import Context
 from openbcs.http.deps import CurrentCaller, json_body, optional_json_body, query
+from openbcs.http.openapi import documented
 from openbcs.kernel import errors
 
 router = APIRouter(prefix="/v2/{project_id}/blockchains/{blockchain_id}")
@@ -37,6 +38,7 @@ def _zip(archive: Archive) -> Response:
 
 
 @router.get("/cert", name="DownloadBlockchainCert")
+@documented(sdk="download_blockchain_cert", download="application/zip")
 async def download_blockchain_cert(
     caller: CurrentCaller,
     ctx: Context,
@@ -56,6 +58,7 @@ async def download_blockchain_cert(
 
 
 @router.post("/sdk-cfg", name="DownloadBlockchainSdkConfig")
+@documented(sdk="download_blockchain_sdk_config", download="application/zip", body_name="CfgRequestBody")
 async def download_blockchain_sdk_config(
     caller: CurrentCaller,
     ctx: Context,
@@ -70,6 +73,11 @@ async def download_blockchain_sdk_config(
 
 
 @router.post("/orgs/{org_name}/usercert/{user_name}", name="CreateBlockchainCertByUserName")
+@documented(
+    sdk="create_blockchain_cert_by_user_name",
+    download="application/zip",
+    body_name="CreateBlockchainCertByUserNameRequestBody",
+)
 async def create_blockchain_cert_by_user_name(
     caller: CurrentCaller,
     ctx: Context,
@@ -138,6 +146,7 @@ async def _set_frozen(
 
 
 @router.post("/orgs/{org_name}/usercert/{user_name}/freeze", name="FreezeCert")
+@documented(sdk="freeze_cert", upload=True)
 async def freeze_cert(
     caller: CurrentCaller, ctx: Context, blockchain_id: str, org_name: str, user_name: str, upload: Upload
 ) -> ResultResponse:
@@ -146,6 +155,7 @@ async def freeze_cert(
 
 
 @router.post("/orgs/{org_name}/usercert/{user_name}/unfreeze", name="UnfreezeCert")
+@documented(sdk="unfreeze_cert", upload=True)
 async def unfreeze_cert(
     caller: CurrentCaller, ctx: Context, blockchain_id: str, org_name: str, user_name: str, upload: Upload
 ) -> ResultResponse:

@@ -19,11 +19,13 @@ from openbcs.channels.schemas import (
 )
 from openbcs.http.context import Context
 from openbcs.http.deps import CurrentCaller, json_body
+from openbcs.http.openapi import documented
 
 router = APIRouter(prefix="/v2/{project_id}/blockchains/{blockchain_id}")
 
 
 @router.post("/channels", name="BatchCreateChannels")
+@documented(sdk="batch_create_channels")
 async def batch_create_channels(
     caller: CurrentCaller,
     ctx: Context,
@@ -38,6 +40,7 @@ async def batch_create_channels(
 
 
 @router.get("/channels", name="ListBlockchainChannels")
+@documented(sdk="list_blockchain_channels")
 async def list_blockchain_channels(
     caller: CurrentCaller, ctx: Context, blockchain_id: str
 ) -> ListBlockchainChannelsResponse:
@@ -46,6 +49,7 @@ async def list_blockchain_channels(
 
 
 @router.post("/channels/peers", name="BatchAddPeersToChannel")
+@documented(sdk="batch_add_peers_to_channel")
 async def batch_add_peers_to_channel(
     caller: CurrentCaller,
     ctx: Context,
@@ -60,6 +64,7 @@ async def batch_add_peers_to_channel(
 
 
 @router.put("/{channel_id}/orgs/quit", name="BatchRemoveOrgsFromChannel")
+@documented(sdk="batch_remove_orgs_from_channel")
 async def batch_remove_orgs_from_channel(
     caller: CurrentCaller,
     ctx: Context,
@@ -79,6 +84,7 @@ async def batch_remove_orgs_from_channel(
 
 
 @router.put("/{channel_id}/peers/quit", name="BatchRemovePeersFromChannel")
+@documented(sdk="batch_remove_peers_from_channel")
 async def batch_remove_peers_from_channel(
     caller: CurrentCaller,
     ctx: Context,
@@ -98,6 +104,7 @@ async def batch_remove_peers_from_channel(
 
 
 @router.delete("/channel/{channel_id}", name="DeleteChannel")
+@documented(sdk="delete_channel")
 async def delete_channel(
     caller: CurrentCaller, ctx: Context, blockchain_id: str, channel_id: str
 ) -> OperationIdResponse:
@@ -109,6 +116,7 @@ async def delete_channel(
 
 
 @router.get("/channels/{channel_name}/config-history", name="ShowChannelConfigHistory")
+@documented()
 async def show_channel_config_history(
     caller: CurrentCaller, ctx: Context, blockchain_id: str, channel_name: str
 ) -> ConfigHistoryResponse:
@@ -122,6 +130,7 @@ BLOCK = "application/octet-stream"
 
 
 @router.get("/channels/{channel_name}/blocks/{number}", name="ShowChannelConfigBlock", response_class=Response)
+@documented(download="application/octet-stream")
 async def show_channel_config_block(
     caller: CurrentCaller, ctx: Context, blockchain_id: str, channel_name: str, number: int
 ) -> Response:
@@ -137,6 +146,7 @@ async def show_channel_config_block(
 
 
 @router.get("/channels/{channel_name}/blocks/{number}/update", name="ShowChannelConfigUpdate", response_class=Response)
+@documented(download="application/octet-stream")
 async def show_channel_config_update(
     caller: CurrentCaller, ctx: Context, blockchain_id: str, channel_name: str, number: int
 ) -> Response:

@@ -19,12 +19,14 @@ from openbcs.consortium.schemas import (
 )
 from openbcs.http.context import Context
 from openbcs.http.deps import CurrentCaller, json_body
+from openbcs.http.openapi import documented
 from openbcs.http.responses import JSONAnswer
 
 router = APIRouter(prefix="/v2/{project_id}")
 
 
 @router.post("/members/invitations", name="BatchInviteMembersToChannel")
+@documented(sdk="batch_invite_members_to_channel")
 async def batch_invite_members_to_channel(
     caller: CurrentCaller,
     ctx: Context,
@@ -36,6 +38,7 @@ async def batch_invite_members_to_channel(
 
 
 @router.post("/notification/handle", name="HandleNotification")
+@documented(sdk="handle_notification")
 async def handle_notification(
     caller: CurrentCaller,
     ctx: Context,
@@ -47,18 +50,21 @@ async def handle_notification(
 
 
 @router.get("/notifications", name="ListNotifications", response_model_exclude_none=True)
+@documented(sdk="list_notifications")
 async def list_notifications(caller: CurrentCaller, ctx: Context) -> ListNotificationsResponse:
     """The caller's notifications."""
     return await ctx.db.read(views.notifications, caller=caller)
 
 
 @router.get("/members", name="ListMembers", response_model=ListMembersResponse, response_class=JSONAnswer)
+@documented(sdk="list_members")
 async def list_members(caller: CurrentCaller, ctx: Context) -> JSONAnswer:
     """Members: the caller's invitations as inviter, and its consortia as invitee."""
     return JSONAnswer(await ctx.db.read_rows(views.members, caller=caller))
 
 
 @router.delete("/members/invitations", name="DeleteMemberInvite")
+@documented(sdk="delete_member_invite")
 async def delete_member_invite(
     caller: CurrentCaller,
     ctx: Context,
@@ -70,6 +76,7 @@ async def delete_member_invite(
 
 
 @router.put("/members/quit", name="HandleUnionMemberQuitList")
+@documented(sdk="handle_union_member_quit_list")
 async def handle_union_member_quit_list(
     caller: CurrentCaller,
     ctx: Context,

@@ -166,9 +166,10 @@ _MEMBER_ORG_HEALTH = Statement(
 )
 
 
-def members(rows: Rows, *, caller: Caller) -> dict[str, Any]:
+def members(source: Rows | Session, *, caller: Caller) -> dict[str, Any]:
     """ListMembers: the inviter's invitations (every status) and the consortia the invitee belongs to, as
     ``ListMembersResponse`` dumps it (``tests/consortium`` keeps the two equal)."""
+    rows = source if isinstance(source, Rows) else Rows.of(source)
     params = {"project_id": caller.project_id, "domain_id": caller.domain_id}
     invitations = rows.all(_MEMBER_ROWS, **params)
     health = {

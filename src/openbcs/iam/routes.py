@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from openbcs.http.context import Context
+from openbcs.http.openapi import documented
 from openbcs.iam import login, service
 from openbcs.iam.authentication import authenticate
 from openbcs.iam.schemas import (
@@ -63,6 +64,7 @@ def _catalog(base_url: str, region: str) -> list[CatalogEntry]:
 
 
 @router.post("/auth/tokens", name="KeystoneCreateUserTokenByPassword", status_code=201)
+@documented(body=TokenRequest, authenticated=False, status=201)
 async def create_token(
     request: Request, ctx: Context, nocatalog: Annotated[str | None, Query()] = None
 ) -> JSONResponse:
@@ -111,6 +113,7 @@ async def create_token(
 
 
 @router.get("/projects", name="KeystoneListProjects")
+@documented()
 async def list_projects(
     request: Request, ctx: Context, name: Annotated[str | None, Query(max_length=64)] = None
 ) -> ProjectList:

@@ -168,6 +168,34 @@ def create_access_key(session: Session, *, account_name: str, server_key: Server
     return _store_key(session, user_id=_own_user(session, account).id, server_key=server_key)
 
 
+def access_key_secret(session: Session, *, account_name: str, access_key: str, server_key: ServerKey) -> str | None:
+    """The SK of ``access_key`` if it belongs to the account's own user, else None (seed files, never printed)."""
+    user = _own_user(session, _account_by_name(session, account_name))
+    key = session.get(AccessKey, access_key)
+    if key is None or key.user_id != user.id:
+        return None
+    return server_key.decrypt(ACCESS_KEY_PURPOSE, key.secret_key_encrypted).decode()
+
+
+def add_access_key(
+    session: Session, *, account_name: str, access_key: str, secret_key: str, server_key: ServerKey
+) -> None:
+    """Give the account's own user this exact AK/SK pair (reproducible CI credentials from a seed file)."""
+    if not re.fullmatch(r"[A-Z0-9]{20}", access_key) or not re.fullmatch(r"[A-Za-z0-9]{40}", secret_key):
+        raise IAMRuleError("an access key is 20 upper-case letters or digits, its secret key 40 letters or digits")
+    user = _own_user(session, _account_by_name(session, account_name))
+    if session.get(AccessKey, access_key) is not None:
+        raise IAMRuleError(f"access key {access_key} exists already")
+    session.add(
+        AccessKey(
+            access_key=access_key,
+            user_id=user.id,
+            secret_key_encrypted=server_key.encrypt(ACCESS_KEY_PURPOSE, secret_key.encode()),
+            created_at=now_ns(),
+        )
+    )
+
+
 def delete_access_key(session: Session, *, access_key: str) -> None:
     """Delete an access key: requests signed with it fail from now on, and (as IAM does when a user's access keys
     change) the owner's tokens stop working too."""

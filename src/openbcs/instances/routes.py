@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends
 
 from openbcs.http.context import Context
 from openbcs.http.deps import CurrentCaller, json_body, query
+from openbcs.http.openapi import documented
 from openbcs.instances import service, views
 from openbcs.instances.schemas import (
     BlockchainInfo,
@@ -29,6 +30,7 @@ router = APIRouter(prefix="/v2/{project_id}")
 
 
 @router.post("/blockchains", name="CreateNewBlockchain")
+@documented(sdk="create_new_blockchain")
 async def create_new_blockchain(
     caller: CurrentCaller, ctx: Context, body: Annotated[CreateRequestBody, Depends(json_body(CreateRequestBody))]
 ) -> CreateNewBlockchainResponse:
@@ -40,6 +42,7 @@ async def create_new_blockchain(
 
 
 @router.get("/blockchains", name="ListBlockchains")
+@documented(sdk="list_blockchains")
 async def list_blockchains(caller: CurrentCaller, ctx: Context) -> ListBlockchainsResponse:
     """The project's instances."""
     found = await ctx.db.read(service.list_instances, project_id=caller.project_id)
@@ -47,6 +50,7 @@ async def list_blockchains(caller: CurrentCaller, ctx: Context) -> ListBlockchai
 
 
 @router.get("/blockchains/flavors", name="ShowBlockchainFlavors")
+@documented(sdk="show_blockchain_flavors")
 async def show_blockchain_flavors(
     caller: CurrentCaller, limits: Annotated[FlavorsQuery, Depends(query(FlavorsQuery))]
 ) -> ShowBlockchainFlavorsResponse:
@@ -55,6 +59,7 @@ async def show_blockchain_flavors(
 
 
 @router.get("/blockchains/{blockchain_id}", name="ShowBlockchainDetail", response_model_exclude_none=True)
+@documented(sdk="show_blockchain_detail")
 async def show_blockchain_detail(
     caller: CurrentCaller, ctx: Context, blockchain_id: str
 ) -> ShowBlockchainDetailResponse:
@@ -63,6 +68,7 @@ async def show_blockchain_detail(
 
 
 @router.get("/blockchains/{blockchain_id}/status", name="ShowBlockchainStatus", response_model_exclude_none=True)
+@documented(sdk="show_blockchain_status")
 async def show_blockchain_status(
     caller: CurrentCaller, ctx: Context, blockchain_id: str
 ) -> ShowBlockchainStatusResponse:
@@ -71,12 +77,14 @@ async def show_blockchain_status(
 
 
 @router.get("/blockchains/{blockchain_id}/nodes", name="ShowBlockchainNodes")
+@documented(sdk="show_blockchain_nodes")
 async def show_blockchain_nodes(caller: CurrentCaller, ctx: Context, blockchain_id: str) -> ShowBlockchainNodesResponse:
     """Peer organisations with their peers and the channels each peer is in."""
     return await ctx.db.read(views.nodes, project_id=caller.project_id, blockchain_id=blockchain_id)
 
 
 @router.put("/blockchains/{blockchain_id}", name="UpdateInstance")
+@documented(sdk="update_instance")
 async def update_instance(
     caller: CurrentCaller,
     ctx: Context,
@@ -91,6 +99,7 @@ async def update_instance(
 
 
 @router.delete("/blockchains/{blockchain_id}", name="DeleteBlockchain")
+@documented(sdk="delete_blockchain")
 async def delete_blockchain(
     caller: CurrentCaller,
     ctx: Context,
@@ -108,6 +117,7 @@ async def delete_blockchain(
 
 
 @router.get("/quotas", name="ListQuotas")
+@documented(sdk="list_quotas")
 async def list_quotas(caller: CurrentCaller, ctx: Context) -> ListQuotasResponse:
     """The account's instance quota and the project's use of it."""
     return await ctx.db.read(views.quotas, project_id=caller.project_id, domain_id=caller.domain_id)

@@ -345,12 +345,14 @@ class Database:
             except Exception as exc:
                 if not is_lock_error(exc):
                     raise
-                if time.monotonic() + delay > deadline:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
                     log.warning("the database stayed locked for %.1f s: answering busy", self.lock_wait_seconds)
                     raise self._busy(write) from exc
                 if write:
                     self.health.blocked()
-            await asyncio.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter, not a secret
+            # The last sleep ends at the deadline, for one more attempt then: the wait is the whole bound.
+            await asyncio.sleep(min(remaining, delay * (0.5 + random.random())))  # noqa: S311 - jitter, not a secret
             delay = min(delay * 2, _RETRY_MAX_SECONDS)
 
     def writes_blocked(self) -> bool:

@@ -30,8 +30,12 @@ class ServerKey:
     @cache  # noqa: B019 - one ServerKey lives as long as the process; the cache is bounded by the purposes
     def fernet(self, purpose: str) -> Fernet:
         """The Fernet key for one purpose (``token``, ``access-key``, ...)."""
-        derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()).derive(self._master)
-        return Fernet(base64.urlsafe_b64encode(derived))
+        return Fernet(base64.urlsafe_b64encode(self.derive(purpose)))
+
+    @cache  # noqa: B019 - as above
+    def derive(self, purpose: str) -> bytes:
+        """32 bytes bound to one purpose (HKDF-SHA256), e.g. an HMAC key; never the same as another purpose's."""
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()).derive(self._master)
 
     def encrypt(self, purpose: str, data: bytes) -> str:
         """Encrypt ``data`` for storage under ``purpose``."""
@@ -40,6 +44,12 @@ class ServerKey:
     def decrypt(self, purpose: str, token: str) -> bytes:
         """Decrypt what :meth:`encrypt` produced for the same purpose."""
         return self.fernet(purpose).decrypt(token.encode("ascii"))
+
+    def fingerprint(self) -> str:
+        """A public identifier of this key (do two servers, or a state export and a server, share it?), never the key
+        itself: 16 bytes derived for no other purpose."""
+        derived = HKDF(algorithm=hashes.SHA256(), length=16, salt=None, info=b"fingerprint").derive(self._master)
+        return derived.hex()
 
 
 def load_server_key(settings: Settings) -> ServerKey:

@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     # user name, POST /v3/auth/tokens refuses it for that many minutes (a success or `openbcs user unlock` resets).
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_minutes: float = Field(default=15, gt=0)
+    # Turns on the admin API (/openbcs/admin/...: reset, state export and import, apply); None keeps it off.
+    admin_token: str | None = Field(default=None, min_length=16)
+    # The web console at /console (docs/console.md); off, its URLs answer 404 like any unknown URL.
+    console_enabled: bool = True
     # Registers the engine's diagnostic operation kind; only the engine's own tests turn it on.
     enable_test_kinds: bool = False
 

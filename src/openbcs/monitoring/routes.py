@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from openbcs.http.context import Context
 from openbcs.http.deps import CurrentCaller, json_body, query
+from openbcs.http.openapi import documented
 from openbcs.monitoring import metrics, views
 from openbcs.monitoring.deps import Monitoring
 from openbcs.monitoring.schemas import (
@@ -30,6 +31,7 @@ EventsType = Annotated[EventsQuery, Depends(query(EventsQuery))]
 
 
 @router.post("/events", name="ListBcsEvents")
+@documented(sdk="list_bcs_events")
 async def list_bcs_events(
     caller: CurrentCaller, ctx: Context, blockchain_id: str, params: EventsType, body: EventsBody
 ) -> MetricsResponse:
@@ -40,6 +42,7 @@ async def list_bcs_events(
 
 
 @router.post("/events/statistic", name="ListBcsEventsStatistic")
+@documented(sdk="list_bcs_events_statistic")
 async def list_bcs_events_statistic(
     caller: CurrentCaller, ctx: Context, blockchain_id: str, params: EventsType, body: EventsBody
 ) -> MetricsResponse:
@@ -50,6 +53,7 @@ async def list_bcs_events_statistic(
 
 
 @router.post("/metric/list", name="ListBcsMetric")
+@documented(sdk="list_bcs_metric")
 async def list_bcs_metric(
     caller: CurrentCaller,
     ctx: Context,
@@ -64,6 +68,7 @@ async def list_bcs_metric(
 
 
 @router.post("/entity/metric/list", name="ListEntityMetric")
+@documented(sdk="list_entity_metric")
 async def list_entity_metric(
     caller: CurrentCaller,
     ctx: Context,
@@ -78,6 +83,7 @@ async def list_entity_metric(
 
 
 @router.post("/entity/instance/metric/list", name="ListInstanceMetric")
+@documented(sdk="list_instance_metric")
 async def list_instance_metric(
     caller: CurrentCaller,
     ctx: Context,
@@ -91,7 +97,8 @@ async def list_instance_metric(
     )
 
 
-@metrics_router.get("/metrics", name="Metrics", include_in_schema=False)
+@metrics_router.get("/metrics", name="Metrics")
+@documented(download="text/plain", authenticated=False)
 async def prometheus_metrics(ctx: Context, monitoring: Monitoring) -> Response:
     """OpenBCS's own metrics (no authentication; serve them on a separate --metrics-port to keep them private)."""
     return Response(await ctx.db.read(monitoring.telemetry.render), media_type=CONTENT_TYPE)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends
 from openbcs.engine.records import list_records
 from openbcs.http.context import Context
 from openbcs.http.deps import CurrentCaller, query
+from openbcs.http.openapi import documented
 from openbcs.http.responses import JSONAnswer
 from openbcs.operations.schemas import ListOpRecordQuery, ListOpRecordResponse, record_answer
 
@@ -22,6 +23,7 @@ router = APIRouter(prefix="/v2/{project_id}")
     response_model_exclude_none=True,
     response_class=JSONAnswer,
 )
+@documented(sdk="list_op_record")
 async def list_op_record(
     caller: CurrentCaller, ctx: Context, filters: Annotated[ListOpRecordQuery, Depends(query(ListOpRecordQuery))]
 ) -> JSONAnswer:

@@ -1,0 +1,6 @@
+"""``python -m openbcs``: the ``openbcs`` command."""
+
+from openbcs.cli import main
+
+if __name__ == "__main__":
+    main()

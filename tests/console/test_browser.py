@@ -1,0 +1,171 @@
+"""The console in a real browser (Playwright driving Debian's Chromium against a live server): signing in and out,
+invite → accept → members → quit across two accounts in two browser contexts, the create form's errors, a form
+without its CSRF token, and another tenant's page."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.console.browser import TIMEOUT_MS, chromium, reload_until, sign_in
+from tests.support.bodies import CHANNEL, DEFAULT_ORG, create_body
+from tests.support.consortia import setup_consortium
+from tests.support.snapshots import invitation_row, snapshot
+from tests.support.tenants import new_tenant
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture
+def api(live_server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=live_server.url, timeout=30) as http:
+        yield http
+
+
+@pytest.fixture
+def new_page(browser):
+    """``new_page()``: a page in a browser context of its own (its own cookies), closed after the test."""
+    contexts = []
+
+    def make(**options: Any) -> Any:
+        context = browser.new_context(**options)
+        context.set_default_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def test_sign_in_and_sign_out(live_server, make_account, new_page):
+    account = make_account()
+    page = new_page()
+    sign_in(page, live_server.url, account, password="wrong-password")
+    assert page.locator("#sign-in-error").inner_text() == "The username or password is wrong."
+    assert page.url.startswith(f"{live_server.url}/console/sign-in")
+    sign_in(page, live_server.url, account)
+    assert page.get_by_test_id("account").inner_text() == account.name
+    cookie = next(c for c in page.context.cookies() if c["name"] == "openbcs_console")
+    assert (cookie["httpOnly"], cookie["sameSite"], cookie["path"]) == (True, "Strict", "/console")
+    assert page.evaluate("document.cookie") == ""  # the token is out of the page's reach
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/console/sign-in?signed_out=1")
+    assert page.get_by_test_id("signed-out").is_visible()
+    assert not [c for c in page.context.cookies() if c["name"] == "openbcs_console"]
+    page.goto(f"{live_server.url}/console/operations")
+    page.wait_for_url("**/console/sign-in?next=%2Fconsole%2Foperations")
+
+
+def test_invite_accept_members_quit_in_two_browsers(live_server, api, make_account, new_page, db):
+    c = setup_consortium(api, make_account, invite=False)
+    inviter, invitee = new_page(), new_page()
+    sign_in(inviter, live_server.url, c.inviter.account)
+    sign_in(invitee, live_server.url, c.invitee.account)
+
+    inviter.get_by_role("link", name="Consortium").click()
+    inviter.get_by_label("Channel").select_option(f"{c.inviter_bcs_id}/{CHANNEL}")
+    inviter.get_by_label("Tenants (account names)").fill(c.invitee.name)
+    inviter.get_by_role("button", name="Invite").click()
+    assert inviter.locator("[data-form=invite]").inner_text() == "Done."
+    row = inviter.locator(f'tr[data-invitation="{c.invitee.name}/{CHANNEL}"]')
+    assert row.locator(".badge").inner_text() == "waiting"
+
+    invitee.get_by_role("link", name="Consortium").click()
+    notification = invitee.locator(f'[data-notification="{c.inviter_bcs_id}/{CHANNEL}"]')
+    assert c.inviter.name in notification.inner_text()
+    assert notification.get_by_label(DEFAULT_ORG).is_checked()
+    notification.get_by_role("button", name="Accept").click()
+    assert invitee.locator("[data-form=inbox]").inner_text().startswith("Started operation BCSSVC01-05-")
+    joined = reload_until(invitee, f'tr[data-member="{CHANNEL}"] .s-joined')
+    assert joined.inner_text() == "joined"
+    assert invitation_row(db)["status"] == "joined"
+
+    inviter.reload()
+    assert row.locator(".badge").inner_text() == "joined"
+    assert f"{DEFAULT_ORG} (2/2)" in row.inner_text()
+
+    invitee.get_by_role("link", name="Quit…").click()
+    effects = invitee.get_by_test_id("quit-effects").inner_text()
+    assert f"Your organisation(s) {DEFAULT_ORG} leave the channel with their peers" in effects
+    assert invitation_row(db)["status"] == "joined"
+    invitee.get_by_role("button", name="Quit the consortium").click()
+    assert invitee.locator("[data-form=belonging]").inner_text().startswith("Started operation BCSSVC01-03-")
+    reload_until(invitee, "text=Your account is in no other tenant's consortium.")
+    assert invitation_row(db)["status"] == "quit"
+
+    inviter.reload()
+    assert row.locator(".badge").inner_text() == "quit"
+    row.get_by_role("button", name="Clean up").click()
+    assert inviter.locator("[data-form=sent]").inner_text() == "Done."
+    assert inviter.locator(f'tr[data-invitation="{c.invitee.name}/{CHANNEL}"]').count() == 0
+    assert invitation_row(db)["deleted_by_inviter"] is True
+
+
+def test_create_form_shows_errors_next_to_fields(live_server, api, make_account, new_page, db):
+    tenant = new_tenant(api, make_account)
+    page = new_page()
+    sign_in(page, live_server.url, tenant.account)
+    page.get_by_role("link", name="New instance").click()
+    page.get_by_label("Name", exact=True).fill("-bad")
+    page.get_by_label("Orderers").fill("4")
+    page.get_by_label("Resource password").fill("Passw0rd!x")
+    page.get_by_label("Existing cluster id").fill("cce-1")
+    page.get_by_label("Existing cluster name").fill("cce")
+    before = snapshot(db)
+    page.get_by_role("button", name="Create").click()
+    name = page.get_by_label("Name", exact=True)
+    assert name.get_attribute("aria-invalid") == "true"
+    assert page.locator("#e-name").inner_text().startswith("Invalid Parameter name : 4-24 characters")
+    assert name.get_attribute("aria-describedby").split() == ["h-name", "e-name"]
+    assert page.get_by_role("alert").first.is_visible()
+    assert snapshot(db) == before
+    name.fill("bcs-browser")
+    page.get_by_label("Resource password").fill("Passw0rd!x")  # never sent back to the browser
+    page.get_by_role("button", name="Create").click()
+    assert page.locator("[data-field=orderer_node_number]").inner_text() == (
+        "Invalid Parameter orderer_node_number : 3 for etcdraft consensus on Fabric 2.2 (BCS.4006014)"
+    )
+    page.get_by_label("Orderers").fill("3")
+    page.get_by_label("Resource password").fill("Passw0rd!x")
+    page.get_by_role("button", name="Create").click()
+    page.wait_for_url(f"{live_server.url}/console/instances/*")
+    (bcs_id,) = tenant.instance_ids()
+    assert page.get_by_test_id("instance-id").inner_text() == bcs_id
+
+
+def test_a_form_without_its_csrf_token_is_refused(live_server, api, make_account, new_page, db):
+    tenant = new_tenant(api, make_account)
+    bcs_id = tenant.create_instance(create_body("bcs-csrf"))
+    page = new_page()
+    sign_in(page, live_server.url, tenant.account)
+    page.goto(f"{live_server.url}/console/instances/{bcs_id}")
+    form = page.get_by_role("form", name="Add an organisation")
+    form.locator("input[name=csrf_token]").evaluate("input => input.remove()")
+    form.get_by_label("New organisation").fill("sneaky")
+    form.get_by_label("Storage volume (PVC)").fill("pvc-sneaky")
+    before = snapshot(db)
+    with page.expect_response(f"**/console/instances/{bcs_id}/orgs") as answer:
+        form.get_by_role("button", name="Add organisation").click()
+    assert answer.value.status == 403
+    assert page.get_by_test_id("csrf-refused").is_visible()
+    assert snapshot(db) == before
+    assert sorted(tenant.nodes(bcs_id)) == [DEFAULT_ORG]
+
+
+def test_another_tenants_page_is_not_found(live_server, api, make_account, new_page):
+    owner, intruder = new_tenant(api, make_account), new_tenant(api, make_account)
+    bcs_id = owner.create_instance(create_body("bcs-private"))
+    page = new_page()
+    sign_in(page, live_server.url, intruder.account)
+    answer = page.goto(f"{live_server.url}/console/instances/{bcs_id}")
+    assert answer.status == 404
+    assert page.get_by_test_id("not-found").is_visible()
+    assert "bcs-private" not in page.content()
