@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -12,11 +13,34 @@ from pathlib import Path
 
 import httpx
 import pytest
+from uvicorn.config import Config
 
+from openbcs.serving import SpreadMultiprocess, reuse_port_socket
 from tests.support.servers import free_port
 
 OPENBCS = str(Path(sys.executable).with_name("openbcs"))
 CONNECTIONS = 16
+
+
+def test_each_worker_is_given_its_own_socket_on_the_same_address() -> None:
+    first = reuse_port_socket("127.0.0.1", 0, 16)
+    config = Config("openbcs.app:create_app_from_env", factory=True, workers=3)
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        supervisor = SpreadMultiprocess(config, first)  # (uvicorn's supervisor installs signal handlers)
+        slots = supervisor.slots
+        assert slots[0] is first
+        assert len(slots) == 3
+        assert {s.getsockname() for s in slots} == {first.getsockname()}
+        assert len({s.fileno() for s in slots}) == 3
+        assert all(s.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) for s in slots)
+        handed = [supervisor._process(i).process._kwargs["sockets"] for i in range(3)]  # type: ignore[attr-defined]
+        assert handed == [[s] for s in slots]
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+        for sock in supervisor.slots if "supervisor" in locals() else [first]:
+            sock.close()
 
 
 def _children(parent: int) -> list[int]:

@@ -22,6 +22,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from openbcs.app import data_dir_problem
 from openbcs.kernel.db import Database
 from openbcs.kernel.settings import Settings
 from openbcs.network.models import Instance
@@ -149,3 +150,15 @@ def test_serve_refuses_an_unusable_data_dir_in_one_line(case: str, tmp_path: Pat
     assert lines[0].startswith(f"error: data directory {data_dir} {cause}: ")
     assert "Traceback" not in done.stderr
     assert done.stdout == ""
+
+
+def test_data_dir_problem_names_the_directory_and_the_cause(tmp_path: Path) -> None:
+    assert data_dir_problem(Settings(data_dir=tmp_path / "new" / "data")) is None  # created
+    assert (tmp_path / "new" / "data").is_dir()
+    assert list((tmp_path / "new" / "data").iterdir()) == []  # the write probe leaves nothing behind
+    if Path("/sys/kernel").is_dir():
+        problem = data_dir_problem(Settings(data_dir=Path("/sys/kernel")))
+        assert problem is not None
+        assert problem.startswith("data directory /sys/kernel is not writable: ")
+    # With the database and the key given elsewhere, the data directory is not used at all.
+    assert data_dir_problem(Settings(data_dir=Path("/sys/kernel/x"), database_url="sqlite://", secret_key="k")) is None

@@ -20,6 +20,7 @@ from openbcs.iam import login
 from openbcs.iam.models import LoginFailure
 from openbcs.kernel.db import Database
 from openbcs.kernel.settings import Settings
+from tests.console.helpers import ConsoleUser, flashes
 from tests.iam.helpers import KEYSTONE_WRONG_PASSWORD, assert_empty_records, records_path
 from tests.support.accounts import JSON, TestAccount, issue_token, token_body
 from tests.support.snapshots import row_count
@@ -214,3 +215,23 @@ def test_password_checks_run_one_at_a_time(
         answers = list(pool.map(lambda _: _login(client, account.name, "wrong-password-1"), range(6)))
     assert [a.status_code for a in answers] == [401] * 6
     assert most == login.CONCURRENT_CHECKS == 1
+
+
+def test_the_console_signs_in_through_the_same_rule(
+    lockout_client: TestClient, make_account: Callable[..., TestAccount], db: Database
+) -> None:
+    account = make_account()
+    user = ConsoleUser.of(lockout_client, account, sign_in=False)
+    for _ in range(MAX_FAILURES):
+        response = user.sign_in(password="wrong-password-1")
+        assert response.status_code == 401
+        assert ("error", "", "The username or password is wrong.") in flashes(response.text)
+    stored = _failure(db, account.name, account.name)
+    assert stored is not None
+    assert stored.failures == MAX_FAILURES
+    # Locked for the API and the console alike, whichever was used to fail.
+    _assert_answer(_login(lockout_client, account.name, account.password), LOCKED)
+    response = user.sign_in()
+    assert response.status_code == 401
+    assert ("error", "", "The account is locked.") in flashes(response.text)
+    assert user.cookie() is None
