@@ -1,5 +1,6 @@
-"""``openbcs serve --workers 2`` spreads connections over its workers (issue 11 target 5): each worker listens on its
-own ``SO_REUSEPORT`` socket, so connections opened all at once do not all land on the worker that woke first."""
+"""How ``openbcs serve`` listens (issue 11): with ``--workers 2`` connections spread over the workers (each listens on
+its own ``SO_REUSEPORT`` socket, so connections opened all at once do not all land on the worker that woke first),
+and answers are never held back on their connection."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from tests.support.servers import free_port
 
 OPENBCS = str(Path(sys.executable).with_name("openbcs"))
 CONNECTIONS = 16
+SEQUENTIAL, DELAYED_ACK_SECONDS = 30, 0.04
 
 
 def test_each_worker_is_given_its_own_socket_on_the_same_address() -> None:
@@ -114,3 +116,32 @@ def _answers(client: httpx.Client) -> bool:
         return client.get("/healthz").status_code == 200
     except httpx.HTTPError:
         return False
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_answers_on_one_connection_are_not_held_back(tmp_path: Path, workers: int) -> None:
+    """Each answer leaves at once (TCP_NODELAY): served from a socket uvicorn took as a file descriptor, the event
+    loop saw a Unix socket and every answer waited ~40 ms for the client's delayed ACK."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENBCS_")}
+    process = subprocess.Popen(
+        [OPENBCS, "serve", "--workers", str(workers), "--port", str(port), "--data-dir", str(tmp_path / "d")],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            deadline = time.monotonic() + 60
+            while not _answers(client):
+                assert time.monotonic() < deadline, "the server never answered"
+                time.sleep(0.2)
+            started = time.monotonic()
+            for _ in range(SEQUENTIAL):
+                assert client.get("/healthz").status_code == 200
+            elapsed = time.monotonic() - started
+        assert elapsed < SEQUENTIAL * DELAYED_ACK_SECONDS / 2, f"{SEQUENTIAL} answers took {elapsed:.2f} s"
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
