@@ -197,6 +197,7 @@ class Database:
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         self.lock_wait_seconds = lock_wait_seconds
         lock_wait_ms = max(0, round(lock_wait_seconds * 1000))
+        self._rows_engine: Engine | None = None
         if self.is_sqlite:
             engine = create_engine(
                 parsed,
@@ -207,6 +208,12 @@ class Database:
         else:
             engine = create_engine(parsed, hide_parameters=True, pool_pre_ping=True, pool_size=10, max_overflow=20)
             _configure_postgresql(engine, lock_wait_ms)
+            # Rows' own pool: each transaction ends with its own commit or rollback, so the pool neither pings a
+            # connection when it is taken nor rolls it back when it is given back (two round trips of four).
+            self._rows_engine = create_engine(
+                parsed, hide_parameters=True, pool_pre_ping=False, pool_reset_on_return=None, pool_size=10
+            )
+            _configure_postgresql(self._rows_engine, lock_wait_ms)
         self.engine = engine
         self.health = WriteHealth()
         # Run inside every write transaction, after its unit of work and before it commits (the operation worker
@@ -262,14 +269,19 @@ class Database:
         the call to its SQL."""
         if self.is_sqlite:
             return await self._on_loop(lambda: self._unit(self._loop_read_sessions, False, fn, args, kwargs), False)
-        return await anyio.to_thread.run_sync(lambda: self.run_read(fn, *args, **kwargs))
+        return await self._in_thread(lambda: self.run_read(fn, *args, **kwargs))
 
     async def write(self, fn: Callable[Concatenate[Session, P], T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn(session, ...)`` in one write transaction from async code (inline on SQLite, never waiting for
         a lock there; thread pool on PostgreSQL)."""
         if self.is_sqlite:
             return await self._on_loop(lambda: self._unit(self._loop_write_sessions, True, fn, args, kwargs), True)
-        return await anyio.to_thread.run_sync(lambda: self.run_write(fn, *args, **kwargs))
+        return await self._in_thread(lambda: self.run_write(fn, *args, **kwargs))
+
+    async def _in_thread(self, call: Callable[[], T]) -> T:
+        """PostgreSQL: run ``call`` in a worker thread (anyio's default limit; measured, fewer threads did not
+        lower the CPU per request: ``docs/benchmarks.md``)."""
+        return await anyio.to_thread.run_sync(call)
 
     # --- raw rows ------------------------------------------------------------------------------------------------
 
@@ -277,7 +289,7 @@ class Database:
         """Run ``fn(rows, ...)`` in a read transaction on the raw driver connection (hot read paths)."""
         if self.is_sqlite:
             return await self._on_loop(lambda: self._sqlite_rows(fn, args, kwargs), False)
-        return await anyio.to_thread.run_sync(lambda: self._blocking(lambda: self._pooled_rows(fn, args, kwargs)))
+        return await self._in_thread(lambda: self._blocking(lambda: self._pooled_rows(fn, args, kwargs)))
 
     def run_read_rows(self, fn: Callable[Concatenate[Rows, P], T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """:meth:`read_rows`, blocking (outside the event loop)."""
@@ -301,18 +313,27 @@ class Database:
         connection.execute("COMMIT")
         return result
 
-    def _pooled_rows(self, fn: Callable[..., T], args: Any, kwargs: Any) -> T:
-        raw = self.engine.raw_connection()
+    def _pooled_rows(self, fn: Callable[..., T], args: Any, kwargs: Any, *, retry: bool = True) -> T:
+        engine = self._rows_engine or self.engine
+        raw = engine.raw_connection()
+        driver: Any = raw.driver_connection
         try:
-            driver: Any = raw.driver_connection
             if self.is_sqlite:
                 driver.execute(f"PRAGMA busy_timeout={round(self.lock_wait_seconds * 1000)}")
                 driver.execute("BEGIN")
             try:
-                result = fn(Rows(driver, self.engine.dialect), *args, **kwargs)
+                result = fn(Rows(driver, engine.dialect), *args, **kwargs)
             except BaseException:
-                driver.execute("ROLLBACK") if self.is_sqlite else driver.rollback()
-                raise
+                if not getattr(driver, "broken", False):
+                    driver.execute("ROLLBACK") if self.is_sqlite else driver.rollback()
+                    raise
+                # A connection the server dropped (Rows' pool does not ping): never pooled again, and this read
+                # (reads only come here) is run once more on a fresh one.
+                raw.invalidate()
+                if not retry:
+                    raise
+                log.warning("a pooled database connection was closed by the server: reading again")
+                return self._pooled_rows(fn, args, kwargs, retry=False)
             driver.execute("COMMIT") if self.is_sqlite else driver.commit()
             return result
         finally:
@@ -381,4 +402,6 @@ class Database:
         if self._loop_connection is not None:
             self._loop_connection.close()
             self._loop_connection = None
+        if self._rows_engine is not None:
+            self._rows_engine.dispose()
         self.engine.dispose()
