@@ -32,7 +32,7 @@ import _repo  # noqa: F401  (puts the repository root on sys.path)
 
 from bench import quitting
 from bench.calls import servers
-from bench.harness import BenchError, Server, get_token, http_call
+from bench.harness import BenchError, Server, get_token, http_call, longest_hold_ms
 from bench.load import Measurement, WrkResult, measure, replay_script, run_wrk
 from bench.procfs import tree_cpu
 from bench.report import pairs_table, targets
@@ -43,6 +43,7 @@ from bench.seeding import PASSWORD, REGION
 from bench.signing import sdk_date
 
 PACED = 20
+FABRIC_SAMPLES = 20
 PER_SECOND = 2500  # memberships seeded per second of measured load (the floor must not run out of them)
 CALL = "quit (PUT /members/quit), AK/SK"
 MARKER = '"operation_id"'
@@ -120,7 +121,7 @@ class QuitRun:
     drain_seconds: float = 0.0
     cpu_with_operation_us: float = 0.0
     under_load_ms: list[float] = field(default_factory=list)
-    paced_ms: list[float] = field(default_factory=list)
+    paced: quitting.Paced | None = None
 
 
 def load_quits(run: Run, server: Server, db: Path, joined: list[Membership], *, warm: int, paced: int) -> QuitRun:
@@ -145,7 +146,7 @@ def load_quits(run: Run, server: Server, db: Path, joined: list[Membership], *, 
         cpu = sum(tree_cpu(server.pid).values()) - cpu0
         found.cpu_with_operation_us = cpu * 1e6 / max(1, found.measurement.result.marked)
         found.under_load_ms = quitting.finish_times_ms(db, since)
-        found.paced_ms = quitting.polled_finish_ms(server, requests[1 + warm : 1 + warm + paced], db)
+        found.paced = quitting.polled_finish_ms(server, requests[1 + warm : 1 + warm + paced], db)
     return found
 
 
@@ -157,6 +158,7 @@ def body(run: Run) -> None:
     per_run = run.args.memberships or (150 if run.smoke else int(PER_SECOND * run.seconds))
     warm = int(PER_SECOND / 2 * run.warmup)
     seeded = seed_memberships(store, 1 + warm + paced + per_run)
+    leave_ms, fabric_ms = quitting.fabric_share_ms(store, seeded.joined[-FABRIC_SAMPLES:])
     store.db.dispose()
     floor_db = run.tmp / "floor.db"
     quitting.copy_database(db, floor_db)
@@ -165,6 +167,8 @@ def body(run: Run) -> None:
         ours = load_quits(run, openbcs, db, seeded.joined, warm=warm, paced=paced)
         theirs = load_quits(run, floor, floor_db, seeded.joined, warm=warm, paced=paced)
     pair = (ours.measurement, theirs.measurement)
+    assert ours.paced is not None
+    hold_ms = longest_hold_ms(run.tmp / "openbcs.log")
     invitations, operations = quitting.states(db)
     floor_invitations, _ = quitting.states(floor_db)
     run.report.add(
@@ -182,10 +186,18 @@ def body(run: Run) -> None:
         + "".join(f"; {m.server} ran out of memberships (its rate is understated)" for m in pair if m.result.exhausted),
         "- OpenBCS server CPU per quit, its operation included (until the last one finished, "
         f"{ours.drain_seconds:.1f} s after wrk): {ours.cpu_with_operation_us:,.0f} us",
-        f"- quit operation finished after its 200, under load (record time to last sub-step end, from the database): "
-        f"{quitting.percentiles(ours.under_load_ms)}",
-        f"- the same, one quit at a time (200 to a 1 ms database poll seeing it finished): "
-        f"{quitting.percentiles(ours.paced_ms)}",
+        f"- quit operation from its record time (the quit's transaction) to its last sub-step's end, under load, from "
+        f"the database: {quitting.percentiles(ours.under_load_ms)} (zero-length steps run in the quit's own "
+        "transaction, so this is how long that transaction ran the operation, all before the 200)",
+        "- one quit at a time: finished already at the first database poll after its 200: "
+        f"{ours.paced.done_when_answered} of {len(ours.paced.finish_ms)}; 200 to a 1 ms poll seeing it finished: "
+        f"{quitting.percentiles(ours.paced.finish_ms)}",
+        f"- the quit's channel change measured alone on {FABRIC_SAMPLES} seeded memberships (rolled back): "
+        f"`network.membership.leave` median {leave_ms:.1f} ms, of which the Fabric config update and block "
+        f"(`fabric.next_config_block`) {fabric_ms:.1f} ms — "
+        f"{fabric_ms * 1000 / max(ours.cpu_with_operation_us, 1):.0%} of OpenBCS's CPU per quit with its operation",
+        "- longest write transaction of the OpenBCS server (its log at shutdown): "
+        + (f"{hold_ms:.1f} ms" if hold_ms is not None else "not logged"),
         f"- afterwards, OpenBCS: invitations {dict(sorted(invitations.items()))}, quit operations "
         f"{dict(sorted(operations.items()))}; floor: invitations {dict(sorted(floor_invitations.items()))}",
         f"- {quitting.verify_channels(store.settings.data_dir, run.env)}",

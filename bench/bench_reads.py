@@ -21,12 +21,21 @@ import _repo  # noqa: F401  (puts the repository root on sys.path)
 
 from bench import moto_floor
 from bench.calls import measure_pair, read_calls, same_answer, servers
-from bench.harness import get_token
+from bench.harness import Server, get_token
 from bench.load import measure
+from bench.procfs import tree_cpu
 from bench.report import pairs_table, targets
 from bench.runner import Run, main, options
 from bench.scenarios import create_store, seed_reader
 from bench.seeding import PASSWORD, REGION
+
+
+def cpu_split(server: Server, before: dict[int, float]) -> str:
+    """Each process's share of the server's CPU since ``before`` (a :func:`tree_cpu` snapshot)."""
+    used = {pid: cpu - before.get(pid, 0.0) for pid, cpu in tree_cpu(server.pid).items()}
+    total = sum(used.values()) or 1.0
+    shares = sorted((share for pid, share in used.items() if share > 0.01 * total), reverse=True)
+    return f"{server.name} " + " / ".join(f"{share / total:.0%}" for share in shares)
 
 
 def body(run: Run) -> None:
@@ -48,7 +57,11 @@ def body(run: Run) -> None:
             (run.keep(measure("bare Starlette GET", floor, "/bare", **run.load())), None),
             (run.keep(measure("GET /healthz (no auth, no DB)", openbcs, "/healthz", **run.load())), None),
         ]
-        measured = [measure_pair(run, call, pair, tenant, token) for call in calls]
+        measured, splits = [], []
+        for call in calls:
+            before = {server.name: tree_cpu(server.pid) for server in pair}
+            measured.append(measure_pair(run, call, pair, tenant, token))
+            splits.append(f"- {call.name}: " + "; ".join(cpu_split(s, before[s.name]) for s in pair))
     moto = moto_floor.measure_moto(run)
     run.report.add(
         f"A tenant with {reader.records} operation records and {reader.members} members; ListOpRecord and "
@@ -58,6 +71,16 @@ def body(run: Run) -> None:
         "",
         *targets(measured, run.connections),
         "",
+        *(
+            [
+                "Server CPU per process during each call's runs (warm-up included; the parent supervisor idles):",
+                "",
+                *splits,
+                "",
+            ]
+            if workers > 1
+            else []
+        ),
         moto,
     )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -185,6 +186,15 @@ def running(name: str, cmd: list[str], *, env: dict[str, str], log: Path, port: 
         yield server
     finally:
         stop(server.proc)
+
+
+_HOLD = re.compile(r"longest write transaction held the database ([\d.]+) ms")
+
+
+def longest_hold_ms(log: Path) -> float | None:
+    """The longest write transaction of a stopped ``openbcs serve`` (it logs it when it stops), from its log."""
+    found = _HOLD.findall(log.read_text(errors="replace")) if log.exists() else []
+    return max(float(v) for v in found) if found else None
 
 
 TOKEN_PATH = "/v3/auth/tokens?nocatalog=true"

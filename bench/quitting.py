@@ -11,12 +11,21 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from unittest import mock
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bench.harness import BenchError, Server, http_call, run_cli
 from bench.load import raw_request
+from bench.scenarios import Store
 from bench.seed_network import Membership
 from bench.seeding import dumps
 from bench.signing import signed_headers
+from openbcs.network import config_history
+from openbcs.network import membership as network_membership
+from openbcs.network.models import Channel
 
 QUIT_KIND = "consortium.quit"
 
@@ -103,15 +112,26 @@ def finish_times_ms(path: Path, since_ns: int) -> list[float]:
     return sorted((end - start) / 1e6 for start, end in rows)
 
 
-def polled_finish_ms(server: Server, requests: Sequence[QuitRequest], path: Path) -> list[float]:
+@dataclass
+class Paced:
+    """Quits sent one at a time: from each 200 until a poll of the database sees it finished (ms), and how many
+    were finished already at the first poll right after the 200."""
+
+    finish_ms: list[float]
+    done_when_answered: int
+
+
+def polled_finish_ms(server: Server, requests: Sequence[QuitRequest], path: Path) -> Paced:
     """One quit at a time: from its 200 until a poll of the database (every millisecond) sees it ``finished``."""
-    found = []
+    found, done_at_once = [], 0
     with _connect(path) as db:
         for request in requests:
             status, answer = request.send(server)
             answered = time.monotonic()
             if status != 200 or not isinstance(answer, dict):
                 raise BenchError(f"paced quit answered {status}: {answer!r:.300}")
+            first = db.execute("SELECT status FROM operations WHERE id = ?", (answer["operation_id"],)).fetchone()
+            done_at_once += bool(first and first[0] == "finished")
             while True:
                 row = db.execute("SELECT status FROM operations WHERE id = ?", (answer["operation_id"],)).fetchone()
                 if row and row[0] in ("finished", "failed"):
@@ -122,7 +142,7 @@ def polled_finish_ms(server: Server, requests: Sequence[QuitRequest], path: Path
             if row[0] != "finished":
                 raise BenchError(f"operation {answer['operation_id']} failed")
             found.append((time.monotonic() - answered) * 1000)
-    return found
+    return Paced(found, done_at_once)
 
 
 def percentiles(samples: Sequence[float]) -> str:
@@ -151,3 +171,39 @@ def verify_channels(data_dir: Path, env: dict[str, str]) -> str:
     if bad:
         raise BenchError(f"`openbcs channel verify`: {len(bad)} channels with a broken history, e.g. {bad[:3]}")
     return f"`openbcs channel verify`: {len(verified):,} channels, every configuration history verifies"
+
+
+def fabric_share_ms(store: Store, memberships: Sequence[Membership]) -> tuple[float, float]:
+    """What a quit's channel change costs, measured in this process on seeded memberships: the median time of
+    ``network.membership.leave`` (the quit operation's first sub-step: the model, the Fabric config update and
+    block, their storage) and of the Fabric part alone (``fabric.next_config_block``: update, admin signatures,
+    orderer-signed block), each membership in a transaction rolled back afterwards (nothing changes)."""
+    fabric_times: list[float] = []
+    real = config_history.fabric.next_config_block
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return real(*args, **kwargs)
+        finally:
+            fabric_times.append((time.perf_counter() - started) * 1000)
+
+    leave_times = []
+    with mock.patch.object(config_history.fabric, "next_config_block", timed):
+        for membership in memberships:
+            with store.db.engine.connect() as connection, connection.begin() as transaction:
+                session = Session(bind=connection)
+                channel = session.scalars(select(Channel).where(Channel.blockchain_id == membership.inviter.id)).one()
+                started = time.perf_counter()
+                network_membership.leave(
+                    session,
+                    channel,
+                    org_ids=[membership.invitee.peer_org.id],
+                    cause="bench",
+                    keys=store.server_key,
+                    acting=membership.invitee.id,
+                )
+                leave_times.append((time.perf_counter() - started) * 1000)
+                session.close()
+                transaction.rollback()
+    return statistics.median(leave_times), statistics.median(fabric_times)

@@ -1,14 +1,22 @@
-"""Seeded networks: Normal, idle instances with their organisations and nodes, the default channel with its
-hash-chained configuration blocks (``config_history.block_hash``), invitations in any status, and joined
-memberships — with the finished creation, join and quit records that link blocks and invitations to operations.
+"""Seeded networks: Normal, idle instances with their organisations, nodes and PKI rows (:mod:`bench.seed_pki`), the
+default channel with its Fabric configuration blocks, invitations in any status, and joined memberships — with the
+finished creation, join and quit records that link blocks and invitations to operations.
+
+Rows are gathered in memory and inserted in bulk, except channels: :meth:`NetworkSeeder.flush` replays each channel's
+history (created with the inviter's organisation, members joining and quitting) through the functions the operations
+themselves call (``network.membership.create_channel``, ``join_orgs``, ``leave``), so every channel gets exactly the
+genesis block and admin-signed, orderer-signed config blocks the API would have made, and verifies.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.orm import Session
+
+from bench.seed_pki import PkiTemplate
 from bench.seeding import Seeder, Tenant, inviter_settings
 from openbcs.consortium import kinds as consortium_kinds
 from openbcs.consortium import states
@@ -16,11 +24,17 @@ from openbcs.instances import kinds as instance_kinds
 from openbcs.instances.creation import DEFAULT_CHANNEL_NAME, DEFAULT_ORG_NAME, DEFAULT_PEER_COUNT, ORDERERS_FOR
 from openbcs.instances.topology import ORDERER_ORG_NAME
 from openbcs.kernel.clock import now_ns
-from openbcs.network.config_history import GENESIS_PREVIOUS_HASH, block_hash
+from openbcs.kernel.db import Database
+from openbcs.kernel.keys import ServerKey
+from openbcs.network import membership
 from openbcs.network.guards import DEPLOYED, NODE_NORMAL, NORMAL
+from openbcs.network.models import Channel
 from openbcs.network.naming import org_hash
 
 ORDERERS = ORDERERS_FOR["etcdraft"]
+
+
+CHANNELS_PER_COMMIT = 500  # replayed channel histories per transaction (bounds the session's memory)
 
 
 @dataclass
@@ -30,10 +44,6 @@ class Org:
     name: str
     name_hash: str
     node_ids: list[int]
-
-    def entry(self) -> dict[str, str]:
-        """The organisation as a configuration block lists it."""
-        return {"blockchain_id": self.blockchain_id, "name": self.name, "msp_id": f"{self.name_hash}MSP"}
 
 
 @dataclass
@@ -46,13 +56,23 @@ class SeededInstance:
 
 @dataclass
 class ChannelState:
-    id: int
+    """A channel to create when the seeder flushes; its changes are :class:`Change` entries."""
+
     instance: SeededInstance
     name: str
     created_by: str  # the creation operation's id, the genesis block's cause
-    orgs: list[Org] = field(default_factory=list)
-    number: int = -1
-    last_hash: str = GENESIS_PREVIOUS_HASH
+
+
+@dataclass(frozen=True)
+class Change:
+    """One step of a channel's history: ``create`` (with the inviter's organisation), ``add`` or ``remove`` ``org``;
+    ``cause`` is the operation, ``acting`` the instance whose admins sign first."""
+
+    what: str
+    channel: ChannelState
+    org: Org
+    cause: str
+    acting: str
 
 
 @dataclass(frozen=True)
@@ -81,6 +101,11 @@ class Membership:
 class NetworkSeeder(Seeder):
     """A :class:`Seeder` that also builds instances, channels and memberships."""
 
+    def __init__(self, db: Database, server_key: ServerKey) -> None:
+        super().__init__(db, server_key)
+        self.pki = PkiTemplate(server_key)
+        self.changes: list[Change] = []
+
     def _org(self, blockchain_id: str, name: str, role: str, nodes: int, now: int) -> Org:
         org_id, name_hash = self._id("orgs"), org_hash(blockchain_id, name)
         self.rows["orgs"].append(
@@ -96,11 +121,13 @@ class NetworkSeeder(Seeder):
             }
         )
         node_ids = [self._id("nodes") for _ in range(nodes)]
-        for ordinal, node_id in enumerate(node_ids):
-            node_name = f"{role}-{name_hash}-{ordinal}"
+        node_names = [f"{role}-{name_hash}-{ordinal}" for ordinal in range(nodes)]
+        for ordinal, (node_id, node_name) in enumerate(zip(node_ids, node_names, strict=True)):
             self.rows["nodes"].append(
                 {"id": node_id, "org_id": org_id, "ordinal": ordinal, "name": node_name, "status": NODE_NORMAL}
             )
+        self.rows["org_pki"].append(self.pki.org_pki(org_id))
+        self.rows["issued"] += self.pki.issued(org_id, role, node_names)
         return Org(org_id, blockchain_id, name, name_hash, node_ids)
 
     def instance(
@@ -159,67 +186,9 @@ class NetworkSeeder(Seeder):
         )
         return seeded, (self._channel(seeded, created) if channels else None)
 
-    def _block(self, channel: ChannelState, event: str, cause: str) -> None:
-        channel.number += 1
-        orgs = sorted((org.entry() for org in channel.orgs), key=lambda o: (o["msp_id"], o["name"]))
-        when = self._tick()
-        digest = block_hash(
-            channel=f"{channel.instance.id}/{channel.name}",
-            number=channel.number,
-            previous_hash=channel.last_hash,
-            event=event,
-            orgs=orgs,
-            cause=cause,
-            time=when,
-        )
-        self.rows["blocks"].append(
-            {
-                "id": self._id("blocks"),
-                "channel_id": channel.id,
-                "number": channel.number,
-                "previous_hash": channel.last_hash,
-                "event": event,
-                "orgs": orgs,
-                "cause": cause,
-                "time": when,
-                "hash": digest,
-            }
-        )
-        channel.last_hash = digest
-
-    def _add_org(self, channel: ChannelState, org: Org) -> None:
-        channel.orgs.append(org)
-        self.rows["channel_orgs"].append(
-            {"id": self._id("channel_orgs"), "channel_id": channel.id, "org_id": org.id, "joined_time": self._tick()}
-        )
-        for node_id in org.node_ids:
-            self.rows["channel_peers"].append(
-                {"id": self._id("channel_peers"), "channel_id": channel.id, "node_id": node_id}
-            )
-
-    def _remove_org(self, channel: ChannelState, org: Org) -> None:
-        channel.orgs.remove(org)
-        self.rows["channel_orgs"] = [
-            r for r in self.rows["channel_orgs"] if (r["channel_id"], r["org_id"]) != (channel.id, org.id)
-        ]
-        peers = set(org.node_ids)
-        self.rows["channel_peers"] = [
-            r for r in self.rows["channel_peers"] if r["channel_id"] != channel.id or r["node_id"] not in peers
-        ]
-
     def _channel(self, instance: SeededInstance, created_by: str) -> ChannelState:
-        state = ChannelState(self._id("channels"), instance, DEFAULT_CHANNEL_NAME, created_by)
-        self.rows["channels"].append(
-            {
-                "id": state.id,
-                "blockchain_id": instance.id,
-                "name": state.name,
-                "description": "",
-                "created_time": self._tick(),
-            }
-        )
-        self._add_org(state, instance.peer_org)
-        self._block(state, "create", created_by)
+        state = ChannelState(instance, DEFAULT_CHANNEL_NAME, created_by)
+        self.changes.append(Change("create", state, instance.peer_org, created_by, instance.id))
         return state
 
     def invitation(self, channel: ChannelState, tenant: Tenant, status: str) -> SeededInstance | None:
@@ -235,14 +204,12 @@ class NetworkSeeder(Seeder):
             details = [f"1 organisation(s) joined channel {channel.name}", "member joined"]
             on = (invitee.id, invitee.name)
             operation_id = self.operation(consortium_kinds.JOIN, tenant, on, payload, details)
-            self._add_org(channel, org)
-            self._block(channel, "org_added", operation_id)
+            self.changes.append(Change("add", channel, org, operation_id, invitee.id))
             if status == states.QUIT:
                 details = [f"1 organisation(s) left channel {channel.name}", "member quit"]
                 payload = {"invitation_id": invitation_id}
                 operation_id = self.operation(consortium_kinds.QUIT, tenant, on, payload, details)
-                self._remove_org(channel, org)
-                self._block(channel, "org_removed", operation_id)
+                self.changes.append(Change("remove", channel, org, operation_id, invitee.id))
         inviter, now = channel.instance, self._tick()
         orgs = (
             [{"name": invitee.peer_org.name, "name_hash": invitee.peer_org.name_hash, "node_count": 2}]
@@ -275,6 +242,47 @@ class NetworkSeeder(Seeder):
             }
         )
         return invitee
+
+    def flush(self, chunk: int = 20_000) -> int:
+        """Insert the gathered rows, then replay the channels' histories (``CHANNELS_PER_COMMIT`` channels per
+        transaction); the number of rows inserted in bulk."""
+        total = super().flush(chunk)
+        changes, self.changes = self.changes, []
+        made: dict[int, int] = {}  # id() of a ChannelState -> its channel's id
+        started = 0
+        session = Session(self.db.engine, expire_on_commit=False)
+        try:
+            for change in changes:
+                if change.what == "create" and started == CHANNELS_PER_COMMIT:
+                    session.commit()
+                    session.expunge_all()
+                    started = 0
+                started += change.what == "create"
+                self._replay(session, change, made)
+            session.commit()
+        finally:
+            session.close()
+        return total
+
+    def _replay(self, session: Session, change: Change, made: dict[int, int]) -> None:
+        keys, org_ids = self.server_key, [change.org.id]
+        if change.what == "create":
+            made[id(change.channel)] = membership.create_channel(
+                session,
+                blockchain_id=change.channel.instance.id,
+                name=change.channel.name,
+                description="",
+                org_ids=org_ids,
+                all_peers=True,
+                cause=change.cause,
+                keys=keys,
+            ).id
+            return
+        channel = session.get_one(Channel, made[id(change.channel)])
+        if change.what == "add":
+            membership.join_orgs(session, channel, org_ids=org_ids, cause=change.cause, keys=keys, acting=change.acting)
+        else:
+            membership.leave(session, channel, org_ids=org_ids, cause=change.cause, keys=keys, acting=change.acting)
 
     def membership(self, inviter_tenant: Tenant, invitee_tenant: Tenant) -> Membership:
         """A joined membership: a new inviter instance with its channel, and a new invitee instance in it."""

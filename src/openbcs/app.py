@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -70,6 +71,25 @@ CLIENT_TOKEN_OPERATIONS = {
 }
 
 
+def data_dir_problem(settings: Settings) -> str | None:
+    """Why the server cannot use its data directory (one line naming it and the cause), or None. Checked before
+    anything starts: a missing directory is created, one that cannot be created or written to is refused."""
+    path = settings.data_dir
+    if settings.database_url and settings.secret_key:
+        return None  # nothing is kept in the data directory then
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".openbcs-write-check-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        cause = exc.strerror or exc.__class__.__name__
+        if not path.exists():
+            return f"data directory {path} does not exist and cannot be created: {cause}"
+        return f"data directory {path} is not writable: {cause}"
+    return None
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the ASGI app for ``settings`` (default: from the environment)."""
     settings = settings or Settings()
@@ -77,7 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if not settings.database_url:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     create_private_database(settings.resolved_database_url)
-    db = Database(settings.resolved_database_url)
+    db = Database(settings.resolved_database_url, lock_wait_seconds=settings.database_lock_wait_seconds)
     ctx = ServerContext(settings=settings, db=db, server_key=load_server_key(settings), authenticator=authenticate)
     monitoring = MonitoringState(
         source=make_source(
@@ -111,6 +131,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
             await worker.stop()
+            # How long one write transaction of this process held the database at most (a request with the
+            # operations it finished, or a worker transition): what another writer may have had to wait.
+            log.info("longest write transaction held the database %.1f ms", db.health.longest_hold_seconds * 1000)
             db.dispose()
 
     app = FastAPI(
@@ -120,8 +143,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
-        # First on every route, before authentication: a URL no database can store never reaches one.
+        # First on every route declared or included here, before authentication: a URL no database can store never
+        # reaches one. (The API's routers, added flat below, declare it themselves.)
         dependencies=[Depends(reject_unstorable_url_text)],
+        # OpenBCS keeps its own request metrics (/metrics); FastAPI's OpenTelemetry hooks cost a check per request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.ctx = ctx
     app.state.monitoring = monitoring
@@ -135,26 +161,38 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/healthz", name="Health")
     @documented(authenticated=False)
     async def healthz() -> JSONResponse:
-        """OpenBCS extension: 200 once the database is migrated and the operation worker runs, else 503."""
+        """OpenBCS extension: 200 once the database is migrated and the operation worker runs, else 503; the status
+        is "degraded" (still 200: reads are served) while writes cannot go through, e.g. another process holds
+        SQLite's write lock (writes then answer 503 BCS.5030001 after --database-lock-wait-seconds)."""
         healthy = migrated and worker.running
+        blocked = healthy and db.writes_blocked()
         body = {
-            "status": "ok" if healthy else "starting",
+            "status": ("degraded" if blocked else "ok") if healthy else "starting",
             "database": "migrated" if migrated else "pending",
+            "writes": "blocked" if blocked else "ok",
             "worker": "running" if worker.running else "stopped",
         }
         return JSONResponse(body, status_code=200 if healthy else 503)
 
-    app.state.client_tokens = ClientTokens(CLIENT_TOKEN_OPERATIONS)  # the API reference documents the header
-    client_tokens = [Depends(app.state.client_tokens.dependency)]
-    app.include_router(iam_routes.router)
-    app.include_router(operation_routes.router)
-    app.include_router(instance_routes.router, dependencies=client_tokens)
-    app.include_router(channel_routes.router, dependencies=client_tokens)
-    app.include_router(consortium_routes.router, dependencies=client_tokens)
-    app.include_router(cert_routes.router, dependencies=client_tokens)
-    app.include_router(monitoring_routes.router)
+    # Read by the routers' honour_client_token dependency; the API reference documents the header.
+    app.state.client_tokens = ClientTokens(CLIENT_TOKEN_OPERATIONS)
+    routers = [
+        iam_routes.router,
+        operation_routes.router,
+        instance_routes.router,
+        channel_routes.router,
+        consortium_routes.router,
+        cert_routes.router,
+        monitoring_routes.router,
+    ]
     if settings.metrics_port is None:
-        app.include_router(monitoring_routes.metrics_router)
+        routers.append(monitoring_routes.metrics_router)
+    for router in routers:
+        # The routers' routes become the app's own: FastAPI matches an included router in a second, nested pass on
+        # every request, a fifth of a small read's CPU with eight routers (docs/benchmarks.md). The routers declare
+        # their full paths and their dependencies themselves (API_DEPENDENCIES, MUTATING_API_DEPENDENCIES), which
+        # their routes keep when added flat; tests/http checks every API route has them.
+        app.router.routes.extend(router.routes)
     if settings.admin_token:
         app.include_router(admin_routes.router)
     openapi_routes.install(app)

@@ -4,7 +4,7 @@ from openbcs.consortium.models import Invitation
 from openbcs.engine.models import Operation, OperationLock, OperationSubStep
 from openbcs.events.models import Alarm, Event
 from openbcs.http.client_tokens import ClientToken
-from openbcs.iam.models import AccessKey, Account, Project, User
+from openbcs.iam.models import AccessKey, Account, LoginFailure, Project, User
 from openbcs.instances.models import Quota
 from openbcs.network.models import (
     Channel,
@@ -31,6 +31,7 @@ __all__ = [
     "Instance",
     "Invitation",
     "IssuedCert",
+    "LoginFailure",
     "Node",
     "Operation",
     "OperationLock",

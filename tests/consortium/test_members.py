@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from openbcs.consortium.schemas import ListMembersResponse
 from tests.consortium.helpers import another_member, withdraw
 from tests.support.bodies import CHANNEL, DEFAULT_ORG
 from tests.support.consortia import setup_consortium
@@ -66,6 +67,9 @@ def test_inviter_sees_every_status_and_invitee_only_its_consortia(client, make_a
         _member(c, quitting, "quit", invitee_bcs_id=quitter_bcs, orgs=[quit_org]),
     ]
     assert [m["status"] for m in members] == [r["status"] for r in invitations(db)]
+    # Built without the Pydantic models (for speed), the answer is byte for byte what ListMembersResponse dumps.
+    raw = c.inviter.call("GET", "/members").content
+    assert raw == ListMembersResponse.model_validate_json(raw).model_dump_json().encode()
     # The invitee that joined sees exactly its consortium; the others see none.
     assert c.invitee.members() == [_member(c, c.invitee, "joined", invitee_bcs_id=invitee_bcs, orgs=[joined_org])]
     for party in (rejecting, pending, quitting):

@@ -81,7 +81,7 @@ def test_a_killed_server_leaves_the_operation_processing_and_a_restarted_one_fin
     try:
         first = _Server(data_dir, database_url, log)
         servers.append(first)
-        assert first.wait_healthy() == {"status": "ok", "database": "migrated", "worker": "running"}
+        assert first.wait_healthy() == {"status": "ok", "database": "migrated", "writes": "ok", "worker": "running"}
 
         account = db.run_write(
             iam.create_account,

@@ -92,8 +92,8 @@ def test_failing_gives_the_locks_back_after_the_failure_hook(db: Database) -> No
     assert db.run_read(locks.holder, "instance-a") is None
 
 
-def _run_worker(db: Database, registry: Registry) -> int:
-    worker = OperationWorker(db, registry=registry, step_seconds=0, poll_seconds=0.05)
+def _run_worker(db: Database, registry: Registry, step_seconds: float = 0) -> int:
+    worker = OperationWorker(db, registry=registry, step_seconds=step_seconds, poll_seconds=0.05)
     return asyncio.run(worker.run_once())
 
 
@@ -122,9 +122,10 @@ def _break_payload(session: Session, operation_id: str) -> None:
 
 def test_a_stored_payload_its_kind_cannot_read_fails_the_operation(db: Database) -> None:
     operation_id = db.run_write(_start_locked, ["instance-a"])
-    assert _run_worker(db, Registry([DIAGNOSTIC])) == 1  # starts the first sub-step
+    # Steps of a nanosecond: one transition per run (zero-length steps would finish the whole operation at once).
+    assert _run_worker(db, Registry([DIAGNOSTIC]), step_seconds=1e-9) == 1  # starts the first sub-step
     db.run_write(_break_payload, operation_id)
-    assert _run_worker(db, Registry([DIAGNOSTIC])) == 1
+    assert _run_worker(db, Registry([DIAGNOSTIC]), step_seconds=1e-9) == 1
     op = stored(db, operation_id)
     assert (op.status, op.messages) == ("failed", ["the stored payload does not fit kind test.diagnostic"])
     assert db.run_read(locks.holder, "instance-a") is None

@@ -249,18 +249,64 @@ def test_canonical_query_agrees_with_the_sdk(pairs: list[tuple[str, str]]) -> No
     assert signing.canonical_query(shuffled) == sdk
 
 
-def test_payload_hash() -> None:
+def test_payload_hashes() -> None:
     body = b'{"a": 1}'
     digest = hashlib.sha256(body).hexdigest()
-    unsigned = {"x-sdk-content-sha256": "UNSIGNED-PAYLOAD"}
-    assert signing.payload_hash(b"", {}, ()) == signing.EMPTY_BODY_SHA256 == hashlib.sha256(b"").hexdigest()
-    assert signing.payload_hash(body, {}, ("host",)) == digest
-    # Honoured only when the client signed it ...
-    assert signing.payload_hash(body, unsigned, ("host", "x-sdk-content-sha256")) == "UNSIGNED-PAYLOAD"
-    # ... never when it was added to a request whose signature does not cover it.
-    assert signing.payload_hash(body, unsigned, ("host",)) == digest
-    # An empty body hashes as empty even with the header.
-    assert signing.payload_hash(b"", unsigned, ("x-sdk-content-sha256",)) == signing.EMPTY_BODY_SHA256
+    signed = ("content-type", "host", "x-sdk-content-sha256")
+    multipart = {"content-type": "multipart/form-data; boundary=x", "x-sdk-content-sha256": "UNSIGNED-PAYLOAD"}
+    assert signing.payload_hashes(b"", {}, ()) == (signing.EMPTY_BODY_SHA256,)
+    assert hashlib.sha256(b"").hexdigest() == signing.EMPTY_BODY_SHA256
+    assert signing.payload_hashes(body, {}, ("host",)) == (digest,)
+    # A signed UNSIGNED-PAYLOAD where the SDKs send it is the literal for a body; for an empty body the Python core
+    # signs the empty hash and the Node.js core the literal: both are candidates.
+    assert signing.payload_hashes(body, multipart, signed) == ("UNSIGNED-PAYLOAD",)
+    assert signing.payload_hashes(b"", multipart, signed) == (signing.EMPTY_BODY_SHA256, "UNSIGNED-PAYLOAD")
+    # Never honoured when the signature does not cover the header: the body's own hash counts then.
+    assert signing.payload_hashes(body, {**multipart, "content-type": "application/json"}, ("host",)) == (digest,)
+    # A signed hex digest must be the body's (in either case); it is signed as sent.
+    assert signing.payload_hashes(body, {"x-sdk-content-sha256": digest}, signed) == (digest,)
+    assert signing.payload_hashes(body, {"x-sdk-content-sha256": digest.upper()}, signed) == (digest.upper(),)
+
+
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        # The digest of another body: a captured request replayed with a different body.
+        (b'{"a": 2}', {"x-sdk-content-sha256": hashlib.sha256(b'{"a": 1}').hexdigest()}),
+        (b"", {"x-sdk-content-sha256": hashlib.sha256(b'{"a": 1}').hexdigest()}),
+        # UNSIGNED-PAYLOAD with a JSON body or no Content-Type: no SDK sends that.
+        (b'{"a": 1}', {"content-type": "application/json", "x-sdk-content-sha256": "UNSIGNED-PAYLOAD"}),
+        (b'{"a": 1}', {"x-sdk-content-sha256": "UNSIGNED-PAYLOAD"}),
+        (b"", {"content-type": "application/json", "x-sdk-content-sha256": "UNSIGNED-PAYLOAD"}),
+        # Anything else is neither.
+        (b'{"a": 1}', {"x-sdk-content-sha256": "unsigned-payload", "content-type": "text/plain"}),
+        (b'{"a": 1}', {"x-sdk-content-sha256": hashlib.sha256(b'{"a": 1}').hexdigest()[:-1]}),
+        (b'{"a": 1}', {"x-sdk-content-sha256": ""}),
+    ],
+)
+def test_payload_hashes_refuses_a_signed_hash_that_does_not_cover_the_body(
+    body: bytes, headers: dict[str, str]
+) -> None:
+    with pytest.raises(signing.SignatureFormatError):
+        signing.payload_hashes(body, headers, ("host", "x-sdk-content-sha256"))
+
+
+@pytest.mark.parametrize(
+    ("content_type", "allowed"),
+    [
+        (None, False),
+        ("", False),
+        ("application/json", False),
+        ("APPLICATION/JSON", True),  # the Python core compares case-sensitively and sends it
+        ("application/json;charset=UTF-8", True),  # the Node.js core sends it for anything but exactly JSON
+        ("application/bson", True),  # Node.js
+        ("multipart/form-data; boundary=x", True),
+        ("application/octet-stream", True),
+        ("text/plain", True),
+    ],
+)
+def test_unsigned_payload_is_allowed_where_an_sdk_sends_it(content_type: str | None, allowed: bool) -> None:
+    assert signing.unsigned_payload_allowed(content_type) is allowed
 
 
 def test_parse_authorization_accepts_the_sdk_format() -> None:

@@ -16,7 +16,7 @@ from openbcs.iam import tokens
 from openbcs.iam.failures import AuthenticationError
 from openbcs.iam.models import Account
 from openbcs.iam.passwords import verify_password
-from openbcs.kernel.db import Database
+from openbcs.kernel.db import Database, Rows
 from openbcs.kernel.keys import ServerKey
 from tests.iam.helpers import KEYSTONE_WRONG_PASSWORD, assert_empty_records, held_token, records_path, user_of
 from tests.support.accounts import TestAccount, token_body
@@ -43,9 +43,7 @@ def _issue(
 ) -> str:
     issued = db.run_read(
         tokens.issue_token,
-        user_name=account.name,
-        domain_name=account.name,
-        password=account.password,
+        user_id=user_of(db, account.name).id,
         project_id=None,
         project_name="cn-north-4",
         server_key=server_key,
@@ -90,7 +88,7 @@ def test_no_single_character_change_of_a_token_is_accepted(
     token = _issue(db, account, server_key, now=now)
     assert token.endswith("=")
     later = now + timedelta(minutes=1)
-    caller = db.run_read(tokens.authenticate_token, token=token, server_key=server_key, now=later)
+    caller = db.run_read_rows(tokens.authenticate_token, token=token, server_key=server_key, now=later)
     assert (caller.project_id, caller.domain_id, caller.method) == (account.project_id, account.domain_id, "token")
 
     last = len(token.rstrip("=")) - 1
@@ -106,17 +104,17 @@ def test_no_single_character_change_of_a_token_is_accepted(
     variants |= {token + "=", token + "A", token[:-1], " " + token, token + "\n", token.replace("-", "+", 1)}
     variants.discard(token)
 
-    def accepted_variants(session: Session) -> list[str]:
+    def accepted_variants(rows: Rows) -> list[str]:
         accepted = []
         for variant in sorted(variants):
             try:
-                tokens.authenticate_token(session, token=variant, server_key=server_key, now=later)
+                tokens.authenticate_token(rows, token=variant, server_key=server_key, now=later)
             except AuthenticationError:
                 continue
             accepted.append(variant)
         return accepted
 
-    assert db.run_read(accepted_variants) == []
+    assert db.run_read_rows(accepted_variants) == []
 
 
 def test_token_after_password_change_is_refused(

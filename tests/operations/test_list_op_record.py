@@ -6,11 +6,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from sqlalchemy.orm import Session
 
 from openbcs.engine.diagnostic import DiagnosticPayload
+from openbcs.engine.records import list_records
 from openbcs.kernel.db import Database
+from openbcs.operations.schemas import ListOpRecordResponse, RecordDetailInfo, record_answer
 from tests.support.diagnostic import SUB_STEPS, advance, all_stored, effect_counts, seed, start_in, stored, wait_for
 from tests.support.errors import assert_error, assert_forbidden, assert_unauthorized
 from tests.support.snapshots import snapshot
@@ -290,3 +293,22 @@ def test_another_projects_path_is_403(db: Database, tenant: Tenant, other_tenant
         response = tenant.call("GET", PATH, project_id=other_tenant.project_id, **params)
         assert_forbidden(response, other_tenant.project_id)
     assert snapshot(db) == before
+
+
+def test_the_answer_is_exactly_what_the_response_model_dumps(db: Database, tenant: Tenant) -> None:
+    """ListOpRecord builds its answer without the Pydantic models (for speed): it must be byte for byte what
+    ``ListOpRecordResponse`` would give, for operations in every state, with and without an instance."""
+    seeded(db, tenant, "waiting", "processing", "finished", "stop")
+    seeded(db, tenant, "failed", payload=DiagnosticPayload(fail_at="complete-b"))
+    seeded(db, tenant, "finished", blockchain_id="b" * 36, blockchain_name="chain")
+    response = tenant.call("GET", PATH)
+    assert response.status_code == 200
+    found = db.run_read_rows(list_records, project_id=tenant.project_id)
+    assert len(found) == 6
+    models = ListOpRecordResponse(count=6, operation_records=[RecordDetailInfo.of(r) for r in found])
+    assert response.content == models.model_dump_json(exclude_none=True).encode()
+    for record in found:
+        assert (
+            orjson.dumps(record_answer(record))
+            == RecordDetailInfo.of(record).model_dump_json(exclude_none=True).encode()
+        )

@@ -120,7 +120,7 @@ def test_the_sdk_reports_a_bad_filter_as_a_bcs_error(
 def test_health_is_ok_once_started(client: TestClient, db: Database) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "migrated", "worker": "running"}
+    assert response.json() == {"status": "ok", "database": "migrated", "writes": "ok", "worker": "running"}
     # Started means migrated: the schema is at the newest revision and the operation tables are there.
     assert migrations.current_revision(db) == migrations.HEAD
     assert row_count(db, Operation) == 0

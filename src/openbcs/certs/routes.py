@@ -15,9 +15,10 @@ from openbcs.certs.schemas import DownloadCertQuery, ResultResponse, SdkConfigBo
 from openbcs.http.context import Context
 from openbcs.http.deps import CurrentCaller, json_body, optional_json_body, query
 from openbcs.http.openapi import documented
+from openbcs.http.routing import MUTATING_API_DEPENDENCIES
 from openbcs.kernel import errors
 
-router = APIRouter(prefix="/v2/{project_id}/blockchains/{blockchain_id}")
+router = APIRouter(prefix="/v2/{project_id}/blockchains/{blockchain_id}", dependencies=MUTATING_API_DEPENDENCIES)
 
 
 def _disposition(filename: str) -> str:

@@ -20,10 +20,11 @@ from openbcs.channels.schemas import (
 from openbcs.http.context import Context
 from openbcs.http.deps import CurrentCaller, json_body
 from openbcs.http.openapi import documented
+from openbcs.http.routing import MUTATING_API_DEPENDENCIES
 from openbcs.kernel import errors
 from openbcs.kernel.validation import QueryInt
 
-router = APIRouter(prefix="/v2/{project_id}/blockchains/{blockchain_id}")
+router = APIRouter(prefix="/v2/{project_id}/blockchains/{blockchain_id}", dependencies=MUTATING_API_DEPENDENCIES)
 
 
 @router.post("/channels", name="BatchCreateChannels")

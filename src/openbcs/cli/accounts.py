@@ -9,6 +9,7 @@ import typer
 from sqlalchemy.orm import Session
 
 from openbcs.cli.common import AsJson, DatabaseUrl, DataDir, emit, fail, make_settings, open_database
+from openbcs.iam import login
 from openbcs.iam import service as iam
 from openbcs.instances import quotas
 from openbcs.kernel.keys import load_server_key
@@ -111,6 +112,22 @@ def user_passwd(
         except iam.IAMRuleError as exc:
             fail(str(exc))
         emit({"account": account, "user": user or account, "password_changed": True}, as_json, "password changed")
+
+
+@user_app.command("unlock")
+def user_unlock(
+    account: str,
+    user: Annotated[str | None, typer.Option(help="User name; default the account's own user.")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    as_json: AsJson = False,
+) -> None:
+    """Lift a lock-out after too many wrong passwords (and forget the user's failed logins)."""
+    name = user or account
+    with open_database(make_settings(data_dir=data_dir, database_url=database_url)) as db:
+        was_locked = db.run_write(login.unlock, domain_name=account, user_name=name)
+        text = f"user {name} of account {account} unlocked" if was_locked else f"user {name} was not locked"
+        emit({"account": account, "user": name, "was_locked": was_locked}, as_json, text)
 
 
 def _set_quota(session: Session, *, account: str, instances: int) -> str:

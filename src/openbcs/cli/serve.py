@@ -23,8 +23,9 @@ from openbcs.kernel.settings import Settings
 DEMO_ACCOUNTS = ("demo-inviter", "demo-invitee")
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """A listening socket on ``host:port``, or exit 1 saying why not (before anything claims to listen)."""
+def bind(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """A listening socket on ``host:port``, or exit 1 saying why not (before anything claims to listen);
+    ``reuse_port`` lets more sockets bind the same port (one per ``--workers`` process, see :mod:`openbcs.serving`)."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
         family, kind, proto, _, address = infos[0]
@@ -33,6 +34,8 @@ def bind(host: str, port: int) -> socket.socket:
         fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind(address)
         sock.listen(2048)
     except OSError as exc:
@@ -73,6 +76,18 @@ def serve(
         str | None,
         setting_option("admin_token", "Turn on the admin API (/openbcs/admin/...) for this bearer token."),
     ] = None,
+    database_lock_wait_seconds: Annotated[
+        float | None,
+        setting_option(
+            "database_lock_wait_seconds", "Wait for a database lock at most this long, then answer 503 (busy)."
+        ),
+    ] = None,
+    login_max_failures: Annotated[
+        int | None, setting_option("login_max_failures", "Consecutive wrong passwords that lock a user name.")
+    ] = None,
+    login_lockout_minutes: Annotated[
+        float | None, setting_option("login_lockout_minutes", "How long such a lock lasts, in minutes.")
+    ] = None,
     seed: Annotated[
         Path | None,
         typer.Option("--seed", help="Apply this seed file (YAML, see 'openbcs apply') before serving.", exists=True),
@@ -96,10 +111,19 @@ def serve(
         metrics_source=metrics_source,
         prometheus_url=prometheus_url,
         admin_token=admin_token,
+        database_lock_wait_seconds=database_lock_wait_seconds,
+        login_max_failures=login_max_failures,
+        login_lockout_minutes=login_lockout_minutes,
     )
     if settings.metrics_port is not None and settings.workers > 1:
         fail("--metrics-port serves one process's metrics: use it with --workers 1")
-    sock = bind(settings.host, settings.port)
+    sock = bind(settings.host, settings.port, reuse_port=settings.workers > 1)
+    from openbcs.app import data_dir_problem
+
+    problem = data_dir_problem(settings)
+    if problem:  # one line naming the directory and the cause, exit status 2, no traceback
+        sock.close()
+        fail(problem, code=2)
     bound_port = int(sock.getsockname()[1])
     # Exported so that --workers processes, which build their settings from the environment, get the flags too.
     for key, value in settings.model_dump(exclude_unset=True).items():
@@ -136,18 +160,30 @@ def _stopped(signum: int, _frame: object) -> None:
 
 
 def _run(settings: Settings, sock: socket.socket) -> None:
-    """Serve on the bound socket (uvicorn takes it by file descriptor, also for --workers) until SIGINT or SIGTERM."""
+    """Serve on the bound socket until SIGINT or SIGTERM (``--workers``: one more socket per worker, see
+    :mod:`openbcs.serving`).
+
+    uvicorn is given the socket object, not its file descriptor: from a descriptor uvicorn rebuilds the socket as a
+    Unix socket, so the event loop never sets TCP_NODELAY on the connections, and every answer written in two parts
+    waited ~40 ms for the client's delayed ACK (measured: 23 answers/s on one connection, 690/s on 32, whatever the
+    call; docs/benchmarks.md)."""
     import uvicorn
 
-    common: dict[str, Any] = {"fd": sock.fileno(), "access_log": False, "log_level": "warning"}
+    common: dict[str, Any] = {"access_log": False, "log_level": "warning"}
     previous = {sig: signal.signal(sig, _stopped) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         if settings.workers > 1:
-            uvicorn.run("openbcs.app:create_app_from_env", factory=True, workers=settings.workers, **common)
+            from openbcs.serving import run_workers
+
+            config = uvicorn.Config("openbcs.app:create_app_from_env", factory=True, workers=settings.workers, **common)
+            run_workers(config, sock)
         else:
             from openbcs.app import create_app
 
-            uvicorn.run(create_app(settings), **common)
+            server = uvicorn.Server(uvicorn.Config(create_app(settings), **common))
+            server.run(sockets=[sock])
+            if not server.started:
+                fail("the server did not start (see the log above)")
     except _Stopped:
         pass
     finally:

@@ -23,6 +23,7 @@ from openbcs.consortium.schemas import (
     BatchInviteMembersToChannelRequestBody,
     DeleteMemberInviteRequestBody,
     HandleNotificationRequestBody,
+    ListMembersResponse,
     Member,
     NotificationList,
     QuitUnionFromMemberListRequestBody,
@@ -49,7 +50,7 @@ class ConsortiumPage:
 
 def consortium_page(session: Session, *, caller: Caller) -> ConsortiumPage:
     """The API's ListMembers and ListNotifications of the caller, with its instances, channels and organisations."""
-    members = consortium_views.members(session, caller=caller).members
+    members = ListMembersResponse.model_validate(consortium_views.members(session, caller=caller)).members
     mine = views.instances(session, project_id=caller.project_id)
     inviters = [row for row in mine if row.blockchain_type == "union" and not row.is_invitee]
     names = views.channel_names(session, blockchain_ids=[row.id for row in inviters])
@@ -169,7 +170,7 @@ def _membership(
     session: Session, *, caller: Caller, inviter_bcs_id: str, channel: str, invitee_bcs_id: str
 ) -> Member | None:
     """The caller's membership (as invitee) in the inviter's channel with its instance, from ListMembers."""
-    for member in consortium_views.members(session, caller=caller).members:
+    for member in ListMembersResponse.model_validate(consortium_views.members(session, caller=caller)).members:
         if (
             member.invitee_info.invitee_user_id == caller.domain_id
             and member.invitor_info.invitor_bcs_id == inviter_bcs_id

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from functools import partial
 from typing import Annotated
 
-import anyio.to_thread
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
@@ -27,7 +25,7 @@ from openbcs.console.session import (
 )
 from openbcs.engine import records
 from openbcs.http.context import Context
-from openbcs.iam import tokens
+from openbcs.iam import login
 from openbcs.iam.schemas import TokenRequest
 from openbcs.kernel import errors
 from openbcs.kernel.clock import utcnow
@@ -101,21 +99,21 @@ async def sign_in(request: Request, ctx: Context) -> Response:
         return _sign_in_page(request, ctx, next_url=next_url, status=400, error=error, values=shown)
     password = body.auth.identity.password
     assert password is not None  # the model requires it
-    # The same call as iam/routes.py's create_token; it hashes the password, so it runs off the event loop.
-    issue = partial(
-        ctx.db.run_read,
-        tokens.issue_token,
-        user_name=password.user.name,
-        domain_name=password.user.domain.name or "",
-        password=password.user.password,
-        project_id=None,
-        project_name=ctx.settings.region,
-        server_key=ctx.server_key,
-        lifetime=timedelta(seconds=ctx.settings.token_lifetime_seconds),
-        now=utcnow(),
-    )
+    # The same rule as iam/routes.py's create_token (scrypt off the event loop, lock-out): one service function.
+    settings = ctx.settings
     try:
-        issued = await anyio.to_thread.run_sync(issue)
+        issued = await login.password_token(
+            ctx.db,
+            user_name=password.user.name,
+            domain_name=password.user.domain.name or "",
+            password=password.user.password,
+            policy=login.LoginPolicy(settings.login_max_failures, timedelta(minutes=settings.login_lockout_minutes)),
+            project_id=None,
+            project_name=settings.region,
+            server_key=ctx.server_key,
+            lifetime=timedelta(seconds=settings.token_lifetime_seconds),
+            now=utcnow(),
+        )
     except errors.IAMError as exc:
         return _sign_in_page(request, ctx, next_url=next_url, status=exc.status, error=exc.message, values=shown)
     response = RedirectResponse(next_url, status_code=303)

@@ -20,8 +20,10 @@ from openbcs.consortium.schemas import (
 from openbcs.http.context import Context
 from openbcs.http.deps import CurrentCaller, json_body
 from openbcs.http.openapi import documented
+from openbcs.http.responses import JSONAnswer
+from openbcs.http.routing import MUTATING_API_DEPENDENCIES
 
-router = APIRouter(prefix="/v2/{project_id}")
+router = APIRouter(prefix="/v2/{project_id}", dependencies=MUTATING_API_DEPENDENCIES)
 
 
 @router.post("/members/invitations", name="BatchInviteMembersToChannel")
@@ -55,11 +57,11 @@ async def list_notifications(caller: CurrentCaller, ctx: Context) -> ListNotific
     return await ctx.db.read(views.notifications, caller=caller)
 
 
-@router.get("/members", name="ListMembers")
+@router.get("/members", name="ListMembers", response_model=ListMembersResponse, response_class=JSONAnswer)
 @documented(sdk="list_members")
-async def list_members(caller: CurrentCaller, ctx: Context) -> ListMembersResponse:
+async def list_members(caller: CurrentCaller, ctx: Context) -> JSONAnswer:
     """Members: the caller's invitations as inviter, and its consortia as invitee."""
-    return await ctx.db.read(views.members, caller=caller)
+    return JSONAnswer(await ctx.db.read_rows(views.members, caller=caller))
 
 
 @router.delete("/members/invitations", name="DeleteMemberInvite")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from openbcs.consortium import states
@@ -12,17 +13,15 @@ from openbcs.consortium.models import Invitation
 from openbcs.consortium.schemas import (
     InviteeInfo,
     InvitorInfo,
-    ListMembersResponse,
     ListNotificationsResponse,
-    Member,
-    MemberInvitee,
-    MemberInvitor,
     NotificationList,
     OrganizationV2,
 )
 from openbcs.kernel.caller import Caller
 from openbcs.kernel.clock import iso_time
+from openbcs.kernel.db import Rows, Statement, json_value
 from openbcs.network import lookups
+from openbcs.network.models import Organization
 
 
 @dataclass(frozen=True)
@@ -71,27 +70,6 @@ def _notifications(session: Session, *, caller: Caller) -> list[Invitation]:
     return list(
         session.scalars(
             select(Invitation).where(Invitation.invitee_domain_id == caller.domain_id).order_by(Invitation.id.desc())
-        )
-    )
-
-
-def _members(session: Session, *, caller: Caller) -> list[Invitation]:
-    """What the caller sees as members: as inviter, every invitation of its instances' channels that it has not
-    deleted; as invitee, the consortia it belongs to (joining, joined, quitting)."""
-    return list(
-        session.scalars(
-            select(Invitation)
-            .where(
-                or_(
-                    # Cancelled by the inviter's own deletions (withdrawal, instance or channel deleted): nothing
-                    # to act on, and DeleteMemberInvite cannot name that status, so they leave the inviter's view.
-                    (Invitation.inviter_project_id == caller.project_id)
-                    & Invitation.deleted_by_inviter.is_(False)
-                    & (Invitation.status != states.CANCELLED),
-                    (Invitation.invitee_domain_id == caller.domain_id) & Invitation.status.in_(states.BELONGING),
-                )
-            )
-            .order_by(Invitation.id)
         )
     )
 
@@ -148,30 +126,106 @@ def notifications(session: Session, *, caller: Caller) -> ListNotificationsRespo
     return ListNotificationsResponse(notifications=found)
 
 
-def members(session: Session, *, caller: Caller) -> ListMembersResponse:
-    """ListMembers: the inviter's invitations (every status) and the consortia the invitee belongs to."""
-    invitations = _members(session, caller=caller)
-    org_states = _org_states(session, invitations)
-    return ListMembersResponse(
-        members=[
-            Member(
-                tcs_need=bool(invitation.inviter_settings.get("tc3_need")),
-                channel_name=invitation.channel_name,
-                invited_orgs=_orgs(org_states[invitation.id]),
-                invitor_info=MemberInvitor(
-                    invitor_bcs_id=invitation.inviter_blockchain_id,
-                    invitor_bcs_name=invitation.inviter_blockchain_name,
-                    invitor_project_id=invitation.inviter_project_id,
-                    invitor_user_id=invitation.inviter_domain_id,
-                    invitor_username=invitation.inviter_name,
-                ),
-                invitee_info=MemberInvitee(
-                    invitee_bcs_id=invitation.invitee_blockchain_id or "",
-                    invitee_user_id=invitation.invitee_domain_id,
-                    invitee_username=invitation.invitee_name,
-                ),
-                status=invitation.status,
-            )
-            for invitation in invitations
-        ]
+# ListMembers on the raw driver (docs/benchmarks.md): the member invitations, and the live health of the invitee
+# instances' organisations (the instances named by those same invitations, as a subquery: one statement each).
+def _member_condition() -> ColumnElement[bool]:
+    return or_(
+        # Cancelled by the inviter's own deletions (withdrawal, instance or channel deleted): nothing to act on,
+        # and DeleteMemberInvite cannot name that status, so they leave the inviter's view.
+        (Invitation.inviter_project_id == bindparam("project_id"))
+        & Invitation.deleted_by_inviter.is_(False)
+        & (Invitation.status != states.CANCELLED),
+        (Invitation.invitee_domain_id == bindparam("domain_id"))
+        & or_(*(Invitation.status == status for status in states.BELONGING)),
     )
+
+
+_MEMBER_ROWS = Statement(
+    select(
+        Invitation.id,
+        Invitation.inviter_blockchain_id,
+        Invitation.inviter_blockchain_name,
+        Invitation.inviter_project_id,
+        Invitation.inviter_domain_id,
+        Invitation.inviter_name,
+        Invitation.inviter_settings,
+        Invitation.channel_name,
+        Invitation.invitee_domain_id,
+        Invitation.invitee_name,
+        Invitation.invitee_blockchain_id,
+        Invitation.orgs,
+        Invitation.status,
+    )
+    .where(_member_condition())
+    .order_by(Invitation.id)
+)
+_MEMBER_ORG_HEALTH = Statement(
+    lookups.org_health_query().where(
+        Organization.blockchain_id.in_(select(Invitation.invitee_blockchain_id).where(_member_condition()))
+    )
+)
+
+
+def members(source: Rows | Session, *, caller: Caller) -> dict[str, Any]:
+    """ListMembers: the inviter's invitations (every status) and the consortia the invitee belongs to, as
+    ``ListMembersResponse`` dumps it (``tests/consortium`` keeps the two equal)."""
+    rows = source if isinstance(source, Rows) else Rows.of(source)
+    params = {"project_id": caller.project_id, "domain_id": caller.domain_id}
+    invitations = rows.all(_MEMBER_ROWS, **params)
+    health = {
+        (bid, name): (name_hash, nodes, healthy)
+        for bid, name, name_hash, nodes, healthy in (rows.all(_MEMBER_ORG_HEALTH, **params) if invitations else ())
+    }
+    found = []
+    for (
+        _id,
+        bid,
+        bname,
+        project,
+        domain,
+        inviter,
+        settings,
+        channel,
+        invitee_domain,
+        invitee,
+        invitee_bid,
+        orgs,
+        status,
+    ) in invitations:
+        shown = []
+        for stored in json_value(orgs):
+            name_hash, nodes, healthy = health.get((invitee_bid or "", stored["name"])) or (
+                stored["name_hash"],
+                stored["node_count"],
+                0,
+            )
+            shown.append(
+                {
+                    "name": stored["name"],
+                    "name_hash": name_hash,
+                    "node_count": nodes,
+                    "status": status,
+                    "status_detail": f"{healthy}/{nodes}",
+                }
+            )
+        found.append(
+            {
+                "tcs_need": bool(json_value(settings).get("tc3_need")),
+                "channel_name": channel,
+                "invited_orgs": shown,
+                "invitor_info": {
+                    "invitor_bcs_id": bid,
+                    "invitor_bcs_name": bname,
+                    "invitor_project_id": project,
+                    "invitor_user_id": domain,
+                    "invitor_username": inviter,
+                },
+                "invitee_info": {
+                    "invitee_bcs_id": invitee_bid or "",
+                    "invitee_user_id": invitee_domain,
+                    "invitee_username": invitee,
+                },
+                "status": status,
+            }
+        )
+    return {"members": found}

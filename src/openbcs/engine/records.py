@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from openbcs.engine.models import FAILED, FINISHED, PROCESSING, STOPPED, WAITING, Operation, OperationSubStep
+from openbcs.kernel.db import Rows, Statement, json_value
 
 
-@dataclass(frozen=True)
-class SubStepRecord:
+class SubStepRecord(NamedTuple):
     """A sub-step as ListOpRecord shows it."""
 
     name: str
@@ -25,19 +24,17 @@ class SubStepRecord:
     serial_num: int
 
 
-@dataclass(frozen=True)
-class StepRecord:
+class StepRecord(NamedTuple):
     """A step: its status follows from its sub-steps."""
 
     name: str
     serial_num: int
     status: str
     detail: str
-    sub_steps: list[SubStepRecord] = field(default_factory=list)
+    sub_steps: list[SubStepRecord]
 
 
-@dataclass(frozen=True)
-class OperationRecord:
+class OperationRecord(NamedTuple):
     """An operation as ListOpRecord shows it."""
 
     operation_id: str
@@ -67,8 +64,60 @@ def step_status(statuses: Sequence[str]) -> str:
     return WAITING
 
 
+_FILTERS = ("blockchain_id", "status", "resource_type", "operation_type", "id")
+_OPERATION_COLUMNS = (
+    "id",
+    "resource_type",
+    "operation_type",
+    "domain_id",
+    "project_id",
+    "blockchain_id",
+    "blockchain_name",
+    "record_time",
+    "status",
+    "messages",
+    "description",
+)
+_SUB_STEP_COLUMNS = (
+    "operation_id",
+    "step_serial",
+    "step_name",
+    "name",
+    "status",
+    "detail",
+    "messages",
+    "start_time",
+    "end_time",
+    "serial_num",
+)
+_statements: dict[tuple[str, ...], tuple[Statement, Statement]] = {}
+
+
+def _statements_for(filters: tuple[str, ...]) -> tuple[Statement, Statement]:
+    """The two selects for a set of filters (built once per set): the operations newest first, and their sub-steps
+    by operation and serial number (a join on the same conditions, so no list of ids is sent back)."""
+    found = _statements.get(filters)
+    if found is None:
+        operations, sub_steps = Operation.__table__, OperationSubStep.__table__
+        conditions = [operations.c.project_id == bindparam("project_id")]
+        conditions += [operations.c[name] == bindparam(name) for name in filters]
+        listed = (
+            select(*(operations.c[c] for c in _OPERATION_COLUMNS))
+            .where(*conditions)
+            .order_by(operations.c.record_time.desc(), operations.c.id.desc())
+        )
+        steps = (
+            select(*(sub_steps.c[c] for c in _SUB_STEP_COLUMNS))
+            .join(operations, operations.c.id == sub_steps.c.operation_id)
+            .where(*conditions)
+            .order_by(sub_steps.c.operation_id, sub_steps.c.serial_num)
+        )
+        found = _statements[filters] = (Statement(listed), Statement(steps))
+    return found
+
+
 def list_records(
-    session: Session,
+    source: Rows | Session,
     *,
     project_id: str,
     blockchain_id: str | None = None,
@@ -77,30 +126,21 @@ def list_records(
     operation_type: str | None = None,
     operation_id: str | None = None,
 ) -> list[OperationRecord]:
-    """The project's operations, newest first, narrowed by the given filters."""
-    # Plain rows, not ORM entities: this answers ListOpRecord, and loading entities costs several times as much.
-    operations_table, sub_steps_table = Operation.__table__, OperationSubStep.__table__
-    query = select(operations_table).where(operations_table.c.project_id == project_id)
-    for column, value in (
-        ("blockchain_id", blockchain_id),
-        ("status", operation_status),
-        ("resource_type", resource_type),
-        ("operation_type", operation_type),
-        ("id", operation_id),
-    ):
-        if value is not None:
-            query = query.where(operations_table.c[column] == value)
-    rows = session.execute(query.order_by(operations_table.c.record_time.desc(), operations_table.c.id.desc())).all()
-    if not rows:
+    """The project's operations, newest first, narrowed by the given filters (read on the raw driver: this answers
+    ListOpRecord, where ORM entities cost several times as much)."""
+    rows = source if isinstance(source, Rows) else Rows.of(source)
+    values = dict(
+        zip(_FILTERS, (blockchain_id, operation_status, resource_type, operation_type, operation_id), strict=True)
+    )
+    given = {name: value for name, value in values.items() if value is not None}
+    listed, steps = _statements_for(tuple(given))
+    operations = rows.all(listed, project_id=project_id, **given)
+    if not operations:
         return []
-    by_operation: dict[str, list[Any]] = {row.id: [] for row in rows}
-    for sub_step in session.execute(
-        select(sub_steps_table)
-        .where(sub_steps_table.c.operation_id.in_(list(by_operation)))
-        .order_by(sub_steps_table.c.serial_num)
-    ):
-        by_operation[sub_step.operation_id].append(sub_step)
-    return [_record(row, by_operation[row.id]) for row in rows]
+    by_operation: dict[str, list[tuple[Any, ...]]] = {row[0]: [] for row in operations}
+    for sub_step in rows.all(steps, project_id=project_id, **given):
+        by_operation[sub_step[0]].append(sub_step)
+    return [_record(row, by_operation[row[0]]) for row in operations]
 
 
 def get_record(session: Session, *, project_id: str, operation_id: str) -> OperationRecord | None:
@@ -109,38 +149,42 @@ def get_record(session: Session, *, project_id: str, operation_id: str) -> Opera
     return found[0] if found else None
 
 
-def _record(operation: Any, sub_steps: list[Any]) -> OperationRecord:
-    """A record from an operation's row and its sub-steps' rows (columns as named in the tables)."""
-    steps: dict[int, list[Any]] = {}
-    for sub_step in sub_steps:
-        steps.setdefault(sub_step.step_serial, []).append(sub_step)
+def _messages(value: Any) -> list[str]:
+    # Most are empty: skip decoding the '[]' every sub-step stores.
+    return [] if value == "[]" or value == [] else list(json_value(value))
+
+
+def _record(operation: tuple[Any, ...], sub_steps: list[tuple[Any, ...]]) -> OperationRecord:
+    """A record from an operation's row and its sub-steps' rows (columns as listed in the selects above)."""
+    steps: dict[int, list[SubStepRecord]] = {}
+    names: dict[int, str] = {}
+    for _op, step_serial, step_name, name, status, detail, messages, start, end, serial in sub_steps:
+        steps.setdefault(step_serial, []).append(
+            SubStepRecord(name, status, detail, _messages(messages), start, end, serial)
+        )
+        names.setdefault(step_serial, step_name)
     step_records = []
-    for serial, members in sorted(steps.items()):
-        status = step_status([m.status for m in members])
+    for serial in sorted(steps):
+        members = steps[serial]
+        statuses = [m.status for m in members]
         active = next((m for m in members if m.status in (PROCESSING, FAILED)), None)
         step_records.append(
-            StepRecord(
-                name=members[0].step_name,
-                serial_num=serial,
-                status=status,
-                detail=active.name if active else "",
-                sub_steps=[
-                    SubStepRecord(m.name, m.status, m.detail, list(m.messages), m.start_time, m.end_time, m.serial_num)
-                    for m in members
-                ],
-            )
+            StepRecord(names[serial], serial, step_status(statuses), active.name if active else "", members)
         )
+    op_id, resource_type, operation_type, domain_id, project, bc_id, bc_name, record_time, status, messages, desc = (
+        operation
+    )
     return OperationRecord(
-        operation_id=operation.id,
-        resource_type=operation.resource_type,
-        operation_type=operation.operation_type,
-        domain_id=operation.domain_id,
-        project_id=operation.project_id,
-        blockchain_id=operation.blockchain_id,
-        blockchain_name=operation.blockchain_name,
-        record_time=operation.record_time,
-        status=operation.status,
-        messages=list(operation.messages),
-        description=operation.description,
-        steps=step_records,
+        op_id,
+        resource_type,
+        operation_type,
+        domain_id,
+        project,
+        bc_id,
+        bc_name,
+        record_time,
+        status,
+        _messages(messages),
+        desc,
+        step_records,
     )

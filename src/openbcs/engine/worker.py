@@ -1,4 +1,6 @@
-"""The worker inside the server that advances due operations, one transaction per transition."""
+"""The worker inside the server that advances due operations: one transaction per transition, or per operation
+when steps take no time (``--operation-step-seconds 0``), which it then also finishes before the starting call
+answers."""
 
 from __future__ import annotations
 
@@ -7,11 +9,12 @@ import contextlib
 import logging
 import time
 
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from openbcs.engine import engine
 from openbcs.engine.kinds import Registry
+from openbcs.engine.models import Operation
 from openbcs.kernel.clock import now_ns
 from openbcs.kernel.db import Database
 from openbcs.kernel.keys import ServerKey
@@ -65,7 +68,10 @@ class OperationWorker:
             self._loop.call_soon_threadsafe(self._wake.set)
 
     async def start(self) -> None:
-        """Start the worker task on the running loop."""
+        """Start the worker task on the running loop. When steps take no time, operations are also finished in the
+        transaction that starts them, so they are done before the call that started them answers."""
+        if self.step_seconds == 0:
+            self.db.before_commit.append(self._finish_started)
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         self._stopping = False
@@ -75,6 +81,8 @@ class OperationWorker:
     async def stop(self) -> None:
         """Finish the current transition and stop."""
         _running.discard(self)
+        if self._finish_started in self.db.before_commit:
+            self.db.before_commit.remove(self._finish_started)
         self._stopping = True
         if self._wake is not None:
             self._wake.set()
@@ -91,8 +99,7 @@ class OperationWorker:
             if self._backoff.get(operation_id, (0, 0.0))[1] > time.monotonic():
                 continue
             try:
-                if await self.db.write(self._advance, operation_id, version):
-                    made += 1
+                made += await self.db.write(self._advance, operation_id, version)
                 self._backoff.pop(operation_id, None)
                 # On SQLite each transition runs on the event loop: let waiting requests in between them.
                 await asyncio.sleep(0)
@@ -108,15 +115,30 @@ class OperationWorker:
         self.transitions += made
         return made
 
-    def _advance(self, session: Session, operation_id: str, version: int) -> bool:
-        return engine.advance(
-            session,
-            registry=self.registry,
-            operation_id=operation_id,
-            version=version,
-            now=now_ns(),
-            step_seconds=self.step_seconds,
-            server_key=self.server_key,
+    def _finish_started(self, session: Session) -> None:
+        """Before a transaction that started operations commits: run them to their end in it (zero-length steps)."""
+        for operation_id in session.info.pop(engine.STARTED_IDS, []):
+            self.transitions += engine.finish(
+                session, registry=self.registry, operation_id=operation_id, server_key=self.server_key
+            )
+
+    def _advance(self, session: Session, operation_id: str, version: int) -> int:
+        """One transition (or, when steps take no time, every remaining one) in this transaction; how many."""
+        if self.step_seconds == 0:
+            claimed = session.execute(select(Operation.version).where(Operation.id == operation_id)).scalar()
+            if claimed != version:
+                return 0  # someone else moved it since it was found due
+            return engine.finish(session, registry=self.registry, operation_id=operation_id, server_key=self.server_key)
+        return int(
+            engine.advance(
+                session,
+                registry=self.registry,
+                operation_id=operation_id,
+                version=version,
+                now=now_ns(),
+                step_seconds=self.step_seconds,
+                server_key=self.server_key,
+            )
         )
 
     async def _run(self) -> None:

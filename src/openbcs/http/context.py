@@ -30,7 +30,7 @@ class ServerContext:
     authenticator: Authenticator
 
 
-def get_context(request: Request) -> ServerContext:
+async def get_context(request: Request) -> ServerContext:
     """The server context of the app handling ``request``."""
     ctx: ServerContext = request.app.state.ctx
     return ctx

@@ -300,3 +300,11 @@ def install(app: FastAPI) -> None:
     """The middleware and the replay handler (the dependency is given to the routers that honour the header)."""
     app.add_exception_handler(Replay, _on_replay)
     app.add_middleware(ClientTokenMiddleware)
+
+
+async def honour_client_token(request: Request, caller: CurrentCaller, ctx: Context) -> None:
+    """The dependency of the routers whose mutating calls honour ``X-Client-Token``: the app's
+    :class:`ClientTokens` (``app.state.client_tokens``) decides for the route; an app without one ignores the header."""
+    tokens: ClientTokens | None = getattr(request.app.state, "client_tokens", None)
+    if tokens is not None:
+        await tokens.dependency(request, caller, ctx)

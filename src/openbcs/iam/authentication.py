@@ -42,14 +42,14 @@ async def _by_signature(
     )
     skew = timedelta(seconds=ctx.settings.signature_skew_seconds)
     if project_id is None:
-        return await ctx.db.read(
+        return await ctx.db.read_rows(
             signatures.authenticate_signature_any_project,
             request=signed,
             server_key=ctx.server_key,
             skew=skew,
             now=utcnow(),
         )
-    return await ctx.db.read(
+    return await ctx.db.read_rows(
         signatures.authenticate_signature,
         request=signed,
         project_id=project_id,
@@ -65,7 +65,9 @@ async def authenticate(request: Request, ctx: ServerContext, project_id: str | N
     try:
         token = headers.get("x-auth-token")
         if token:
-            caller = await ctx.db.read(tokens.authenticate_token, token=token, server_key=ctx.server_key, now=utcnow())
+            caller = await ctx.db.read_rows(
+                tokens.authenticate_token, token=token, server_key=ctx.server_key, now=utcnow()
+            )
             if project_id is not None and caller.project_id != project_id:
                 raise forbidden_project(project_id)
         elif "authorization" in headers:

@@ -1,4 +1,4 @@
-"""IAM tables: accounts (IAM domains), their projects, users and access keys."""
+"""IAM tables: accounts (IAM domains), their projects, users and access keys, and failed logins."""
 
 from __future__ import annotations
 
@@ -53,3 +53,16 @@ class AccessKey(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("iam_users.id", ondelete="CASCADE"), index=True)
     secret_key_encrypted: Mapped[str] = mapped_column(String(512))
     created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class LoginFailure(Base):
+    """Consecutive wrong passwords for a user name (``POST /v3/auth/tokens``) and the lock they led to. Kept by
+    the names as given, whether or not such a user exists, so a lock reveals nothing about which names do."""
+
+    __tablename__ = "iam_login_failures"
+
+    domain_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure: Mapped[int] = mapped_column(BigInteger, index=True)  # ns
+    locked_until: Mapped[int | None] = mapped_column(BigInteger)  # ns

@@ -12,7 +12,8 @@ from pydantic import ValidationError
 
 from openbcs.http.context import Context
 from openbcs.http.openapi import documented
-from openbcs.iam import service, tokens
+from openbcs.http.routing import API_DEPENDENCIES
+from openbcs.iam import login, service
 from openbcs.iam.authentication import authenticate
 from openbcs.iam.schemas import (
     CatalogEntry,
@@ -31,7 +32,7 @@ from openbcs.kernel import errors
 from openbcs.kernel.clock import utcnow
 from openbcs.kernel.validation import field_path
 
-router = APIRouter(prefix="/v3")
+router = APIRouter(prefix="/v3", dependencies=API_DEPENDENCIES)
 
 
 def _iso(moment: datetime) -> str:
@@ -81,11 +82,13 @@ async def create_token(
     scope = body.auth.scope.project
     if password.user.domain.name is None:
         raise errors.iam_bad_request("auth.identity.password.user.domain.name is required")
-    issued = await ctx.db.read(
-        tokens.issue_token,
+    settings = ctx.settings
+    issued = await login.password_token(
+        ctx.db,
         user_name=password.user.name,
         domain_name=password.user.domain.name or "",
         password=password.user.password,
+        policy=login.LoginPolicy(settings.login_max_failures, timedelta(minutes=settings.login_lockout_minutes)),
         project_id=scope.id,
         project_name=scope.name,
         server_key=ctx.server_key,

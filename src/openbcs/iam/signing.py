@@ -2,7 +2,8 @@
 
 The rules are those of the official SDK's signer (``docs/auth.md`` in the spec, section 3): canonical URI with a
 trailing ``/``, sorted percent-encoded query, the signed headers' trimmed values, the body's SHA-256 (or the signed
-``X-Sdk-Content-Sha256`` value), then HMAC-SHA256 with the SK over the string to sign.
+``X-Sdk-Content-Sha256`` value, which must match the body or be ``UNSIGNED-PAYLOAD`` where the SDKs send it), then
+HMAC-SHA256 with the SK over the string to sign.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ ALGORITHM = "SDK-HMAC-SHA256"
 DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 EMPTY_BODY_SHA256 = hashlib.sha256(b"").hexdigest()
 CONTENT_SHA256_HEADER = "x-sdk-content-sha256"
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+_HEX_DIGEST = re.compile(r"[0-9a-fA-F]{64}")
 
 _AUTHORIZATION = re.compile(
     r"^SDK-HMAC-SHA256\s+Access=(?P<ak>[^,\s]+),\s*SignedHeaders=(?P<headers>[^,\s]+),\s*Signature=(?P<sig>[0-9a-fA-F]{64})$"
@@ -85,13 +88,37 @@ def canonical_query(query_string: str) -> str:
     return "&".join(f"{_encode(name)}={_encode(value)}" for name, value in pairs)
 
 
-def payload_hash(body: bytes, headers: Mapping[str, str], signed_headers: tuple[str, ...]) -> str:
-    """SHA-256 of the body, or the signed ``X-Sdk-Content-Sha256`` value (``UNSIGNED-PAYLOAD``) when one is sent."""
-    if not body:
-        return EMPTY_BODY_SHA256
-    if CONTENT_SHA256_HEADER in signed_headers and CONTENT_SHA256_HEADER in headers:
-        return headers[CONTENT_SHA256_HEADER]
-    return hashlib.sha256(body).hexdigest()
+def unsigned_payload_allowed(content_type: str | None) -> bool:
+    """Whether an official SDK sends ``X-Sdk-Content-Sha256: UNSIGNED-PAYLOAD`` with this ``Content-Type``: the
+    Python core for any type starting with neither ``application/json`` nor ``application/bson``, the Node.js core
+    for any type but exactly ``application/json`` (e.g. ``multipart/form-data``, ``application/octet-stream``).
+    Never without a Content-Type."""
+    if not content_type:
+        return False
+    python_core = not content_type.startswith(("application/json", "application/bson"))
+    node_core = content_type.lower() != "application/json"
+    return python_core or node_core
+
+
+def payload_hashes(body: bytes, headers: Mapping[str, str], signed_headers: tuple[str, ...]) -> tuple[str, ...]:
+    """The payload hash the client may have signed: the body's SHA-256, or the signed ``X-Sdk-Content-Sha256``
+    value once it is checked. With an empty body the Python core signs the empty body's hash and the Node.js core
+    the header's value, so both are candidates then.
+
+    A signed ``X-Sdk-Content-Sha256`` must be the hex SHA-256 of the body received, or ``UNSIGNED-PAYLOAD`` where
+    an official SDK sends it (:func:`unsigned_payload_allowed`); anything else raises
+    :class:`SignatureFormatError` — otherwise a captured request could be replayed with any body.
+    """
+    digest = hashlib.sha256(body).hexdigest() if body else EMPTY_BODY_SHA256
+    if CONTENT_SHA256_HEADER not in signed_headers or CONTENT_SHA256_HEADER not in headers:
+        return (digest,)
+    claimed = headers[CONTENT_SHA256_HEADER]
+    if claimed == UNSIGNED_PAYLOAD:
+        if not unsigned_payload_allowed(headers.get("content-type")):
+            raise SignatureFormatError("UNSIGNED-PAYLOAD is accepted only for the non-JSON content types SDKs send it")
+    elif not (_HEX_DIGEST.fullmatch(claimed) and claimed.lower() == digest):
+        raise SignatureFormatError("X-Sdk-Content-Sha256 is not the SHA-256 of the body received")
+    return (claimed,) if body or claimed == digest else (digest, claimed)
 
 
 def canonical_request(
@@ -102,8 +129,10 @@ def canonical_request(
     headers: Mapping[str, str],
     signed_headers: tuple[str, ...],
     body: bytes,
+    payload: str | None = None,
 ) -> str:
-    """The canonical request; ``headers`` maps lower-case names to values as received."""
+    """The canonical request; ``headers`` maps lower-case names to values as received; ``payload`` is the payload
+    hash (default: the first of :func:`payload_hashes`)."""
     canonical_headers = "".join(f"{name}:{headers.get(name, '').strip()}\n" for name in signed_headers)
     return "\n".join(
         [
@@ -112,7 +141,7 @@ def canonical_request(
             canonical_query(query_string),
             canonical_headers,
             ";".join(signed_headers),
-            payload_hash(body, headers, signed_headers),
+            payload if payload is not None else payload_hashes(body, headers, signed_headers)[0],
         ]
     )
 

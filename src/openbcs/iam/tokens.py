@@ -1,4 +1,5 @@
-"""Keystone-style project-scoped tokens: issued for a user's password, checked on every request that carries one.
+"""Keystone-style project-scoped tokens: issued once a user's password is checked (:mod:`openbcs.iam.login`),
+checked on every request that carries one.
 
 A token is the server key's Fernet encryption of its claims (user, project, credential version, times). It stops
 working when it expires or when its user's credential version moves on (password change, disable, key deletion).
@@ -7,6 +8,7 @@ working when it expires or when its user's credential version moves on (password
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,9 +19,9 @@ from sqlalchemy.orm import Session
 
 from openbcs.iam.failures import AuthenticationError
 from openbcs.iam.models import Account, Project, User
-from openbcs.iam.passwords import verify_password
 from openbcs.kernel import errors
 from openbcs.kernel.caller import Caller
+from openbcs.kernel.db import Rows, Statement
 from openbcs.kernel.keys import ServerKey
 
 TOKEN_PURPOSE = "token"  # noqa: S105 - a key-derivation label, not a secret
@@ -39,23 +41,19 @@ class IssuedToken:
 def issue_token(
     session: Session,
     *,
-    user_name: str,
-    domain_name: str,
-    password: str,
+    user_id: str,
     project_id: str | None,
     project_name: str | None,
     server_key: ServerKey,
     lifetime: timedelta,
     now: datetime,
 ) -> IssuedToken:
-    """Check a password and issue a project-scoped token (Keystone v3 password method)."""
+    """A project-scoped token (Keystone v3) for a user whose password was checked
+    (:func:`openbcs.iam.login.check_password`); the project by id or by name, and it must be the user's."""
     row = session.execute(
-        select(User, Account)
-        .join(Account, Account.id == User.domain_id)
-        .where(Account.name == domain_name, User.name == user_name)
+        select(User, Account).join(Account, Account.id == User.domain_id).where(User.id == user_id)
     ).first()
-    # The same answer for an unknown user and a wrong password: the caller learns nothing about which.
-    if row is None or not verify_password(password, row.User.password_hash) or not row.User.enabled:
+    if row is None:  # the user was deleted since its password was checked
         raise errors.iam_unauthorized()
     user, account = row.User, row.Account
     query = select(Project).where(Project.domain_id == account.id)
@@ -76,18 +74,17 @@ def issue_token(
     return IssuedToken(token, caller, now, expires, ("password",))
 
 
-# Every authenticated request runs these: built once, as column selects that read plain rows (no ORM entities;
-# docs/benchmarks.md measures where an authenticated request's time goes).
-_TOKEN_OWNER = (
+# Every authenticated request runs this: one indexed select, compiled once, on the raw driver (docs/benchmarks.md).
+_TOKEN_OWNER = Statement(
     select(
-        User.id.label("user_id"),
-        User.name.label("user_name"),
+        User.id,
+        User.name,
         User.enabled,
         User.credential_version,
-        Account.id.label("domain_id"),
-        Account.name.label("domain_name"),
-        Project.id.label("project_id"),
-        Project.name.label("project_name"),
+        Account.id,
+        Account.name,
+        Project.id,
+        Project.name,
     )
     .join(Account, Account.id == User.domain_id)
     .join(Project, Project.domain_id == Account.id)
@@ -95,22 +92,40 @@ _TOKEN_OWNER = (
 )
 
 
-def authenticate_token(session: Session, *, token: str, server_key: ServerKey, now: datetime) -> Caller:
-    """The identity a token proves, if it is intact, unexpired, and its user unchanged since issue."""
+@dataclass(frozen=True)
+class TokenClaims:
+    """What a token says: its user and project, the user's credential version at issue, and its expiry."""
+
+    user_id: str
+    project_id: str
+    version: int
+    expires: float
+
+
+@functools.lru_cache(maxsize=8192)
+def token_claims(token: str, server_key: ServerKey) -> TokenClaims:
+    """Decrypt a token (cached: a client sends the same token for hours, and its claims never change; whether the
+    token still counts — expiry, its user's state — is checked on every use)."""
     try:
         # Fernet's base64 decoding ignores a final character's unused bits, so a token with its last character
         # changed can still decrypt: accept only the exact encoding the server issued.
         if base64.urlsafe_b64encode(base64.urlsafe_b64decode(token.encode("ascii"))).decode("ascii") != token:
             raise ValueError("token is not canonically encoded")
         claims = json.loads(server_key.decrypt(TOKEN_PURPOSE, token))
-        user_id, project_id, version, expires = claims["u"], claims["p"], claims["v"], claims["exp"]
+        return TokenClaims(str(claims["u"]), str(claims["p"]), int(claims["v"]), float(claims["exp"]))
     except (InvalidToken, ValueError, KeyError, TypeError, UnicodeError) as exc:
         raise AuthenticationError("token cannot be decrypted") from exc
-    if now.timestamp() >= float(expires):
+
+
+def authenticate_token(rows: Rows, *, token: str, server_key: ServerKey, now: datetime) -> Caller:
+    """The identity a token proves, if it is intact, unexpired, and its user unchanged since issue."""
+    claims = token_claims(token, server_key)
+    if now.timestamp() >= claims.expires:
         raise AuthenticationError("token expired")
-    row = session.execute(_TOKEN_OWNER, {"user_id": user_id, "project_id": project_id}).first()
+    row = rows.first(_TOKEN_OWNER, user_id=claims.user_id, project_id=claims.project_id)
     if row is None:
         raise AuthenticationError("token's user or project no longer exists")
-    if not row.enabled or row.credential_version != version:
+    user_id, user_name, enabled, version, domain_id, domain_name, project_id, project_name = row
+    if not enabled or version != claims.version:
         raise AuthenticationError("token's user was disabled or changed password")
-    return Caller(row.user_id, row.user_name, row.domain_id, row.domain_name, row.project_id, row.project_name, "token")
+    return Caller(user_id, user_name, domain_id, domain_name, project_id, project_name, "token")

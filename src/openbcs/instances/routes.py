@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends
 from openbcs.http.context import Context
 from openbcs.http.deps import CurrentCaller, json_body, query
 from openbcs.http.openapi import documented
+from openbcs.http.routing import MUTATING_API_DEPENDENCIES
 from openbcs.instances import service, views
 from openbcs.instances.schemas import (
     BlockchainInfo,
@@ -26,7 +27,7 @@ from openbcs.instances.schemas import (
     UpdateInstanceRequestBody,
 )
 
-router = APIRouter(prefix="/v2/{project_id}")
+router = APIRouter(prefix="/v2/{project_id}", dependencies=MUTATING_API_DEPENDENCIES)
 
 
 @router.post("/blockchains", name="CreateNewBlockchain")

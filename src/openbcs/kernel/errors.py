@@ -175,6 +175,13 @@ CLIENT_TOKEN_ANSWER_NOT_KEPT = _code(
 NOT_FOUND = _code("BCS.4040404", 404, "Not Found:the url is not found", "unknown URL or method")
 INTERNAL = _code("BCS.5000500", 500, "Internal Server Error", "an unexpected failure; logged with the request id")
 UNAVAILABLE = _code("BCS.5030503", 503, "Service Unavailable", "the server is starting or stopping (health check only)")
+DATABASE_BUSY = _code(
+    "BCS.5030001",
+    503,
+    "Service Unavailable: the database is busy, retry the request later.",
+    "the request waited --database-lock-wait-seconds for a database lock held by another process or transaction "
+    "(e.g. a backup holding SQLite's write lock); nothing was changed",
+)
 
 
 class BCSError(Exception):
@@ -227,6 +234,11 @@ class IAMError(Exception):
 def iam_unauthorized(message: str = "The username or password is wrong.") -> IAMError:
     """Wrong password, unknown user or disabled user on ``POST /v3/auth/tokens``."""
     return IAMError(401, "Unauthorized", message)
+
+
+def iam_locked() -> IAMError:
+    """``POST /v3/auth/tokens`` for a user name locked after too many wrong passwords (IAM's account lockout)."""
+    return IAMError(401, "Unauthorized", "The account is locked.")
 
 
 def iam_bad_request(message: str) -> IAMError:

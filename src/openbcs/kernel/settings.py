@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     metrics_queries_file: Path | None = None
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     event_retention_days: float = Field(default=30, gt=0)
+    # How long a request waits for a database lock held by someone else before 503 BCS.5030001 (database busy).
+    database_lock_wait_seconds: float = Field(default=5.0, ge=0)
+    # Login lock-out, as Huawei IAM's account lockout policy: after this many consecutive wrong passwords for a
+    # user name, POST /v3/auth/tokens refuses it for that many minutes (a success or `openbcs user unlock` resets).
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_minutes: float = Field(default=15, gt=0)
     # Turns on the admin API (/openbcs/admin/...: reset, state export and import, apply); None keeps it off.
     admin_token: str | None = Field(default=None, min_length=16)
     # The web console at /console (docs/console.md); off, its URLs answer 404 like any unknown URL.

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from openbcs.http.context import Context
 from openbcs.http.deps import CurrentCaller, json_body, query
 from openbcs.http.openapi import documented
+from openbcs.http.routing import API_DEPENDENCIES
 from openbcs.monitoring import metrics, views
 from openbcs.monitoring.deps import Monitoring
 from openbcs.monitoring.schemas import (
@@ -23,8 +24,8 @@ from openbcs.monitoring.schemas import (
 )
 from openbcs.monitoring.telemetry import CONTENT_TYPE
 
-router = APIRouter(prefix="/v2/{project_id}/blockchains/{blockchain_id}")
-metrics_router = APIRouter()
+router = APIRouter(prefix="/v2/{project_id}/blockchains/{blockchain_id}", dependencies=API_DEPENDENCIES)
+metrics_router = APIRouter(dependencies=API_DEPENDENCIES)
 
 EventsBody = Annotated[ListBcsEventRequestBody, Depends(json_body(ListBcsEventRequestBody))]
 EventsType = Annotated[EventsQuery, Depends(query(EventsQuery))]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from openbcs.kernel import errors
@@ -74,11 +74,9 @@ class OrgHealth:
     healthy: int
 
 
-def org_health(session: Session, *, blockchain_ids: list[str]) -> dict[tuple[str, str], OrgHealth]:
-    """``{(instance id, org name): OrgHealth}`` for every organisation of the instances, in one query."""
-    if not blockchain_ids:
-        return {}
-    rows = session.execute(
+def org_health_query() -> Select[str, str, str, int, int]:
+    """Organisations with their name hash, node count and Normal node count (add a where clause)."""
+    return (
         select(
             Organization.blockchain_id,
             Organization.name,
@@ -87,9 +85,15 @@ def org_health(session: Session, *, blockchain_ids: list[str]) -> dict[tuple[str
             func.count(case((Node.status == NODE_NORMAL, 1))),
         )
         .outerjoin(Node, Node.org_id == Organization.id)
-        .where(Organization.blockchain_id.in_(blockchain_ids))
         .group_by(Organization.id, Organization.blockchain_id, Organization.name, Organization.name_hash)
     )
+
+
+def org_health(session: Session, *, blockchain_ids: list[str]) -> dict[tuple[str, str], OrgHealth]:
+    """``{(instance id, org name): OrgHealth}`` for every organisation of the instances, in one query."""
+    if not blockchain_ids:
+        return {}
+    rows = session.execute(org_health_query().where(Organization.blockchain_id.in_(blockchain_ids)))
     return {
         (bid, name): OrgHealth(name_hash, int(nodes), int(healthy)) for bid, name, name_hash, nodes, healthy in rows
     }

@@ -137,6 +137,7 @@ def _errors_of(
         found.add(errors.INVALID_PARAMETER)
     if client_token:  # openbcs.http.idempotency
         found |= {errors.INVALID_PARAMETER, *CLIENT_TOKEN_ERRORS}
+    found.add(errors.DATABASE_BUSY)  # any call may wait too long for a database lock held elsewhere
     found.update(doc.errors if doc else ())
     if doc is None or doc.authenticated:
         found |= {errors.UNAUTHORIZED, errors.FORBIDDEN}

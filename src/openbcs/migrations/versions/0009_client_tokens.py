@@ -1,7 +1,7 @@
 """client tokens: answers of mutating calls made with an X-Client-Token (safe retries)
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-11-30 14:00:00
 
 One row per token a project used in the last 24 hours: the keyed digest of its request, and the answer to replay.
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
