@@ -107,7 +107,7 @@ async def sign_in(request: Request, ctx: Context) -> Response:
             user_name=password.user.name,
             domain_name=password.user.domain.name or "",
             password=password.user.password,
-            policy=login.LoginPolicy(settings.login_max_failures, timedelta(minutes=settings.login_lockout_minutes)),
+            policy=login.LoginPolicy.of(settings),
             project_id=None,
             project_name=settings.region,
             server_key=ctx.server_key,

@@ -30,6 +30,7 @@ from openbcs.iam.passwords import verify_password
 from openbcs.kernel import errors
 from openbcs.kernel.db import Database
 from openbcs.kernel.keys import ServerKey
+from openbcs.kernel.settings import Settings
 
 # An scrypt hash (same parameters as real ones) of a random password that was thrown away.
 UNKNOWN_USER_HASH = "scrypt$16384$8$1$YF+mCRwYBvTyHt5cMAwlFg==$x12I98k4nfWZj8es4zBeTuMEDbA4jQKIcWUcvQcLfMw="
@@ -44,6 +45,11 @@ class LoginPolicy:
 
     max_failures: int
     lockout: timedelta
+
+    @classmethod
+    def of(cls, settings: Settings) -> LoginPolicy:
+        """The server's policy (``--login-max-failures``, ``--login-lockout-minutes``)."""
+        return cls(settings.login_max_failures, timedelta(minutes=settings.login_lockout_minutes))
 
 
 @dataclass(frozen=True)

@@ -88,7 +88,7 @@ async def create_token(
         user_name=password.user.name,
         domain_name=password.user.domain.name or "",
         password=password.user.password,
-        policy=login.LoginPolicy(settings.login_max_failures, timedelta(minutes=settings.login_lockout_minutes)),
+        policy=login.LoginPolicy.of(settings),
         project_id=scope.id,
         project_name=scope.name,
         server_key=ctx.server_key,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from sqlalchemy.orm import Session
 
 from openbcs.kernel.clock import now_ns
@@ -18,11 +16,6 @@ from openbcs.monitoring.schemas import (
     StatisticValue,
 )
 from openbcs.network import lookups
-
-log = logging.getLogger("openbcs.monitoring")
-WINDOW_MS = 60 * 60_000
-STEP_MS = 5 * 60_000
-AGENT, RESTAPI = "baas-agent", "baas-restapi"
 
 
 def _kind(type_: str | None) -> str | None:
