@@ -139,7 +139,11 @@ def list_records(
         return []
     by_operation: dict[str, list[tuple[Any, ...]]] = {row[0]: [] for row in operations}
     for sub_step in rows.all(steps, project_id=project_id, **given):
-        by_operation[sub_step[0]].append(sub_step)
+        # Rows' transactions read one snapshot; an ORM session on PostgreSQL (READ COMMITTED) may see an operation
+        # reach the filtered status between the two statements: its sub-steps are not in this list, so skip them.
+        of_operation = by_operation.get(sub_step[0])
+        if of_operation is not None:
+            of_operation.append(sub_step)
     return [_record(row, by_operation[row[0]]) for row in operations]
 
 

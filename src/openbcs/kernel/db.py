@@ -209,9 +209,16 @@ class Database:
             engine = create_engine(parsed, hide_parameters=True, pool_pre_ping=True, pool_size=10, max_overflow=20)
             _configure_postgresql(engine, lock_wait_ms)
             # Rows' own pool: each transaction ends with its own commit or rollback, so the pool neither pings a
-            # connection when it is taken nor rolls it back when it is given back (two round trips of four).
+            # connection when it is taken nor rolls it back when it is given back (two round trips of four). Its
+            # transactions are REPEATABLE READ: a read of several statements (an operation list, then its
+            # sub-steps) sees one snapshot, as SQLite's read transactions do, not rows committed in between.
             self._rows_engine = create_engine(
-                parsed, hide_parameters=True, pool_pre_ping=False, pool_reset_on_return=None, pool_size=10
+                parsed,
+                hide_parameters=True,
+                pool_pre_ping=False,
+                pool_reset_on_return=None,
+                pool_size=10,
+                isolation_level="REPEATABLE READ",
             )
             _configure_postgresql(self._rows_engine, lock_wait_ms)
         self.engine = engine
