@@ -49,11 +49,17 @@ def sign_in(page: Any, url: str, account: Any, *, password: str | None = None) -
     the overview (or, with a ``password`` that is not the account's, for the refusal)."""
     page.goto(f"{url}/console/")
     page.wait_for_url("**/console/sign-in**")
-    page.keyboard.type(account.name)  # the account field has the focus
+    # The account field takes the focus by itself (autofocus); on a busy machine Chromium may apply it a moment
+    # after the load event, and keys typed before then would be lost.
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'f-domain'")
+    typed = account.password if password is None else password
+    page.keyboard.type(account.name)
     page.keyboard.press("Tab")
     page.keyboard.type(account.name)
     page.keyboard.press("Tab")
-    page.keyboard.type(account.password if password is None else password)
+    page.keyboard.type(typed)
+    fields = ("#f-domain", "#f-user", "#f-password")
+    assert [page.input_value(f) for f in fields] == [account.name, account.name, typed]
     page.keyboard.press("Enter")
     if password is None:
         page.wait_for_url(f"{url}/console/")
