@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from openbcs.app import create_app
@@ -25,6 +26,17 @@ HOSTILE_TEXT = st.one_of(
     st.sampled_from(["", "\x00", "a\x00b", "-1", "0", "99999999999999999999999", "1e309", "../..", "%00", " "]),
     st.text(alphabet=st.characters(min_codepoint=0x10000, max_codepoint=0x10FFFF), max_size=8),
 )
+
+
+def fuzzed(examples: int) -> Any:
+    """Hypothesis settings of these tests: derandomized, no deadline, run inside a function-scoped fixture."""
+    return hypothesis_settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+
 
 # Sign-out ends the session the other posts need; it takes no fields and is covered by test_session.py.
 FUZZED_POSTS = sorted(path for path in _posts("BCS") if path != "/console/sign-out")
@@ -87,12 +99,7 @@ def test_hostile_form_posts_never_answer_a_server_error(tenant, console) -> None
     forms = _posts(bcs_id)
     paths = [p.replace("BCS", bcs_id) for p in FUZZED_POSTS]
 
-    @settings(
-        max_examples=6 * len(paths),
-        deadline=None,
-        derandomize=True,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    )
+    @fuzzed(6 * len(paths))
     @given(path=st.sampled_from(paths), data=st.data())
     def post(path: str, data: st.DataObject) -> None:
         _assert_answered(console, console.post(path, _mutated(forms[path], data)))
@@ -104,12 +111,7 @@ def test_hostile_page_addresses_never_answer_a_server_error(tenant, console) -> 
     bcs_id, operation_id = _owner_state(tenant)
     real = {"blockchain_id": bcs_id, "operation_id": operation_id, "channel_name": CHANNEL}
 
-    @settings(
-        max_examples=4 * len(PAGES),
-        deadline=None,
-        derandomize=True,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    )
+    @fuzzed(4 * len(PAGES))
     @given(page=st.sampled_from(PAGES), data=st.data())
     def visit(page: str, data: st.DataObject) -> None:
         path = page
@@ -128,12 +130,7 @@ def test_hostile_page_addresses_never_answer_a_server_error(tenant, console) -> 
 def test_hostile_sign_ins_and_unknown_addresses_never_answer_a_server_error(tenant, console_of) -> None:
     browser = console_of(tenant, sign_in=False)
 
-    @settings(
-        max_examples=40,
-        deadline=None,
-        derandomize=True,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    )
+    @fuzzed(40)
     @given(data=st.data())
     def sign_in(data: st.DataObject) -> None:
         fields = {"domain": tenant.account.name, "user": tenant.account.name, "password": "x", "next": "/console/"}

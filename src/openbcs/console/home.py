@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -100,18 +99,16 @@ async def sign_in(request: Request, ctx: Context) -> Response:
     password = body.auth.identity.password
     assert password is not None  # the model requires it
     # The same rule as iam/routes.py's create_token (scrypt off the event loop, lock-out): one service function.
-    settings = ctx.settings
     try:
         issued = await login.password_token(
             ctx.db,
             user_name=password.user.name,
             domain_name=password.user.domain.name or "",
             password=password.user.password,
-            policy=login.LoginPolicy.of(settings),
             project_id=None,
-            project_name=settings.region,
+            project_name=ctx.settings.region,
+            settings=ctx.settings,
             server_key=ctx.server_key,
-            lifetime=timedelta(seconds=settings.token_lifetime_seconds),
             now=utcnow(),
         )
     except errors.IAMError as exc:

@@ -304,7 +304,6 @@ def install(app: FastAPI) -> None:
 
 async def honour_client_token(request: Request, caller: CurrentCaller, ctx: Context) -> None:
     """The dependency of the routers whose mutating calls honour ``X-Client-Token``: the app's
-    :class:`ClientTokens` (``app.state.client_tokens``) decides for the route; an app without one ignores the header."""
-    tokens: ClientTokens | None = getattr(request.app.state, "client_tokens", None)
-    if tokens is not None:
-        await tokens.dependency(request, caller, ctx)
+    :class:`ClientTokens` (``app.state.client_tokens``, set by ``create_app``) decides for the route."""
+    tokens: ClientTokens = request.app.state.client_tokens
+    await tokens.dependency(request, caller, ctx)

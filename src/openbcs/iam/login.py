@@ -156,16 +156,21 @@ async def password_token(
     domain_name: str,
     user_name: str,
     password: str,
-    policy: LoginPolicy,
     project_id: str | None,
     project_name: str | None,
+    settings: Settings,
     server_key: ServerKey,
-    lifetime: timedelta,
     now: datetime,
 ) -> tokens.IssuedToken:
-    """Keystone's password method: :func:`check_password`, then a token scoped to the user's project."""
+    """Keystone's password method, as ``POST /v3/auth/tokens`` and the console's sign-in use it: :func:`check_password`
+    under the server's lock-out policy, then a token scoped to the user's project for ``--token-lifetime-seconds``."""
     user_id = await check_password(
-        db, domain_name=domain_name, user_name=user_name, password=password, policy=policy, now=now
+        db,
+        domain_name=domain_name,
+        user_name=user_name,
+        password=password,
+        policy=LoginPolicy.of(settings),
+        now=now,
     )
     return await db.read(
         tokens.issue_token,
@@ -173,6 +178,6 @@ async def password_token(
         project_id=project_id,
         project_name=project_name,
         server_key=server_key,
-        lifetime=lifetime,
+        lifetime=timedelta(seconds=settings.token_lifetime_seconds),
         now=now,
     )

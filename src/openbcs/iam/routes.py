@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -82,17 +82,15 @@ async def create_token(
     scope = body.auth.scope.project
     if password.user.domain.name is None:
         raise errors.iam_bad_request("auth.identity.password.user.domain.name is required")
-    settings = ctx.settings
     issued = await login.password_token(
         ctx.db,
         user_name=password.user.name,
         domain_name=password.user.domain.name or "",
         password=password.user.password,
-        policy=login.LoginPolicy.of(settings),
         project_id=scope.id,
         project_name=scope.name,
+        settings=ctx.settings,
         server_key=ctx.server_key,
-        lifetime=timedelta(seconds=ctx.settings.token_lifetime_seconds),
         now=utcnow(),
     )
     who = issued.caller
