@@ -117,10 +117,7 @@ class OperationWorker:
 
     def _finish_started(self, session: Session) -> None:
         """Before a transaction that started operations commits: run them to their end in it (zero-length steps)."""
-        for operation_id in session.info.pop(engine.STARTED_IDS, []):
-            self.transitions += engine.finish(
-                session, registry=self.registry, operation_id=operation_id, server_key=self.server_key
-            )
+        self.transitions += engine.finish_started(session, registry=self.registry, server_key=self.server_key)
 
     def _advance(self, session: Session, operation_id: str, version: int) -> int:
         """One transition (or, when steps take no time, every remaining one) in this transaction; how many."""

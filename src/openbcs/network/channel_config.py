@@ -8,6 +8,7 @@ instance's consensus and ``block_info`` (batch timeout in seconds, preferred bat
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import select
@@ -18,7 +19,7 @@ from openbcs.fabric.spec import DEFAULT_ABSOLUTE_MAX_BYTES
 from openbcs.kernel import errors
 from openbcs.kernel.keys import ServerKey
 from openbcs.network import identities, lookups
-from openbcs.network.models import Channel, ChannelOrg, Instance, Node, Organization
+from openbcs.network.models import Channel, ChannelOrg, ChannelPeer, Instance, IssuedCert, Node, Organization, OrgPki
 from openbcs.network.naming import msp_id, node_address
 
 T = TypeVar("T")
@@ -42,35 +43,72 @@ def _cached(session: Session, key: tuple[str, object], build: Callable[[], T]) -
     return cast(T, cache[key])
 
 
-def msp_spec(session: Session, org: Organization) -> fabric.MSPSpec:
-    """The organisation's verifying MSP: its signing root CA and TLS root CA (the certificates downloads hand out)."""
-
-    def build() -> fabric.MSPSpec:
-        org_pki = identities.pki_of(session, org)
-        return fabric.MSPSpec(msp_id(org), (org_pki.ca_cert.encode(),), (org_pki.tlsca_cert.encode(),))
-
-    return _cached(session, ("msp", org.id), build)
+def _instance(session: Session, blockchain_id: str) -> Instance:
+    instance = lookups.find(session, blockchain_id=blockchain_id)
+    assert instance is not None  # a channel's instance exists while the channel does
+    return instance
 
 
-def _orderer_spec(session: Session, instance: Instance) -> fabric.OrdererSpec:
-    return _cached(session, ("orderer", instance.id), lambda: _build_orderer_spec(session, instance))
+def _msp(org: Organization, ca_cert: str | None, tlsca_cert: str | None) -> fabric.MSPSpec:
+    """The organisation's verifying MSP: its signing root CA and TLS root CA (the certificates downloads hand out);
+    ``BCS.4001015`` while its instance is still being created (no CAs yet)."""
+    if ca_cert is None or tlsca_cert is None:
+        raise errors.BCSError(errors.INSTANCE_CREATING)
+    return fabric.MSPSpec(msp_id(org), (ca_cert.encode(),), (tlsca_cert.encode(),))
 
 
-def _build_orderer_spec(session: Session, instance: Instance) -> fabric.OrdererSpec:
-    orderer_orgs = lookups.orgs_of(session, instance.id, role="orderer")
-    if not orderer_orgs:
+@dataclass(frozen=True)
+class _Orderers:
+    """The instance's first orderer organisation as a channel needs it: its spec, and its first node's signing
+    identity (certificate and sealed key), which signs the blocks."""
+
+    org: Organization
+    spec: fabric.OrdererSpec
+    signer_cert: str
+    signer_key: str
+
+
+def _orderers(session: Session, instance: Instance) -> _Orderers:
+    return _cached(session, ("orderer", instance.id), lambda: _read_orderers(session, instance))
+
+
+def _read_orderers(session: Session, instance: Instance) -> _Orderers:
+    # One statement: the orderer organisations with their CAs, nodes and the nodes' signing and TLS certificates.
+    rows = session.execute(
+        select(Organization, OrgPki.ca_cert, OrgPki.tlsca_cert, Node, IssuedCert.role, IssuedCert.cert, IssuedCert.key)
+        .outerjoin(OrgPki, OrgPki.org_id == Organization.id)
+        .outerjoin(Node, Node.org_id == Organization.id)
+        .outerjoin(
+            IssuedCert,
+            (IssuedCert.org_id == Organization.id)
+            & (IssuedCert.node_name == Node.name)
+            & IssuedCert.role.in_(("node", "node-tls")),
+        )
+        .where(Organization.blockchain_id == instance.id, Organization.role == "orderer")
+        .order_by(Organization.id, Node.ordinal, IssuedCert.id)
+    ).all()
+    if not rows:
         raise errors.wrong_state(f"instance {instance.name}", "it has no orderers to serve a channel")
-    org = orderer_orgs[0]
+    org, ca_cert, tlsca_cert = rows[0][0], rows[0][1], rows[0][2]
+    msp = _msp(org, ca_cert, tlsca_cert)
+    nodes: dict[int, Node] = {}
+    certs: dict[tuple[int, str], tuple[str, str | None]] = {}
+    for row_org, _, _, node, role, cert, key in rows:
+        if row_org.id != org.id or node is None:
+            continue
+        nodes.setdefault(node.id, node)
+        if role is not None:
+            certs.setdefault((node.id, role), (cert, key))
     consenters, addresses = [], []
-    for node in lookups.nodes_of(session, org.id):
+    for node in nodes.values():
         host, port = _host_port(node_address(org, node)[0])
-        tls = identities.node_cert(session, org.id, node.name, tls=True).cert.encode()
+        tls = _node_cert(certs, node, "node-tls")[0].encode()
         consenters.append(fabric.Consenter(host, port, tls, tls))
         addresses.append(f"{host}:{port}")
     block_info = instance.settings.get("block_info", {})
     preferred = int(block_info.get("preferred_maxbytes", DEFAULT_PREFERRED_MAX_MB)) * MB
-    return fabric.OrdererSpec(
-        org=msp_spec(session, org),
+    spec = fabric.OrdererSpec(
+        org=msp,
         consenters=tuple(consenters),
         addresses=tuple(addresses),
         consensus_type=instance.consensus,
@@ -80,6 +118,15 @@ def _build_orderer_spec(session: Session, instance: Instance) -> fabric.OrdererS
         absolute_max_bytes=max(DEFAULT_ABSOLUTE_MAX_BYTES, preferred),
         preferred_max_bytes=preferred,
     )
+    signer_cert, signer_key = ("", None) if not nodes else _node_cert(certs, next(iter(nodes.values())), "node")
+    return _Orderers(org, spec, signer_cert, signer_key or "")
+
+
+def _node_cert(certs: dict[tuple[int, str], tuple[str, str | None]], node: Node, role: str) -> tuple[str, str | None]:
+    found = certs.get((node.id, role))
+    if found is None:  # pragma: no cover - provisioning issues both for every node
+        raise errors.BCSError(errors.INTERNAL, f"certificate {role} of {node.name} missing")
+    return found
 
 
 def member_orgs(session: Session, channel: Channel) -> list[Organization]:
@@ -94,16 +141,17 @@ def member_orgs(session: Session, channel: Channel) -> list[Organization]:
     )
 
 
-def _anchor_peers(session: Session, orgs: list[Organization], joined: set[int]) -> dict[int, Node]:
+def _anchor_peers(session: Session, channel: Channel) -> dict[int, Node]:
     """Each organisation's lowest-numbered peer in the channel (absent if it has no peer there), in one query."""
     anchors: dict[int, Node] = {}
-    if orgs:
-        nodes = session.scalars(
-            select(Node).where(Node.org_id.in_([org.id for org in orgs])).order_by(Node.org_id, Node.ordinal)
-        )
-        for node in nodes:
-            if node.id in joined and node.org_id not in anchors:
-                anchors[node.org_id] = node
+    nodes = session.scalars(
+        select(Node)
+        .join(ChannelPeer, ChannelPeer.node_id == Node.id)
+        .where(ChannelPeer.channel_id == channel.id)
+        .order_by(Node.org_id, Node.ordinal)
+    )
+    for node in nodes:
+        anchors.setdefault(node.org_id, node)
     return anchors
 
 
@@ -114,42 +162,57 @@ def _anchor(org: Organization, node: Node | None) -> tuple[fabric.AnchorPeer, ..
     return (fabric.AnchorPeer(host, port),)
 
 
-def channel_spec(session: Session, channel: Channel) -> fabric.ChannelSpec:
-    """What the channel's Fabric configuration must say now: its orderers and its member organisations."""
-    instance = session.get_one(Instance, channel.blockchain_id)
-    orgs = member_orgs(session, channel)
-    anchors = _anchor_peers(session, orgs, lookups.peer_ids_in(session, channel))
-    return fabric.ChannelSpec(
+def members_and_spec(session: Session, channel: Channel) -> tuple[list[Organization], fabric.ChannelSpec]:
+    """The channel's member organisations in joining order, and what its Fabric configuration must say now: its
+    orderers and those organisations with their anchor peers."""
+    instance = _instance(session, channel.blockchain_id)
+    rows = session.execute(
+        select(Organization, OrgPki.ca_cert, OrgPki.tlsca_cert)
+        .join(ChannelOrg, ChannelOrg.org_id == Organization.id)
+        .outerjoin(OrgPki, OrgPki.org_id == Organization.id)
+        .where(ChannelOrg.channel_id == channel.id)
+        .order_by(ChannelOrg.id)
+    ).all()
+    anchors = _anchor_peers(session, channel)
+    spec = fabric.ChannelSpec(
         channel_id=channel.name,
-        orderer=_orderer_spec(session, instance),
+        orderer=_orderers(session, instance).spec,
         application_orgs=tuple(
-            fabric.ApplicationOrg(msp_spec(session, org), _anchor(org, anchors.get(org.id))) for org in orgs
+            fabric.ApplicationOrg(_msp(org, ca_cert, tlsca_cert), _anchor(org, anchors.get(org.id)))
+            for org, ca_cert, tlsca_cert in rows
         ),
     )
+    return [org for org, _, _ in rows], spec
+
+
+def channel_spec(session: Session, channel: Channel) -> fabric.ChannelSpec:
+    """What the channel's Fabric configuration must say now: its orderers and its member organisations."""
+    return members_and_spec(session, channel)[1]
+
+
+def _signer(
+    session: Session, key: tuple[str, object], msp: str, cert: str, sealed: str, server_key: ServerKey
+) -> fabric.Signer:
+    return _cached(session, key, lambda: fabric.Signer(msp, cert.encode(), identities.unseal(server_key, sealed)))
 
 
 def admin_signer(session: Session, org: Organization, server_key: ServerKey) -> fabric.Signer:
     """The organisation's admin identity, which OpenBCS holds for every organisation it hosts."""
+    admin = identities.issued(session, org.id, "admin")
+    assert admin.key is not None  # admins' keys are always hosted
+    return _signer(session, ("admin", org.id), msp_id(org), admin.cert, admin.key, server_key)
 
-    def build() -> fabric.Signer:
-        admin = identities.issued(session, org.id, "admin")
-        assert admin.key is not None  # admins' keys are always hosted
-        return fabric.Signer(msp_id(org), admin.cert.encode(), identities.unseal(server_key, admin.key))
 
-    return _cached(session, ("admin", org.id), build)
+def orderer_org(session: Session, blockchain_id: str) -> Organization:
+    """The instance's first orderer organisation (whose admin submits changes to a channel with no members)."""
+    return _orderers(session, _instance(session, blockchain_id)).org
 
 
 def orderer_signer(session: Session, blockchain_id: str, server_key: ServerKey) -> fabric.Signer:
     """The identity of the instance's first orderer, which signs the blocks it cuts."""
-
-    def build() -> fabric.Signer:
-        org = lookups.orgs_of(session, blockchain_id, role="orderer")[0]
-        node = lookups.nodes_of(session, org.id)[0]
-        issued = identities.node_cert(session, org.id, node.name, tls=False)
-        assert issued.key is not None
-        return fabric.Signer(msp_id(org), issued.cert.encode(), identities.unseal(server_key, issued.key))
-
-    return _cached(session, ("orderer-signer", blockchain_id), build)
+    orderers = _orderers(session, _instance(session, blockchain_id))
+    key = ("orderer-signer", blockchain_id)
+    return _signer(session, key, orderers.spec.org.msp_id, orderers.signer_cert, orderers.signer_key, server_key)
 
 
 def admins_by_msp(
@@ -157,6 +220,19 @@ def admins_by_msp(
 ) -> list[fabric.Signer]:
     """The admins of the organisations with these MSP ids; those of instance ``first`` (the one acting) lead."""
     hashes = [m.removesuffix("MSP") for m in msp_ids]
-    orgs = list(session.scalars(select(Organization).where(Organization.name_hash.in_(hashes))))
-    orgs.sort(key=lambda o: (o.blockchain_id != first, hashes.index(o.name_hash)))
-    return [admin_signer(session, org, server_key) for org in orgs]
+    # One statement: each organisation with its admin certificates, the first issued first.
+    rows = session.execute(
+        select(Organization, IssuedCert.cert, IssuedCert.key)
+        .join(IssuedCert, (IssuedCert.org_id == Organization.id) & (IssuedCert.role == "admin"))
+        .where(Organization.name_hash.in_(hashes))
+        .order_by(IssuedCert.id)
+    ).all()
+    admins: dict[int, tuple[Organization, str, str | None]] = {}
+    for org, cert, key in rows:
+        admins.setdefault(org.id, (org, cert, key))
+    ordered = sorted(admins.values(), key=lambda a: (a[0].blockchain_id != first, hashes.index(a[0].name_hash)))
+    signers = []
+    for org, cert, key in ordered:
+        assert key is not None  # admins' keys are always hosted
+        signers.append(_signer(session, ("admin", org.id), msp_id(org), cert, key, server_key))
+    return signers

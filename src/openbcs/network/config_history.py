@@ -52,8 +52,12 @@ def _next_block(
     admins = channel_config.admins_by_msp(session, members, first=acting, server_key=keys)
     # The submitter must satisfy /Channel/Writers of the current config: a member's admin, or (a channel with no
     # member yet) the orderer organisation's admin.
-    orderer_org = lookups.orgs_of(session, channel.blockchain_id, role="orderer")[0]
-    submitter = admins[0] if admins else channel_config.admin_signer(session, orderer_org, keys)
+    if admins:
+        submitter = admins[0]
+    else:
+        submitter = channel_config.admin_signer(
+            session, channel_config.orderer_org(session, channel.blockchain_id), keys
+        )
     orderer = channel_config.orderer_signer(session, channel.blockchain_id, keys)
     made = fabric.next_config_block(previous, spec, admins, submitter, orderer, utcnow())
     if made is None:
@@ -74,27 +78,27 @@ def append(
     last = _latest(session, channel)
     if last is None:
         return genesis(session, channel, cause=cause)
-    made = _next_block(
-        session, channel, Block.FromString(last.block), channel_config.channel_spec(session, channel), acting, keys
-    )
+    orgs, spec = channel_config.members_and_spec(session, channel)
+    made = _next_block(session, channel, Block.FromString(last.block), spec, acting, keys)
     if made is None:
         return None
     block, update, tx_id, signers = made
-    return _store(session, channel, block, update, tx_id, signers, event=event, cause=cause)
+    return _store(session, channel, orgs, block, update, tx_id, signers, event=event, cause=cause)
 
 
 def genesis(session: Session, channel: Channel, *, cause: str, record: bool = True) -> ConfigBlock:
     """Block 0 of the channel from its state now (unsigned, as ``configtxgen`` makes it); ``record`` False records no
     event (a migration rebuilding history)."""
-    config = fabric.build_config(channel_config.channel_spec(session, channel))
-    block = fabric.genesis_block(channel.name, config, utcnow())
+    orgs, spec = channel_config.members_and_spec(session, channel)
+    block = fabric.genesis_block(channel.name, fabric.build_config(spec), utcnow())
     tx_id = str(config_envelope_of(block)[0].tx_id)
-    return _store(session, channel, block, None, tx_id, [], event="create", cause=cause, record=record)
+    return _store(session, channel, orgs, block, None, tx_id, [], event="create", cause=cause, record=record)
 
 
 def _store(
     session: Session,
     channel: Channel,
+    orgs: list[Organization],
     block: Block,
     update: bytes | None,
     tx_id: str,
@@ -116,7 +120,7 @@ def _store(
         config_sequence=int(fabric.config_of(block).sequence),
         signers=signers,
         event=event,
-        orgs=_org_entries(channel_config.member_orgs(session, channel)),
+        orgs=_org_entries(orgs),
         cause=cause,
         time=now_ns(),
     )

@@ -17,6 +17,19 @@ from openbcs.network.models import Channel, ChannelOrg, ChannelPeer, Instance, N
 
 # --- instances, organisations, nodes --------------------------------------------------------------------------------
 
+_PINNED = "openbcs.pinned_instances"
+
+
+def _pinned(session: Session, instance: Instance) -> Instance:
+    """Keep ``instance`` loaded for the rest of the unit of work (a session lives for one transaction).
+
+    The session's identity map holds objects weakly: an instance the call's rules read and let go would be selected
+    again by the operation steps that run before the same transaction commits (a quit reads both instances about
+    eight times). Pinned, :func:`find` answers from the identity map instead."""
+    session.info.setdefault(_PINNED, {})[instance.id] = instance
+    return instance
+
+
 
 def get_owned(session: Session, *, project_id: str, blockchain_id: str, lock: bool = False) -> Instance:
     """The project's instance, or ``BCS.4001011`` (another tenant's instance is indistinguishable from none)."""
@@ -28,12 +41,13 @@ def get_owned(session: Session, *, project_id: str, blockchain_id: str, lock: bo
     instance = session.scalar(query)
     if instance is None:
         raise errors.BCSError(errors.INSTANCE_NOT_FOUND)
-    return instance
+    return _pinned(session, instance)
 
 
 def find(session: Session, *, blockchain_id: str) -> Instance | None:
     """Any tenant's instance by id: only for rules that span tenants (an invitee checking its inviter)."""
-    return session.get(Instance, blockchain_id)
+    instance = session.get(Instance, blockchain_id)
+    return None if instance is None else _pinned(session, instance)
 
 
 def orgs_of(session: Session, blockchain_id: str, *, role: str | None = None) -> list[Organization]:

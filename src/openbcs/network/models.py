@@ -52,7 +52,8 @@ class Organization(Base):
     blockchain_id: Mapped[str] = mapped_column(ForeignKey("blockchains.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(64))
     role: Mapped[str] = mapped_column(String(8))  # "peer" or "orderer"
-    name_hash: Mapped[str] = mapped_column(String(40))
+    # Indexed: channel configs name their members by MSP id, which is this hash plus "MSP".
+    name_hash: Mapped[str] = mapped_column(String(40), index=True)
     pvc_name: Mapped[str] = mapped_column(String(128))
     status: Mapped[str] = mapped_column(String(16))
     created_time: Mapped[int] = mapped_column(BigInteger)
