@@ -30,7 +30,6 @@ def _pinned(session: Session, instance: Instance) -> Instance:
     return instance
 
 
-
 def get_owned(session: Session, *, project_id: str, blockchain_id: str, lock: bool = False) -> Instance:
     """The project's instance, or ``BCS.4001011`` (another tenant's instance is indistinguishable from none)."""
     query = select(Instance).where(Instance.id == blockchain_id, Instance.project_id == project_id)

@@ -81,7 +81,7 @@ def join_orgs(
 
 def leave(session: Session, channel: Channel, *, org_ids: list[int], cause: str, keys: ServerKey, acting: str) -> None:
     """Take organisations and their peers out of the channel, with one new block."""
-    node_ids = [n.id for org_id in org_ids for n in lookups.nodes_of(session, org_id)]
+    node_ids = list(session.scalars(select(Node.id).where(Node.org_id.in_(org_ids))))
     if node_ids:
         session.execute(
             delete(ChannelPeer).where(ChannelPeer.channel_id == channel.id, ChannelPeer.node_id.in_(node_ids))
