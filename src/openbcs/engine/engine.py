@@ -212,6 +212,9 @@ def _transition(
         _end_failed(session, operation, current, f"the stored payload does not fit kind {kind.name}", now)
         return
     definition = kind.sub_steps_in_order[current.serial_num - 1]
+    # Write what the transaction holds so far before the action's savepoint: a database error there (a lock wait
+    # that timed out, answered 503) belongs to the whole call, not to the action, and must not fail the operation.
+    session.flush()
     try:
         with session.begin_nested():
             detail = definition.action(session, context) if definition.action else None
