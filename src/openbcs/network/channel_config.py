@@ -64,8 +64,7 @@ class _Orderers:
 
     org: Organization
     spec: fabric.OrdererSpec
-    signer_cert: str
-    signer_key: str
+    signer: tuple[str, str | None] | None  # None: the organisation has no node
 
 
 def _orderers(session: Session, instance: Instance) -> _Orderers:
@@ -118,8 +117,8 @@ def _read_orderers(session: Session, instance: Instance) -> _Orderers:
         absolute_max_bytes=max(DEFAULT_ABSOLUTE_MAX_BYTES, preferred),
         preferred_max_bytes=preferred,
     )
-    signer_cert, signer_key = ("", None) if not nodes else _node_cert(certs, next(iter(nodes.values())), "node")
-    return _Orderers(org, spec, signer_cert, signer_key or "")
+    signer = _node_cert(certs, next(iter(nodes.values())), "node") if nodes else None
+    return _Orderers(org, spec, signer)
 
 
 def _node_cert(certs: dict[tuple[int, str], tuple[str, str | None]], node: Node, role: str) -> tuple[str, str | None]:
@@ -210,9 +209,13 @@ def orderer_org(session: Session, blockchain_id: str) -> Organization:
 
 def orderer_signer(session: Session, blockchain_id: str, server_key: ServerKey) -> fabric.Signer:
     """The identity of the instance's first orderer, which signs the blocks it cuts."""
-    orderers = _orderers(session, _instance(session, blockchain_id))
-    key = ("orderer-signer", blockchain_id)
-    return _signer(session, key, orderers.spec.org.msp_id, orderers.signer_cert, orderers.signer_key, server_key)
+    instance = _instance(session, blockchain_id)
+    orderers = _orderers(session, instance)
+    if orderers.signer is None:
+        raise errors.wrong_state(f"instance {instance.name}", "it has no orderer node to sign blocks")
+    cert, sealed = orderers.signer
+    assert sealed is not None  # nodes' keys are always hosted
+    return _signer(session, ("orderer-signer", blockchain_id), orderers.spec.org.msp_id, cert, sealed, server_key)
 
 
 def admins_by_msp(

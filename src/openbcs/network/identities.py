@@ -159,16 +159,3 @@ def crl_pem(session: Session, org: Organization, org_pki: OrgPki, server_key: Se
     revoked = session.scalars(select(IssuedCert).where(IssuedCert.org_id == org.id, IssuedCert.revoked_at.is_not(None)))
     entries = [(int(c.serial, 16), dt.datetime.fromtimestamp((c.revoked_at or 0) / 1e9, dt.UTC)) for c in revoked]
     return pki.crl(ca_pair(org_pki, server_key, tls=False), revoked=entries, number=org_pki.crl_number, now=utc_now())
-
-
-def node_cert(session: Session, org_id: int, node_name: str, *, tls: bool) -> IssuedCert:
-    """A node's signing certificate (or its TLS server certificate), with its sealed key."""
-    role = "node-tls" if tls else "node"
-    cert = session.scalars(
-        select(IssuedCert)
-        .where(IssuedCert.org_id == org_id, IssuedCert.role == role, IssuedCert.node_name == node_name)
-        .order_by(IssuedCert.id)
-    ).first()
-    if cert is None:  # pragma: no cover - provisioning issues both for every node
-        raise errors.BCSError(errors.INTERNAL, f"certificate {role} of {node_name} missing")
-    return cert
