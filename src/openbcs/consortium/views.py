@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, or_, select
@@ -24,45 +23,39 @@ from openbcs.network import lookups
 from openbcs.network.models import Organization
 
 
-@dataclass(frozen=True)
-class OrgState:
-    """A member organisation as OrganizationV2 shows it."""
+def _shown_org(stored: dict[str, Any], live: lookups.OrgHealth | None, status: str) -> dict[str, Any]:
+    """An invited organisation as OrganizationV2 shows it: live from the invitee's instance while it exists (its
+    nodes and how many are Normal), else as it joined (none Normal)."""
+    if live is None:
+        name_hash, nodes, healthy = stored["name_hash"], stored["node_count"], 0
+    else:
+        name_hash, nodes, healthy = live.name_hash, live.nodes, live.healthy
+    return {
+        "name": stored["name"],
+        "name_hash": name_hash,
+        "node_count": nodes,
+        "status": status,
+        "status_detail": f"{healthy}/{nodes}",
+    }
 
-    name: str
-    name_hash: str
-    node_count: int
-    status: str
-    status_detail: str
 
-
-def _org_states(session: Session, invitations: list[Invitation]) -> dict[int, list[OrgState]]:
-    """Each invitation's joined organisations, live from the invitee's instance while it exists, else as they
-    joined — for a whole list at once (one query, however many members)."""
+def _org_states(session: Session, invitations: list[Invitation]) -> dict[int, list[OrganizationV2]]:
+    """Each invitation's joined organisations (:func:`_shown_org`), for a whole list at once (one query, however many
+    members)."""
     health = lookups.org_health(
         session, blockchain_ids=sorted({i.invitee_blockchain_id for i in invitations if i.invitee_blockchain_id})
     )
-    by_invitation: dict[int, list[OrgState]] = {}
-    for invitation in invitations:
-        found = by_invitation.setdefault(invitation.id, [])
-        for stored in invitation.orgs:
-            live = health.get((invitation.invitee_blockchain_id or "", stored["name"]))
-            if live is not None:
-                found.append(
-                    OrgState(
-                        stored["name"], live.name_hash, live.nodes, invitation.status, f"{live.healthy}/{live.nodes}"
-                    )
+    return {
+        invitation.id: [
+            OrganizationV2(
+                **_shown_org(
+                    stored, health.get((invitation.invitee_blockchain_id or "", stored["name"])), invitation.status
                 )
-            else:
-                found.append(
-                    OrgState(
-                        stored["name"],
-                        stored["name_hash"],
-                        stored["node_count"],
-                        invitation.status,
-                        f"0/{stored['node_count']}",
-                    )
-                )
-    return by_invitation
+            )
+            for stored in invitation.orgs
+        ]
+        for invitation in invitations
+    }
 
 
 def _notifications(session: Session, *, caller: Caller) -> list[Invitation]:
@@ -72,15 +65,6 @@ def _notifications(session: Session, *, caller: Caller) -> list[Invitation]:
             select(Invitation).where(Invitation.invitee_domain_id == caller.domain_id).order_by(Invitation.id.desc())
         )
     )
-
-
-def _orgs(found: list[OrgState]) -> list[OrganizationV2]:
-    return [
-        OrganizationV2(
-            name=o.name, name_hash=o.name_hash, node_count=o.node_count, status=o.status, status_detail=o.status_detail
-        )
-        for o in found
-    ]
 
 
 def notifications(session: Session, *, caller: Caller) -> ListNotificationsResponse:
@@ -118,7 +102,7 @@ def notifications(session: Session, *, caller: Caller) -> ListNotificationsRespo
                     invitee_project_id=invitation.invitee_project_id,
                 ),
                 hide=0,
-                invitee_orgs=_orgs(org_states[invitation.id]),
+                invitee_orgs=org_states[invitation.id],
                 read_status=invitation.read_status,
                 cross_version_upgrade="",
             )
@@ -173,7 +157,7 @@ def members(source: Rows | Session, *, caller: Caller) -> dict[str, Any]:
     params = {"project_id": caller.project_id, "domain_id": caller.domain_id}
     invitations = rows.all(_MEMBER_ROWS, **params)
     health = {
-        (bid, name): (name_hash, nodes, healthy)
+        (bid, name): lookups.OrgHealth(name_hash, nodes, healthy)
         for bid, name, name_hash, nodes, healthy in (rows.all(_MEMBER_ORG_HEALTH, **params) if invitations else ())
     }
     found = []
@@ -192,22 +176,9 @@ def members(source: Rows | Session, *, caller: Caller) -> dict[str, Any]:
         orgs,
         status,
     ) in invitations:
-        shown = []
-        for stored in json_value(orgs):
-            name_hash, nodes, healthy = health.get((invitee_bid or "", stored["name"])) or (
-                stored["name_hash"],
-                stored["node_count"],
-                0,
-            )
-            shown.append(
-                {
-                    "name": stored["name"],
-                    "name_hash": name_hash,
-                    "node_count": nodes,
-                    "status": status,
-                    "status_detail": f"{healthy}/{nodes}",
-                }
-            )
+        shown = [
+            _shown_org(stored, health.get((invitee_bid or "", stored["name"])), status) for stored in json_value(orgs)
+        ]
         found.append(
             {
                 "tcs_need": bool(json_value(settings).get("tc3_need")),
