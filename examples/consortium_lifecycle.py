@@ -6,12 +6,16 @@ Run it against ``openbcs serve --demo`` after pasting the ``export`` lines that 
 
     pip install 'openbcs[sdk]'          # or: pip install huaweicloudsdkbcs
     python examples/consortium_lifecycle.py
+
+``--keep`` stops after the quit and leaves both instances, to look at them (with the local runtime, with Fabric's own
+``peer`` CLI: docs/runtime.md).
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import sys
 import time
 
 from huaweicloudsdkbcs.v2 import (
@@ -187,6 +191,9 @@ def main() -> None:
     )
     wait(b, quit_.operation_id)
     print(f"invitee quit: {quit_.result}")
+    if "--keep" in sys.argv[1:]:
+        print(f"kept: INVITER_BCS_ID={created.blockchain_id} INVITEE_BCS_ID={own.blockchain_id} CHANNEL={CHANNEL}")
+        return
 
     # 5. Clean up: the inviter deletes the quit invitation's record, both delete their instances.
     a.delete_member_invite(

@@ -42,6 +42,9 @@ from openbcs.monitoring.sources import make_source
 from openbcs.monitoring.telemetry import Telemetry
 from openbcs.openapi import routes as openapi_routes
 from openbcs.operations import routes as operation_routes
+from openbcs.runtime.base import Runtime
+from openbcs.runtime.config import RuntimeConfig
+from openbcs.runtime.supervisor import make_supervisor
 
 log = logging.getLogger("openbcs")
 
@@ -90,8 +93,9 @@ def data_dir_problem(settings: Settings) -> str | None:
     return None
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the ASGI app for ``settings`` (default: from the environment)."""
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
+    """Build the ASGI app for ``settings`` (default: from the environment); ``runtime`` replaces the local runtime's
+    Fabric processes (tests give a fake one)."""
     settings = settings or Settings()
     configure_logging(settings.log_level, settings.log_format)
     if not settings.database_url:
@@ -105,13 +109,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         telemetry=Telemetry(),
     )
+    registry = catalog.registry(diagnostic=settings.enable_test_kinds)
+    runtime_config = RuntimeConfig.of(settings)
+    registry.provide(runtime_config)
     worker = OperationWorker(
         db,
-        registry=catalog.registry(diagnostic=settings.enable_test_kinds),
+        registry=registry,
         step_seconds=settings.operation_step_seconds,
         poll_seconds=settings.worker_poll_seconds,
         server_key=ctx.server_key,
     )
+    supervisor = make_supervisor(db, runtime_config, ctx.server_key, on_progress=worker.notify, runtime=runtime)
     migrated = False
 
     @asynccontextmanager
@@ -119,6 +127,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         nonlocal migrated
         migrations.upgrade(db)
         migrated = True
+        if supervisor is not None:
+            supervisor.start()
         await worker.start()
         background = [asyncio.create_task(prune_forever(db, retention_days=settings.event_retention_days))]
         if settings.metrics_port is not None:
@@ -131,6 +141,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
             await worker.stop()
+            if supervisor is not None:
+                # Off the loop: stopping nodes waits for their processes (SIGTERM, then SIGKILL).
+                await asyncio.to_thread(supervisor.stop)
             # How long one write transaction of this process held the database at most (a request with the
             # operations it finished, or a worker transition): what another writer may have had to wait.
             log.info("longest write transaction held the database %.1f ms", db.health.longest_hold_seconds * 1000)

@@ -14,9 +14,11 @@ from openbcs.network.models import (
     Instance,
     IssuedCert,
     Node,
+    NodePort,
     Organization,
     OrgPki,
 )
+from openbcs.runtime.models import RuntimeNode, RuntimeTask
 
 __all__ = [
     "AccessKey",
@@ -33,6 +35,7 @@ __all__ = [
     "IssuedCert",
     "LoginFailure",
     "Node",
+    "NodePort",
     "Operation",
     "OperationLock",
     "OperationSubStep",
@@ -40,5 +43,7 @@ __all__ = [
     "Organization",
     "Project",
     "Quota",
+    "RuntimeNode",
+    "RuntimeTask",
     "User",
 ]

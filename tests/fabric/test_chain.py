@@ -253,11 +253,11 @@ def test_orderer_changes_need_the_orderer_admin(chain, orgs, ordering, ord_org):
     o = orgs
     current = config_of(chain.blocks[-1])
     apps = (o[0].app([o[0].anchor()]), o[2].app([o[2].anchor()]), o[3].app())
-    # Moving the orderer endpoints touches /Channel/OrdererAddresses (absolute mod_policy /Channel/Orderer/Admins)
-    # and the orderer org's Endpoints; application admins cannot sign for either.
+    # Moving the orderer endpoints touches the orderer org's Endpoints (mod_policy Admins of that organisation);
+    # application admins cannot sign for it.
     moved = dataclasses.replace(ordering, addresses=("orderer-new.default.svc.cluster.local:7050",))
     target = ChannelSpec(CHANNEL, moved, apps)
-    with pytest.raises(ConfigError, match="/Channel/Orderer/Admins not satisfied"):
+    with pytest.raises(ConfigError, match=f"/Channel/Orderer/{ord_org.msp_id}/Admins not satisfied"):
         next_config_block(
             chain.blocks[-1], target, [o[0].admin, o[2].admin, o[3].admin], o[0].admin, ord_org.orderer, NOW
         )
@@ -266,6 +266,7 @@ def test_orderer_changes_need_the_orderer_admin(chain, orgs, ordering, ord_org):
     block, envelope, signers = result
     assert signers == [ord_org.msp_id]
     update = ConfigUpdate.FromString(update_envelope_of(envelope)[2].config_update)
-    assert update.write_set.values["OrdererAddresses"].version == 1
+    orderer_org = update.write_set.groups["Orderer"].groups[ord_org.msp_id]
+    assert orderer_org.values["Endpoints"].version == 1
     assert verify_chain([*chain.raw, ser(block)]) == []
     assert config_of(block).sequence == current.sequence + 1

@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 from openbcs.certs.archives import Archive
 from openbcs.certs.schemas import SdkConfigBody
 from openbcs.kernel import errors
-from openbcs.network import identities, lookups, pki
-from openbcs.network.models import Channel, Instance, Node, Organization
-from openbcs.network.naming import msp_id, node_address, org_domain
+from openbcs.network import endpoints, identities, lookups, pki
+from openbcs.network.models import Channel, Instance
+from openbcs.network.naming import msp_id, org_domain
 
 CHAINCODE_NAME = re.compile(r"^[a-z][a-z0-9]{5,24}$")
 PEER_INDEX = re.compile(r"0|[1-9][0-9]{0,2}")
@@ -57,8 +57,7 @@ def _chaincodes(body: SdkConfigBody) -> dict[str, list[str]]:
     return chaincodes
 
 
-def _node_entry(profile: _Profile, org: Organization, node: Node, tlsca_path: str) -> dict[str, Any]:
-    domain_port, _ip = node_address(org, node)
+def _node_entry(profile: _Profile, domain_port: str, tlsca_path: str) -> dict[str, Any]:
     host = domain_port.rsplit(":", 1)[0]
     return {
         "url": f"grpcs://{domain_port}",
@@ -89,6 +88,7 @@ def _add_peer_org(
     joined = [lookups.peer_ids_in(session, channel) for channel in channels]
     names = []
     nodes = lookups.nodes_of(session, org.id)
+    shown = endpoints.addresses(session, org, nodes)
     for index in _indexes(org_name, indexes):
         if index >= len(nodes):
             raise errors.invalid_parameter(f"peer_orgs.{org_name}", f"{org_name} has no peer {index}")
@@ -96,7 +96,7 @@ def _add_peer_org(
         for channel, members in zip(channels, joined, strict=True):
             if node.id not in members:
                 raise errors.wrong_state(f"peer {node.name}", f"not in channel {channel.name}")
-        profile.peers[node.name] = _node_entry(profile, org, node, tlsca_path)
+        profile.peers[node.name] = _node_entry(profile, shown[node.id][0], tlsca_path)
         names.append(node.name)
     profile.organizations[org.name] = {
         "mspid": msp_id(org),
@@ -112,8 +112,10 @@ def _add_orderers(session: Session, profile: _Profile, owner_ids: set[str]) -> N
             org_pki = identities.pki_of(session, org)
             tlsca_path = f"orderer/tlsca/tlsca.{org_domain(org)}-cert.pem"
             profile.files[tlsca_path] = org_pki.tlsca_cert.encode()
-            for node in lookups.nodes_of(session, org.id):
-                profile.orderers[node.name] = _node_entry(profile, org, node, tlsca_path)
+            nodes = lookups.nodes_of(session, org.id)
+            shown = endpoints.addresses(session, org, nodes)
+            for node in nodes:
+                profile.orderers[node.name] = _node_entry(profile, shown[node.id][0], tlsca_path)
 
 
 def _check_union_info(body: SdkConfigBody) -> None:

@@ -8,10 +8,11 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session
 
 from openbcs import events
-from openbcs.engine.kinds import Action, OperationContext, OperationKind, P, Payload, Step, SubStep
+from openbcs.engine.kinds import Action, OperationContext, OperationKind, P, Payload, Pending, Step, SubStep
 from openbcs.network import lookups, membership
 from openbcs.network.models import Channel, Instance
 from openbcs.network.signals import ChannelRemoving
+from openbcs.runtime import ordering
 
 
 class NewChannel(Payload):
@@ -80,38 +81,53 @@ def _create_channels(session: Session, ctx: OperationContext[CreatePayload]) -> 
     return f"{len(ctx.payload.channels)} channel(s) created"
 
 
-def _add_peers(session: Session, ctx: OperationContext[AddPeersPayload]) -> str:
+def _add_peers(session: Session, ctx: OperationContext[AddPeersPayload]) -> str | Pending:
     channel = _channel(session, ctx)
     counts = {
         lookups.org_named(session, channel.blockchain_id, org_name).id: count
         for org_name, count in ctx.payload.peers.items()
     }
-    membership.add_peers(session, channel, peer_counts=counts, cause=ctx.operation_id, keys=ctx.keys())
-    return f"peers joined channel {channel.name}"
+
+    def add() -> str:
+        membership.add_peers(session, channel, peer_counts=counts, cause=ctx.operation_id, keys=ctx.keys())
+        return f"peers joined channel {channel.name}"
+
+    return ordering.through_runtime(session, ctx, add, instance_ids=[channel.blockchain_id])
 
 
-def _remove_orgs(session: Session, ctx: OperationContext[RemoveOrgsPayload]) -> str:
+def _remove_orgs(session: Session, ctx: OperationContext[RemoveOrgsPayload]) -> str | Pending:
     channel = _channel(session, ctx)
     org_ids = [lookups.org_named(session, channel.blockchain_id, name).id for name in ctx.payload.orgs]
-    membership.leave(
-        session, channel, org_ids=org_ids, cause=ctx.operation_id, keys=ctx.keys(), acting=channel.blockchain_id
-    )
-    return f"{len(org_ids)} organisation(s) left channel {channel.name}"
+
+    def remove() -> str:
+        membership.leave(
+            session, channel, org_ids=org_ids, cause=ctx.operation_id, keys=ctx.keys(), acting=channel.blockchain_id
+        )
+        return f"{len(org_ids)} organisation(s) left channel {channel.name}"
+
+    return ordering.through_runtime(session, ctx, remove, instance_ids=[channel.blockchain_id])
 
 
-def _remove_peers(session: Session, ctx: OperationContext[RemovePeersPayload]) -> str:
+def _remove_peers(session: Session, ctx: OperationContext[RemovePeersPayload]) -> str | Pending:
     channel = _channel(session, ctx)
     org = lookups.org_named(session, channel.blockchain_id, ctx.payload.org)
     joined = lookups.peer_ids_in(session, channel)
     in_channel = [n for n in lookups.nodes_of(session, org.id) if n.id in joined]
     leaving = [n.id for n in in_channel[-ctx.payload.peers :]]
-    membership.remove_peers(session, channel, node_ids=leaving, cause=ctx.operation_id, keys=ctx.keys())
-    return f"{len(leaving)} peer(s) of {org.name} left channel {channel.name}"
+
+    def remove() -> str:
+        membership.remove_peers(session, channel, node_ids=leaving, cause=ctx.operation_id, keys=ctx.keys())
+        return f"{len(leaving)} peer(s) of {org.name} left channel {channel.name}"
+
+    return ordering.through_runtime(session, ctx, remove, instance_ids=[channel.blockchain_id])
 
 
-def _delete_channel(session: Session, ctx: OperationContext[ChannelPayload]) -> str:
+def _delete_channel(session: Session, ctx: OperationContext[ChannelPayload]) -> str | Pending:
     channel = _channel(session, ctx)
     instance = _instance(session, ctx)
+    waiting = ordering.leave_channel(session, ctx, channel)  # local runtime: its nodes leave it first
+    if waiting is not None:
+        return waiting
     events.record(
         session,
         blockchain_id=instance.id,

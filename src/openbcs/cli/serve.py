@@ -88,6 +88,23 @@ def serve(
     login_lockout_minutes: Annotated[
         float | None, setting_option("login_lockout_minutes", "How long such a lock lasts, in minutes.")
     ] = None,
+    fabric_runtime: Annotated[
+        str | None,
+        setting_option("fabric_runtime", "modelled (nodes are rows of the model) or local (real Fabric processes)."),
+    ] = None,
+    fabric_bin: Annotated[
+        Path | None, setting_option("fabric_bin", "Folder of Fabric 2.5's orderer and peer (default: on PATH).")
+    ] = None,
+    fabric_config: Annotated[
+        Path | None,
+        setting_option("fabric_config", "Folder of Fabric's core.yaml and orderer.yaml (default: BIN/../config)."),
+    ] = None,
+    node_host: Annotated[
+        str | None, setting_option("node_host", "Host the local runtime's nodes listen on and advertise.")
+    ] = None,
+    node_ports: Annotated[
+        str | None, setting_option("node_ports", "Port range LOW-HIGH the local runtime's nodes get ports from.")
+    ] = None,
     seed: Annotated[
         Path | None,
         typer.Option("--seed", help="Apply this seed file (YAML, see 'openbcs apply') before serving.", exists=True),
@@ -114,6 +131,11 @@ def serve(
         database_lock_wait_seconds=database_lock_wait_seconds,
         login_max_failures=login_max_failures,
         login_lockout_minutes=login_lockout_minutes,
+        fabric_runtime=fabric_runtime,
+        fabric_bin=fabric_bin,
+        fabric_config=fabric_config,
+        node_host=node_host,
+        node_ports=node_ports,
     )
     if settings.metrics_port is not None and settings.workers > 1:
         fail("--metrics-port serves one process's metrics: use it with --workers 1")
@@ -129,6 +151,7 @@ def serve(
     for key, value in settings.model_dump(exclude_unset=True).items():
         os.environ[f"OPENBCS_{key.upper()}"] = str(value)
     with open_database(settings, create=True) as db:
+        _check_runtime(settings, db, sock)
         if seed is not None:
             _apply_seed(seed, settings, db)
         if demo:
@@ -139,6 +162,17 @@ def serve(
     finally:
         sock.close()
     typer.echo("OpenBCS stopped", err=True)
+
+
+def _check_runtime(settings: Settings, db: Database, sock: socket.socket) -> None:
+    """Refuse to serve (exit 2, one line naming the setting) when the local runtime's Fabric binaries are missing or
+    not 2.5, or when the database holds instances another runtime created: the two are never mixed."""
+    from openbcs.runtime.setup import problem as runtime_problem
+
+    problem = runtime_problem(settings, db)
+    if problem:
+        sock.close()
+        fail(problem, code=2)
 
 
 def _apply_seed(path: Path, settings: Settings, db: Database) -> None:

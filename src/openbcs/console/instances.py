@@ -147,7 +147,11 @@ async def create_instance(request: Request, ctx: Context, session: ConsoleSessio
     try:
         body = forms.api_body(CreateRequestBody, creation_body(form))
         created = await ctx.db.write(
-            service.create, project_id=caller.project_id, domain_id=caller.domain_id, body=body
+            service.create,
+            project_id=caller.project_id,
+            domain_id=caller.domain_id,
+            body=body,
+            runtime=ctx.settings.fabric_runtime,
         )
     except errors.BCSError as exc:
         return render(

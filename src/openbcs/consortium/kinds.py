@@ -7,8 +7,9 @@ from sqlalchemy.orm import Session
 
 from openbcs.consortium import states
 from openbcs.consortium.models import Invitation
-from openbcs.engine.kinds import OperationContext, OperationKind, Payload, Step, SubStep
+from openbcs.engine.kinds import OperationContext, OperationKind, Payload, Pending, Step, SubStep
 from openbcs.network import lookups, membership
+from openbcs.runtime import ordering
 
 
 class JoinPayload(Payload):
@@ -28,20 +29,21 @@ def _invitation(session: Session, ctx: OperationContext[JoinPayload] | Operation
     return states.lock(session, ctx.payload.invitation_id)
 
 
-def _join_channel(session: Session, ctx: OperationContext[JoinPayload]) -> str:
+def _join_channel(session: Session, ctx: OperationContext[JoinPayload]) -> str | Pending:
     invitation = _invitation(session, ctx)
     channel = lookups.channel_named(
         session, blockchain_id=invitation.inviter_blockchain_id, name=invitation.channel_name
     )
-    membership.join_orgs(
-        session,
-        channel,
-        org_ids=list(ctx.payload.org_ids),
-        cause=ctx.operation_id,
-        keys=ctx.keys(),
-        acting=invitation.invitee_blockchain_id or invitation.inviter_blockchain_id,
-    )
-    return f"{len(ctx.payload.org_ids)} organisation(s) joined channel {channel.name}"
+    acting = invitation.invitee_blockchain_id or invitation.inviter_blockchain_id
+
+    def join() -> str:
+        membership.join_orgs(
+            session, channel, org_ids=list(ctx.payload.org_ids), cause=ctx.operation_id, keys=ctx.keys(), acting=acting
+        )
+        return f"{len(ctx.payload.org_ids)} organisation(s) joined channel {channel.name}"
+
+    # Local runtime: the orderers order the change, then the invitee's peers join with block 0.
+    return ordering.through_runtime(session, ctx, join, instance_ids=[invitation.inviter_blockchain_id, acting])
 
 
 def _joined(session: Session, ctx: OperationContext[JoinPayload]) -> str:
@@ -61,22 +63,21 @@ def _join_failed(session: Session, ctx: OperationContext[JoinPayload], _message:
     invitation.invitee_blockchain_name = None
 
 
-def _leave_channel(session: Session, ctx: OperationContext[QuitPayload]) -> str:
+def _leave_channel(session: Session, ctx: OperationContext[QuitPayload]) -> str | Pending:
     invitation = _invitation(session, ctx)
     channel = lookups.channel_named(
         session, blockchain_id=invitation.inviter_blockchain_id, name=invitation.channel_name
     )
-    assert invitation.invitee_blockchain_id is not None
-    org_ids = [lookups.org_named(session, invitation.invitee_blockchain_id, o["name"]).id for o in invitation.orgs]
-    membership.leave(
-        session,
-        channel,
-        org_ids=org_ids,
-        cause=ctx.operation_id,
-        keys=ctx.keys(),
-        acting=invitation.invitee_blockchain_id,
-    )
-    return f"{len(org_ids)} organisation(s) left channel {channel.name}"
+    invitee = invitation.invitee_blockchain_id
+    assert invitee is not None
+    org_ids = [lookups.org_named(session, invitee, o["name"]).id for o in invitation.orgs]
+
+    def leave() -> str:
+        membership.leave(session, channel, org_ids=org_ids, cause=ctx.operation_id, keys=ctx.keys(), acting=invitee)
+        return f"{len(org_ids)} organisation(s) left channel {channel.name}"
+
+    # Local runtime: the orderers order the change, then the invitee's peers leave the channel.
+    return ordering.through_runtime(session, ctx, leave, instance_ids=[invitation.inviter_blockchain_id, invitee])
 
 
 def _quitted(session: Session, ctx: OperationContext[QuitPayload]) -> str:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from openbcs import events
 from openbcs.engine import locks
-from openbcs.engine.kinds import OperationContext, OperationFailed, OperationKind, P, Registry
+from openbcs.engine.kinds import OperationContext, OperationFailed, OperationKind, P, Pending, Registry
 from openbcs.engine.models import ACTIVE, FAILED, FINISHED, PROCESSING, WAITING, Operation, OperationSubStep
 from openbcs.kernel.clock import now_ns
 from openbcs.kernel.keys import ServerKey
@@ -225,6 +225,11 @@ def _transition(
         log.exception("operation %s sub-step %r raised", operation.id, current.name)
         _fail(session, operation, current, kind, context, "internal error while running this step", now)
         return
+    if isinstance(detail, Pending):  # runs again later; what it wrote (and its payload) is kept
+        current.detail = detail.detail
+        operation.payload = context.payload.model_dump(mode="json")
+        operation.due_at = now + int(detail.retry_seconds * 1_000_000_000)
+        return
     current.status = FINISHED
     current.end_time = now
     current.detail = detail or ""
@@ -246,9 +251,11 @@ def finish(session: Session, *, registry: Registry, operation_id: str, server_ke
     made = 0
     while True:
         row = session.execute(
-            select(Operation.version).where(Operation.id == operation_id, Operation.status.in_(ACTIVE))
+            select(Operation.version, Operation.due_at).where(
+                Operation.id == operation_id, Operation.status.in_(ACTIVE)
+            )
         ).first()
-        if row is None:
+        if row is None or row.due_at > now_ns():  # done, or waiting for work outside the database (Pending)
             return made
         if not advance(
             session,
@@ -270,7 +277,8 @@ def finish_started(session: Session, *, registry: Registry, server_key: ServerKe
     are rather than read back per transition (a quit's Fabric update is most of its cost; this keeps the rest small)."""
     made = 0
     for operation, sub_steps in session.info.pop(STARTED, {}).values():
-        while operation.status in ACTIVE:
+        # An action that answered Pending set due_at ahead: the worker takes the operation from there.
+        while operation.status in ACTIVE and operation.due_at <= now_ns():
             operation.version += 1
             _transition(
                 session, operation, sub_steps, registry=registry, now=now_ns(), step_ns=0, server_key=server_key
@@ -297,6 +305,7 @@ def _context(
         sub_step_name=current.name,
         server_key=server_key,
         reactions=registry.reactions,
+        services=registry.services,
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
@@ -30,6 +30,16 @@ class OperationFailed(Exception):
     """Raised by an action: the operation ends ``failed`` with this message."""
 
 
+@dataclass(frozen=True)
+class Pending:
+    """Returned by an action whose work goes on outside the transaction (nodes starting, an orderer ordering): what
+    the action wrote commits (e.g. the work it handed off), its sub-step stays processing with ``detail``, and the
+    action runs again after ``retry_seconds`` to look at the outcome."""
+
+    detail: str
+    retry_seconds: float = 0.2
+
+
 Reaction = Callable[[Session, Any], None]
 
 
@@ -47,6 +57,14 @@ class OperationContext(Generic[P]):
     # The server key, for actions that store secrets (the PKI's private keys); None where no server runs.
     server_key: ServerKey | None = None
     reactions: Mapping[type[Any], Sequence[Reaction]] = field(default_factory=dict)
+    services: Mapping[type[Any], Any] = field(default_factory=dict)
+
+    def service(self, kind: type[S], default: S | None = None) -> S:
+        """What the server provided of type ``kind`` (e.g. the runtime's settings), else ``default``."""
+        found = self.services.get(kind, default)
+        if found is None:
+            raise OperationFailed(f"this server provides no {kind.__name__}")
+        return cast(S, found)
 
     def keys(self) -> ServerKey:
         """The server key, for actions that seal or use private keys (fails the operation where there is none)."""
@@ -61,7 +79,7 @@ class OperationContext(Generic[P]):
             reaction(session, signal)
 
 
-Action = Callable[[Session, OperationContext[P]], str | None]
+Action = Callable[[Session, OperationContext[P]], str | Pending | None]
 FailureHook = Callable[[Session, OperationContext[P], str], None]
 
 
@@ -111,6 +129,7 @@ class Registry:
     def __init__(self, kinds: Iterable[OperationKind[Any]] = ()) -> None:
         self._kinds: dict[str, OperationKind[Any]] = {}
         self._reactions: dict[type[Any], list[Reaction]] = {}
+        self._services: dict[type[Any], Any] = {}
         for kind in kinds:
             self.add(kind)
 
@@ -124,6 +143,15 @@ class Registry:
     def react(self, signal: type[S], reaction: Callable[[Session, S], None]) -> None:
         """Run ``reaction`` whenever an action emits a ``signal``."""
         self._reactions.setdefault(signal, []).append(reaction)
+
+    def provide(self, service: object) -> None:
+        """Make ``service`` available to every action as ``ctx.service(type(service))``."""
+        self._services[type(service)] = service
+
+    @property
+    def services(self) -> Mapping[type[Any], Any]:
+        """Type -> the object provided for it."""
+        return self._services
 
     def kind(self, name: str) -> OperationKind[Any] | None:
         """The kind registered under ``name``, if this server runs it."""

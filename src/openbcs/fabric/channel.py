@@ -33,8 +33,6 @@ CHANNEL, ORDERER, APPLICATION = "Channel", "Orderer", "Application"
 CAPABILITY = "V2_0"
 # math.MaxUint32: the block data is hashed as one flat SHA-256 (channelconfig.defaultBlockDataHashingStructureWidth).
 BLOCK_DATA_HASHING_WIDTH = 4294967295
-# The orderer addresses value is the only one configtxgen guards with an absolute mod_policy (encoder.go).
-ORDERER_ADMINS = "/Channel/Orderer/Admins"
 
 # sampleconfig/configtx.yaml, Application.ACLs (identical in Fabric 2.5 and 3.x).
 _W, _R = "/Channel/Application/Writers", "/Channel/Application/Readers"
@@ -163,8 +161,9 @@ def build_config(spec: ChannelSpec) -> Config:
     _standard_policies(channel)
     _value(channel, "HashingAlgorithm", HashingAlgorithm(name="SHA256"))
     _value(channel, "BlockDataHashingStructure", BlockDataHashingStructure(width=BLOCK_DATA_HASHING_WIDTH))
-    if spec.orderer.addresses:
-        _value(channel, "OrdererAddresses", OrdererAddresses(addresses=list(spec.orderer.addresses)), ORDERER_ADMINS)
+    # Only the orderer organisation's Endpoints carry the orderers' addresses, as configtxgen writes them for
+    # Fabric 2.x channels: a peer warns that the deprecated global OrdererAddresses are ignored, and Fabric 3
+    # refuses them.
     _value(channel, "Capabilities", _capabilities())
     channel.groups[ORDERER].CopyFrom(orderer_group(spec.orderer))
     channel.groups[APPLICATION].CopyFrom(application_group(spec.application_orgs))

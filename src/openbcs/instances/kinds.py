@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from openbcs.engine.kinds import OperationContext, OperationKind, Payload, Step, SubStep
+from openbcs.engine.kinds import OperationContext, OperationKind, Payload, Pending, Step, SubStep
 from openbcs.instances import topology
-from openbcs.network import identities, lookups, membership
+from openbcs.network import endpoints, identities, lookups, membership
 from openbcs.network.guards import (
     DEPLOY_FAILED,
     DEPLOYED,
@@ -22,6 +22,7 @@ from openbcs.network.guards import (
 )
 from openbcs.network.models import Instance
 from openbcs.network.signals import InstanceRemoving
+from openbcs.runtime import ordering, tasks
 
 # --- payloads -------------------------------------------------------------------------------------------------------
 
@@ -35,9 +36,11 @@ class PlannedChannel(Payload):
 
 
 class CreatePayload(Payload):
-    """The channels to create at the end of the creation."""
+    """The channels to create at the end of the creation (``channels_made`` once their rows and blocks exist: the
+    local runtime's nodes then join them, which may take more than one turn)."""
 
     channels: list[PlannedChannel] = []
+    channels_made: bool = False
 
 
 class ChangePayload(Payload):
@@ -72,8 +75,17 @@ def _note(detail: str) -> Callable[[Session, OperationContext[Any]], str]:
 
 
 def _generate_certificates(session: Session, ctx: OperationContext[Any]) -> str:
-    """Issue whatever the instance's PKI lacks: CAs and identities of new organisations, certificates of new nodes."""
-    issued = identities.provision_instance(session, blockchain_id=_instance_of(session, ctx).id, server_key=ctx.keys())
+    """Issue whatever the instance's PKI lacks: CAs and identities of new organisations, certificates of new nodes
+    (local runtime: after giving new nodes their ports, so that their TLS certificates name the host)."""
+    instance = _instance_of(session, ctx)
+    runtime = ordering.runtime_of(ctx)
+    if runtime.local:
+        low, high = runtime.port_range
+        nodes = [
+            (org, node) for org in lookups.orgs_of(session, instance.id) for node in lookups.nodes_of(session, org.id)
+        ]
+        endpoints.allocate(session, nodes, host=runtime.node_host, low=low, high=high)
+    issued = identities.provision_instance(session, blockchain_id=instance.id, server_key=ctx.keys())
     return f"{issued} certificate(s) issued"
 
 
@@ -87,21 +99,36 @@ def _create_storage(session: Session, ctx: OperationContext[CreatePayload]) -> s
     return f"{settings.get('volume_type', 'evs')} volumes provisioned (modelled)"
 
 
-def _deploy_role(role: str) -> Callable[[Session, OperationContext[CreatePayload]], str]:
-    def action(session: Session, ctx: OperationContext[CreatePayload]) -> str:
+def _deploy_role(role: str) -> Callable[[Session, OperationContext[CreatePayload]], str | Pending]:
+    def action(session: Session, ctx: OperationContext[CreatePayload]) -> str | Pending:
+        instance = _instance_of(session, ctx)
+        local = ordering.runtime_of(ctx).local
+        if local:  # the nodes run as Fabric processes: wait until each answers its health check
+            tasks.want_running(session, instance.id, role=role)
+            waiting = tasks.nodes_ready(session, instance.id, role=role)
+            if waiting is not None:
+                return waiting
         count = 0
         for org in lookups.orgs_of(session, _instance_of(session, ctx).id, role=role):
             org.status = NODE_NORMAL
             for node in lookups.nodes_of(session, org.id):
                 node.status = NODE_NORMAL
                 count += 1
-        return f"{count} {role} node(s) running (modelled)"
+        return f"{count} {role} node(s) running" + ("" if local else " (modelled)")
 
     return action
 
 
-def _create_planned_channels(session: Session, ctx: OperationContext[CreatePayload]) -> str:
+def _create_planned_channels(session: Session, ctx: OperationContext[CreatePayload]) -> str | Pending:
     instance = _instance_of(session, ctx)
+    if not ctx.payload.channels_made:
+        _make_planned_channels(session, ctx, instance)
+        ctx.payload.channels_made = True
+    channels = [lookups.channel_named(session, blockchain_id=instance.id, name=c.name) for c in ctx.payload.channels]
+    return ordering.join_channels(session, ctx, channels) or f"{len(ctx.payload.channels)} channel(s) created"
+
+
+def _make_planned_channels(session: Session, ctx: OperationContext[CreatePayload], instance: Instance) -> None:
     org_ids = {org.name: org.id for org in lookups.orgs_of(session, instance.id, role="peer")}
     for channel in ctx.payload.channels:
         membership.create_channel(
@@ -117,7 +144,6 @@ def _create_planned_channels(session: Session, ctx: OperationContext[CreatePaylo
             cause=ctx.operation_id,
             keys=ctx.keys(),
         )
-    return f"{len(ctx.payload.channels)} channel(s) created"
 
 
 def _finish_creation(session: Session, ctx: OperationContext[CreatePayload]) -> str:
@@ -135,16 +161,45 @@ def _creation_failed(session: Session, ctx: OperationContext[CreatePayload], mes
     topology.set_nodes_status(session, instance.id, NODE_ABNORMAL)
 
 
-def _apply_node_changes(session: Session, ctx: OperationContext[ChangePayload]) -> str:
-    return topology.apply_node_changes(session, _instance_of(session, ctx), cause=ctx.operation_id, keys=ctx.keys())
+def _apply_node_changes(session: Session, ctx: OperationContext[ChangePayload]) -> str | Pending:
+    instance = _instance_of(session, ctx)
+    if ordering.runtime_of(ctx).local:  # peers being deleted stop, and their folders go, first
+        doomed = topology.doomed_node_ids(session, instance)
+        tasks.want_removed(session, doomed)
+        waiting = tasks.nodes_removed(session, doomed)
+        if waiting is not None:
+            return waiting
+
+    def apply() -> str:
+        return topology.apply_node_changes(session, instance, cause=ctx.operation_id, keys=ctx.keys())
+
+    # Local runtime: the channels they were in change through the orderers (an anchor peer changing is a config
+    # update).
+    return ordering.through_runtime(session, ctx, apply, instance_ids=[instance.id])
 
 
-def _change_finished(_session: Session, _ctx: OperationContext[ChangePayload]) -> str:
+def _change_finished(session: Session, ctx: OperationContext[ChangePayload]) -> str | Pending:
+    if ordering.runtime_of(ctx).local:  # new peers run (and answer their health check) before the instance is Normal
+        instance = _instance_of(session, ctx)
+        tasks.want_running(session, instance.id)
+        waiting = tasks.nodes_ready(session, instance.id)
+        if waiting is not None:
+            return waiting
     return "instance is Normal"
 
 
 def _change_failed(session: Session, ctx: OperationContext[ChangePayload], message: str) -> None:
     mark_abnormal(session, _instance_of(session, ctx), message)
+
+
+def _stop_nodes(session: Session, ctx: OperationContext[DeletePayload]) -> str | Pending:
+    """Local runtime: every node of the instance stops and its folder goes; modelled: nothing runs."""
+    if not ordering.runtime_of(ctx).local:
+        return "nodes stopped (modelled)"
+    instance = _instance_of(session, ctx)
+    node_ids = [node.id for org in lookups.orgs_of(session, instance.id) for node in lookups.nodes_of(session, org.id)]
+    tasks.want_removed(session, node_ids)
+    return tasks.nodes_removed(session, node_ids) or f"{len(node_ids)} node(s) stopped and removed"
 
 
 def _remove_instance(session: Session, ctx: OperationContext[DeletePayload]) -> str:
@@ -251,7 +306,7 @@ DELETE: OperationKind[DeletePayload] = OperationKind(
     description="delete a BCS instance",
     on_failure=_deletion_failed,
     steps=(
-        Step("Delete blockchain", (SubStep("Stop nodes", _note("nodes stopped (modelled)")),)),
+        Step("Delete blockchain", (SubStep("Stop nodes", _stop_nodes),)),
         Step(
             "Delete Other Dependent Resource",
             (

@@ -36,7 +36,13 @@ async def create_new_blockchain(
     caller: CurrentCaller, ctx: Context, body: Annotated[CreateRequestBody, Depends(json_body(CreateRequestBody))]
 ) -> CreateNewBlockchainResponse:
     """Create an instance; it is ``IsCreating`` until its operation finishes."""
-    created = await ctx.db.write(service.create, project_id=caller.project_id, domain_id=caller.domain_id, body=body)
+    created = await ctx.db.write(
+        service.create,
+        project_id=caller.project_id,
+        domain_id=caller.domain_id,
+        body=body,
+        runtime=ctx.settings.fabric_runtime,
+    )
     return CreateNewBlockchainResponse(
         blockchain_id=created.blockchain_id, blockchain_name=created.blockchain_name, operation_id=created.operation_id
     )

@@ -74,9 +74,14 @@ def _planned_channels(body: CreateRequestBody, org_names: list[str]) -> list[kin
     return [kinds.PlannedChannel(name=creation.DEFAULT_CHANNEL_NAME, org_names=org_names)]
 
 
-def create(session: Session, *, project_id: str, domain_id: str, body: CreateRequestBody) -> Created:
-    """Validate and record a new instance (``IsCreating``), its organisations and nodes; start its creation."""
+def create(
+    session: Session, *, project_id: str, domain_id: str, body: CreateRequestBody, runtime: str = "modelled"
+) -> Created:
+    """Validate and record a new instance (``IsCreating``), its organisations and nodes, run by ``runtime`` (the
+    server's ``--fabric-runtime``); start its creation."""
     consensus = creation.validate(session, project_id=project_id, domain_id=domain_id, body=body)
+    if runtime == "local" and consensus != "etcdraft":
+        raise errors.invalid_parameter("consensus", f"{consensus}: the local runtime runs etcdraft orderers only")
     info = body.invitor_infos
     instance = Instance(
         id=str(uuid.uuid4()),
@@ -97,6 +102,7 @@ def create(session: Session, *, project_id: str, domain_id: str, body: CreateReq
         deploy_status=DEPLOYING,
         created_time=now_ns(),
         settings=_stored_settings(body),
+        runtime=runtime,
     )
     session.add(instance)
     try:

@@ -139,13 +139,18 @@ def _start_new_nodes(session: Session, instance: Instance, org: Organization, ca
     return added
 
 
+def doomed_node_ids(session: Session, instance: Instance) -> list[int]:
+    """Ids of the instance's nodes being deleted."""
+    orgs = lookups.orgs_of(session, instance.id)
+    return [n.id for org in orgs for n in lookups.nodes_of(session, org.id) if n.status == NODE_DELETING]
+
+
 def apply_node_changes(session: Session, instance: Instance, *, cause: str, keys: ServerKey) -> str:
     """Nodes being added become Normal; nodes and organisations being deleted go (leaving their channels first)."""
     added = removed = 0
     orgs = lookups.orgs_of(session, instance.id)
     # Every peer being deleted leaves its channels in one go: each channel's configuration is rebuilt at most once.
-    doomed = [n.id for org in orgs for n in lookups.nodes_of(session, org.id) if n.status == NODE_DELETING]
-    membership.remove_nodes(session, doomed, cause=cause, keys=keys)
+    membership.remove_nodes(session, doomed_node_ids(session, instance), cause=cause, keys=keys)
     for org in orgs:
         new_org = org.status == NODE_ADDING
         removed += _remove_doomed_nodes(session, instance, org, cause)

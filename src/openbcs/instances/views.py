@@ -29,7 +29,7 @@ from openbcs.instances.schemas import (
     ShowBlockchainStatusResponse,
 )
 from openbcs.kernel.clock import iso_time
-from openbcs.network import guards, limits, lookups
+from openbcs.network import endpoints, guards, limits, lookups
 from openbcs.network.models import Instance, Organization
 from openbcs.network.naming import msp_id, node_address, org_domain
 
@@ -51,7 +51,7 @@ def _peer_info(session: Session, org: Organization) -> PeerInfo:
         status=org.status,
         status_detail=f"{healthy}/{len(nodes)}",
         pvc_name=org.pvc_name,
-        address=[PeerAddress(domain_port=d, ip_port=i) for d, i in (node_address(org, n) for n in nodes)],
+        address=[PeerAddress(domain_port=d, ip_port=i) for d, i in endpoints.addresses(session, org, nodes).values()],
     )
 
 
@@ -191,10 +191,11 @@ def nodes(session: Session, *, project_id: str, blockchain_id: str) -> ShowBlock
     for org in lookups.orgs_of(session, instance.id, role="peer"):
         org_nodes = lookups.nodes_of(session, org.id)
         in_channels = lookups.channels_by_node(session, node_ids=[n.id for n in org_nodes])
+        shown = endpoints.addresses(session, org, org_nodes)
         views[org.name] = OrgView(
             org_msp_id=msp_id(org),
             org_domain=org_domain(org),
-            peers={n.name: NodeView(ip_port=node_address(org, n)[1], channels=in_channels[n.id]) for n in org_nodes},
+            peers={n.name: NodeView(ip_port=shown[n.id][1], channels=in_channels[n.id]) for n in org_nodes},
         )
     return ShowBlockchainNodesResponse(node_orgs=views)
 

@@ -6,7 +6,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -43,8 +43,33 @@ class Settings(BaseSettings):
     admin_token: str | None = Field(default=None, min_length=16)
     # The web console at /console (docs/console.md); off, its URLs answer 404 like any unknown URL.
     console_enabled: bool = True
+    # What runs each instance's orderers and peers (docs/runtime.md): "modelled" keeps them as rows of the model;
+    # "local" runs them as Hyperledger Fabric 2.5 processes found in fabric_bin (default: on PATH).
+    fabric_runtime: Literal["modelled", "local"] = "modelled"
+    fabric_bin: Path | None = None
+    fabric_config: Path | None = None
+    # The local runtime's nodes: the host they advertise (in their TLS certificates and the channel configuration)
+    # and the range their ports are allocated from.
+    node_host: str = Field(default="127.0.0.1", min_length=1, max_length=253)
+    node_ports: str = "20000-29999"
     # Registers the engine's diagnostic operation kind; only the engine's own tests turn it on.
     enable_test_kinds: bool = False
+
+    @field_validator("node_ports")
+    @classmethod
+    def _port_range(cls, value: str) -> str:
+        low, sep, high = value.partition("-")
+        if not (sep and low.strip().isdigit() and high.strip().isdigit()):
+            raise ValueError("node_ports must be a range LOW-HIGH, e.g. 20000-29999")
+        if not 1024 <= int(low) <= int(high) - 8 <= 65535 - 8:
+            raise ValueError("node_ports must lie within 1024-65535 and hold at least 9 ports")
+        return f"{int(low)}-{int(high)}"
+
+    @property
+    def node_port_range(self) -> tuple[int, int]:
+        """``(low, high)`` of ``node_ports``, both included."""
+        low, _, high = self.node_ports.partition("-")
+        return int(low), int(high)
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -1,7 +1,8 @@
 """A channel of the model as a Fabric channel: the ``ChannelSpec`` its configuration must describe, and the
 identities that sign changes to it (the member organisations' admins, an orderer of the channel's instance).
 
-Every value comes from what the API reports: MSP ids (``<name hash>MSP``), the modelled node addresses, the
+Every value comes from what the API reports: MSP ids (``<name hash>MSP``), the node addresses (allocated ones in the
+local runtime, modelled ones otherwise), the
 instance's consensus and ``block_info`` (batch timeout in seconds, preferred batch size in MB).
 """
 
@@ -18,7 +19,7 @@ from openbcs import fabric
 from openbcs.fabric.spec import DEFAULT_ABSOLUTE_MAX_BYTES
 from openbcs.kernel import errors
 from openbcs.kernel.keys import ServerKey
-from openbcs.network import identities, lookups
+from openbcs.network import endpoints, identities, lookups
 from openbcs.network.models import Channel, ChannelOrg, ChannelPeer, Instance, IssuedCert, Node, Organization, OrgPki
 from openbcs.network.naming import msp_id, node_address
 
@@ -27,6 +28,16 @@ MB = 1024 * 1024
 DEFAULT_BATCH_TIMEOUT_SECONDS = 2
 DEFAULT_MAX_MESSAGE_COUNT = 500
 DEFAULT_PREFERRED_MAX_MB = 2
+
+
+# session.info key: set by a migration that rebuilds history at a revision older than the runtime column (only
+# modelled instances existed then).
+MODELLED_ONLY = "openbcs.modelled_only"
+
+
+def _local(session: Session, instance: Instance) -> bool:
+    """Whether the instance's nodes are local-runtime processes, whose allocated addresses go into the config."""
+    return not session.info.get(MODELLED_ONLY) and instance.runtime == "local"
 
 
 def _host_port(address: str) -> tuple[str, int]:
@@ -99,8 +110,10 @@ def _read_orderers(session: Session, instance: Instance) -> _Orderers:
         if role is not None:
             certs.setdefault((node.id, role), (cert, key))
     consenters, addresses = [], []
+    # Local runtime: the nodes' allocated addresses (one more statement, only there).
+    allocated = endpoints.ports_of(session, list(nodes)) if _local(session, instance) else {}
     for node in nodes.values():
-        host, port = _host_port(node_address(org, node)[0])
+        host, port = _address(org, node, allocated)
         tls = _node_cert(certs, node, "node-tls")[0].encode()
         consenters.append(fabric.Consenter(host, port, tls, tls))
         addresses.append(f"{host}:{port}")
@@ -154,11 +167,20 @@ def _anchor_peers(session: Session, channel: Channel) -> dict[int, Node]:
     return anchors
 
 
-def _anchor(org: Organization, node: Node | None) -> tuple[fabric.AnchorPeer, ...]:
+def _address(org: Organization, node: Node, allocated: dict[int, tuple[str, dict[str, int]]]) -> tuple[str, int]:
+    """Where the node listens: its allocated host and listen port (local runtime), else its modelled domain."""
+    if node.id in allocated:
+        host, ports = allocated[node.id]
+        return host, ports["listen"]
+    return _host_port(node_address(org, node)[0])
+
+
+def _anchor(
+    org: Organization, node: Node | None, allocated: dict[int, tuple[str, dict[str, int]]]
+) -> tuple[fabric.AnchorPeer, ...]:
     if node is None:
         return ()
-    host, port = _host_port(node_address(org, node)[0])
-    return (fabric.AnchorPeer(host, port),)
+    return (fabric.AnchorPeer(*_address(org, node, allocated)),)
 
 
 def members_and_spec(session: Session, channel: Channel) -> tuple[list[Organization], fabric.ChannelSpec]:
@@ -173,11 +195,12 @@ def members_and_spec(session: Session, channel: Channel) -> tuple[list[Organizat
         .order_by(ChannelOrg.id)
     ).all()
     anchors = _anchor_peers(session, channel)
+    allocated = endpoints.ports_of(session, [n.id for n in anchors.values()]) if _local(session, instance) else {}
     spec = fabric.ChannelSpec(
         channel_id=channel.name,
         orderer=_orderers(session, instance).spec,
         application_orgs=tuple(
-            fabric.ApplicationOrg(_msp(org, ca_cert, tlsca_cert), _anchor(org, anchors.get(org.id)))
+            fabric.ApplicationOrg(_msp(org, ca_cert, tlsca_cert), _anchor(org, anchors.get(org.id), allocated))
             for org, ca_cert, tlsca_cert in rows
         ),
     )

@@ -9,7 +9,11 @@ of the channel's instance (:mod:`openbcs.fabric` does the Fabric parts; ``docs/f
 
 from __future__ import annotations
 
-from fabric_protos.common.common_pb2 import Block
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from fabric_protos.common.common_pb2 import Block, Envelope
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -20,6 +24,30 @@ from openbcs.kernel.keys import ServerKey
 from openbcs.network import channel_config, lookups
 from openbcs.network.models import Channel, ConfigBlock, Organization
 from openbcs.network.naming import msp_id
+
+_ORDERING = "openbcs.config_ordering"
+
+
+@dataclass
+class Ordering:
+    """Config updates that real orderers order (the local runtime): while it is in force, :func:`append` records
+    each channel's signed CONFIG_UPDATE envelope in ``captured`` instead of cutting a block itself, or, for a channel
+    in ``delivered`` (``(block, envelope)``: what the orderers committed for the envelope that was sent), stores
+    that block, its bytes as they are, with that envelope, in place of its own."""
+
+    captured: dict[int, bytes] = field(default_factory=dict)
+    delivered: dict[int, tuple[bytes, bytes]] = field(default_factory=dict)
+
+
+@contextmanager
+def ordered_by(session: Session, ordering: Ordering) -> Iterator[Ordering]:
+    """Let ``ordering`` handle the config updates this unit of work makes until the block ends."""
+    session.info[_ORDERING] = ordering
+    try:
+        yield ordering
+    finally:
+        session.info.pop(_ORDERING, None)
+
 
 _EVENT_NAMES = {"create": "ChannelCreated", "org_added": "ChannelOrgAdded", "org_removed": "ChannelOrgRemoved"}
 
@@ -83,6 +111,18 @@ def append(
     if made is None:
         return None
     block, update, tx_id, signers = made
+    ordering: Ordering | None = session.info.get(_ORDERING)
+    if ordering is not None:
+        if channel.id not in ordering.delivered:
+            ordering.captured[channel.id] = update
+            return None
+        # The envelope the orderers ordered, not the one just made again (its signatures and nonce differ).
+        raw, sent = ordering.delivered[channel.id]
+        tx_id = str(update_envelope_of(Envelope.FromString(sent))[0].tx_id)
+        signers = fabric.signers_of(sent)
+        return _store(
+            session, channel, orgs, Block.FromString(raw), sent, tx_id, signers, event=event, cause=cause, raw=raw
+        )
     return _store(session, channel, orgs, block, update, tx_id, signers, event=event, cause=cause)
 
 
@@ -107,12 +147,14 @@ def _store(
     event: str,
     cause: str,
     record: bool = True,
+    raw: bytes | None = None,
 ) -> ConfigBlock:
+    """Keep the block (``raw``: its bytes as real orderers wrote them) with what the API shows of it."""
     number = int(block.header.number)
     row = ConfigBlock(
         channel_id=channel.id,
         number=number,
-        block=_ser(block),
+        block=raw if raw is not None else _ser(block),
         config_update=update,
         hash=fabric.block_header_hash(block.header).hex(),
         previous_hash=bytes(block.header.previous_hash).hex(),

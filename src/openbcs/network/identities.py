@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from openbcs.kernel import errors
 from openbcs.kernel.clock import now_ns
 from openbcs.kernel.keys import ServerKey
-from openbcs.network import lookups, pki
+from openbcs.network import endpoints, lookups, pki
 from openbcs.network.models import IssuedCert, Organization, OrgPki
 from openbcs.network.naming import msp_id, node_address, org_domain
 
@@ -110,11 +110,16 @@ def _provision_org(session: Session, org: Organization, server_key: ServerKey) -
         session.scalars(select(IssuedCert.node_name).where(IssuedCert.org_id == org.id, IssuedCert.role == "node"))
     )
     msp = msp_id(org)
-    for node in lookups.nodes_of(session, org.id):
+    nodes = lookups.nodes_of(session, org.id)
+    # A local runtime node's TLS certificate names the host it advertises (allocated before its certificates).
+    allocated = endpoints.ports_of(session, [n.id for n in nodes if n.name not in have])
+    for node in nodes:
         if node.name in have:
             continue
         domain_port, ip_port = node_address(org, node)
         hosts = [domain_port.rsplit(":", 1)[0], f"{node.name}.{org_domain(org)}", node.name, ip_port.rsplit(":", 1)[0]]
+        if node.id in allocated:
+            hosts.insert(0, allocated[node.id][0])
         pair, serial = pki.issue(ca, common_name=node.name, organization=msp, unit=org.role, now=now)
         store(session, server_key, org.id, "node", pair, serial, subject=node.name, node_name=node.name)
         pair, serial = pki.issue(

@@ -40,6 +40,10 @@ class Instance(Base):
     deploy_status: Mapped[int] = mapped_column(Integer)
     created_time: Mapped[int] = mapped_column(BigInteger)
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # What runs its nodes ("modelled" or "local", docs/runtime.md): fixed at creation; a server serves only its own.
+    # Deferred: loaded when read, so code that older migrations run (0007 builds genesis blocks) selects instances
+    # without a column their revision does not have yet.
+    runtime: Mapped[str] = mapped_column(String(16), default="modelled", server_default="modelled", deferred=True)
 
 
 class Organization(Base):
@@ -70,6 +74,19 @@ class Node(Base):
     ordinal: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(96))
     status: Mapped[str] = mapped_column(String(16))
+
+
+class NodePort(Base):
+    """A port allocated to a node of the local runtime (``name``: listen, operations, chaincode or admin), on the host
+    it advertises. The key makes each (host, port) belong to one node; a node's ports go with it."""
+
+    __tablename__ = "node_ports"
+    __table_args__ = (UniqueConstraint("node_id", "name"),)
+
+    host: Mapped[str] = mapped_column(String(253), primary_key=True)
+    port: Mapped[int] = mapped_column(Integer, primary_key=True)
+    node_id: Mapped[int] = mapped_column(ForeignKey("blockchain_nodes.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(16))
 
 
 # --- channels ---------------------------------------------------------------------------------------------------

@@ -31,10 +31,12 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("signers", sa.JSON(), nullable=False))
     # The genesis blocks are built by the same code that builds them at run time (imported here, at this revision
     # the head): a channel's Fabric configuration is derived from the model, never stored twice.
+    from openbcs.network.channel_config import MODELLED_ONLY
     from openbcs.network.config_history import genesis
     from openbcs.network.models import Channel
 
     session = Session(bind=op.get_bind())
+    session.info[MODELLED_ONLY] = True  # the runtime column (0011) does not exist yet: every instance is modelled
     for channel in session.scalars(sa.select(Channel).order_by(Channel.id)):
         genesis(session, channel, cause="migration 0007", record=False)
     session.flush()

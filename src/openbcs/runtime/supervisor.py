@@ -1,0 +1,287 @@
+"""The supervisor: one thread per server that makes what operations asked of the runtime true, outside any
+transaction. It starts the nodes that should run (again after a restart of OpenBCS: from their ledgers), restarts
+one that exits (with backoff, each time an event), stops and removes those that should go, and runs the handed-off
+tasks (join, leave, order) in the order they were given, writing each outcome back for the waiting operation.
+
+Nodes are this server's children and die with it (``process`` sets a parent-death signal), so a server that is
+killed leaves none behind, and the next one starts them from their ledgers: never two of one node.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from openbcs import events
+from openbcs.kernel.clock import now_ns
+from openbcs.kernel.db import Database
+from openbcs.kernel.keys import ServerKey
+from openbcs.network import lookups
+from openbcs.network.models import Instance, Node, Organization
+from openbcs.runtime import nodespecs, tasks
+from openbcs.runtime.base import Runtime
+from openbcs.runtime.config import RuntimeConfig
+from openbcs.runtime.models import Desired, Observed, RuntimeNode, RuntimeTask, TaskKind, TaskStatus
+from openbcs.runtime.specs import Client, NodeSpec
+
+log = logging.getLogger("openbcs.runtime")
+
+POLL_SECONDS = 0.5
+MAX_BACKOFF_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class _Wanted:
+    node_id: int
+    name: str
+    blockchain_id: str
+    desired: str
+    observed: str
+    restarts: int
+    pid: int | None
+
+
+class Supervisor:
+    """Reconciles nodes and runs tasks on its own thread; ``notify`` wakes it, ``stop`` stops it and the nodes."""
+
+    def __init__(
+        self,
+        db: Database,
+        runtime: Runtime,
+        *,
+        config: RuntimeConfig,
+        server_key: ServerKey,
+        on_progress: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.db, self.runtime, self.config, self.keys = db, runtime, config, server_key
+        self.on_progress = on_progress
+        self._wake = threading.Event()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._retry_at: dict[int, float] = {}  # node id -> when a failed start may be tried again
+
+    def start(self) -> None:
+        """Start the thread (it starts the nodes that should run: a new server has none running yet)."""
+        self.db.run_write(_not_started_yet)
+        tasks.on_work(self.notify)
+        self._thread = threading.Thread(target=self._run, name="openbcs-runtime-supervisor", daemon=True)
+        self._thread.start()
+
+    def notify(self) -> None:
+        """Look again now (safe from any thread)."""
+        self._wake.set()
+
+    @property
+    def running(self) -> bool:
+        """True while the thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def stop(self) -> None:
+        """Stop the thread, then every node (their ledgers stay)."""
+        tasks.off_work(self.notify)
+        self._stopping = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.runtime.close()
+
+    def _run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                progressed = self.reconcile() + self.run_tasks()
+                if progressed:
+                    self.on_progress()
+            except Exception:
+                log.exception("runtime supervisor pass failed; retrying")
+            self._wake.wait(POLL_SECONDS)
+
+    # --- nodes ---------------------------------------------------------------------------------------------------
+
+    def reconcile(self) -> int:
+        """Make each node's process what its row asks for; how many rows changed."""
+        changed = 0
+        rows = self.db.run_read(_wanted)
+        for name in set(self.runtime.names()) - {wanted.name for wanted in rows}:
+            self.runtime.forget(name)  # a deleted peer: its rows went with it
+            changed += 1
+        for wanted in rows:
+            if self._stopping:
+                break
+            if wanted.desired == Desired.REMOVED:
+                if wanted.observed != Observed.REMOVED:
+                    self.runtime.remove(self._spec(wanted.node_id))
+                    changed += self.db.run_write(_observe, wanted.node_id, Observed.REMOVED, "removed", None)
+                continue
+            status = self.runtime.status(wanted.name)
+            if status.running:
+                if wanted.observed != Observed.RUNNING or wanted.pid != status.pid:
+                    changed += self.db.run_write(_observe, wanted.node_id, Observed.RUNNING, "", None, status.pid)
+                continue
+            if time.monotonic() < self._retry_at.get(wanted.node_id, 0.0):
+                continue
+            if wanted.observed == Observed.RUNNING:  # it ran and is gone: record why, then restart it
+                self.db.run_write(_node_event, wanted.node_id, "NodeExited", f"{wanted.name}: {status.message}")
+            changed += self._start(wanted)
+        return changed
+
+    def _start(self, wanted: _Wanted) -> int:
+        try:
+            self.runtime.start(self._spec(wanted.node_id))
+        except Exception as exc:
+            delay = min(MAX_BACKOFF_SECONDS, 2.0**wanted.restarts)
+            self._retry_at[wanted.node_id] = time.monotonic() + delay
+            log.warning("node %s did not start (retry in %.0f s): %s", wanted.name, delay, exc)
+            return self.db.run_write(_observe, wanted.node_id, Observed.FAILED, _one_line(exc), wanted.restarts + 1)
+        self._retry_at.pop(wanted.node_id, None)
+        if wanted.observed != Observed.PENDING:
+            self.db.run_write(_node_event, wanted.node_id, "NodeRestarted", f"{wanted.name} started again")
+        pid = self.runtime.status(wanted.name).pid
+        return self.db.run_write(_observe, wanted.node_id, Observed.RUNNING, "", 0, pid)
+
+    def _spec(self, node_id: int) -> NodeSpec:
+        return self.db.run_read(nodespecs.node_spec, node_id, keys=self.keys, nodes_dir=self.config.nodes_dir)
+
+    # --- tasks ---------------------------------------------------------------------------------------------------
+
+    def run_tasks(self) -> int:
+        """Run the pending tasks in the order they were handed off; how many ended."""
+        ended = 0
+        for task_id in self.db.run_read(_pending_tasks):
+            if self._stopping:
+                break
+            task = self.db.run_read(_task, task_id)
+            try:
+                result, message = self._perform(task), "done"
+            except Exception as exc:
+                log.warning("runtime task %s (%s %s) failed: %s", task.id, task.kind, task.channel, exc)
+                self.db.run_write(_finish_task, task.id, TaskStatus.FAILED, _one_line(exc), None)
+            else:
+                self.db.run_write(_finish_task, task.id, TaskStatus.DONE, message, result)
+            ended += 1
+        return ended
+
+    def _perform(self, task: RuntimeTask) -> bytes | None:
+        if task.kind in (TaskKind.ORDER, TaskKind.SERVE):
+            orderers, reader = self.db.run_read(self._orderers_of, task.blockchain_id)
+            if task.kind == TaskKind.SERVE:
+                self.runtime.await_channel(orderers, task.channel, reader)
+                return None
+            assert task.data is not None
+            return self.runtime.order(orderers, task.channel, task.data, reader)
+        assert task.node_id is not None
+        node, admin = self.db.run_read(self._node_and_admin, task.node_id)
+        if node.name not in {w.name for w in self.db.run_read(_wanted)} or not self.runtime.status(node.name).running:
+            self.runtime.start(node)  # a join right after creation may come before the node's first pass
+        if task.kind == TaskKind.JOIN:
+            assert task.data is not None
+            self.runtime.join(node, task.channel, task.data, admin)
+        else:
+            self.runtime.leave(node, task.channel, admin)
+        return None
+
+    def _node_and_admin(self, session: Session, node_id: int) -> tuple[NodeSpec, Client]:
+        node = session.get_one(Node, node_id)
+        org = session.get_one(Organization, node.org_id)
+        spec = nodespecs.node_spec(session, node_id, keys=self.keys, nodes_dir=self.config.nodes_dir)
+        return spec, nodespecs.admin_client(session, org, keys=self.keys)
+
+    def _orderers_of(self, session: Session, blockchain_id: str) -> tuple[list[NodeSpec], Client]:
+        orgs = lookups.orgs_of(session, blockchain_id, role="orderer")
+        specs = [
+            nodespecs.node_spec(session, node.id, keys=self.keys, nodes_dir=self.config.nodes_dir)
+            for org in orgs
+            for node in lookups.nodes_of(session, org.id)
+        ]
+        return specs, nodespecs.admin_client(session, orgs[0], keys=self.keys)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:900] or exc.__class__.__name__
+
+
+def _wanted(session: Session) -> list[_Wanted]:
+    rows = session.execute(
+        select(RuntimeNode, Node.name).join(Node, Node.id == RuntimeNode.node_id).order_by(RuntimeNode.node_id)
+    ).all()
+    return [_Wanted(r.node_id, name, r.blockchain_id, r.desired, r.observed, r.restarts, r.pid) for r, name in rows]
+
+
+def _observe(
+    session: Session, node_id: int, observed: str, message: str, restarts: int | None, pid: int | None = None
+) -> int:
+    row = session.get(RuntimeNode, node_id)
+    if row is None:
+        return 0
+    row.observed, row.message, row.pid, row.updated_time = observed, message, pid, now_ns()
+    if restarts is not None:
+        row.restarts = restarts
+    return 1
+
+
+def _node_event(session: Session, node_id: int, name: str, message: str) -> None:
+    row = session.get(RuntimeNode, node_id)
+    instance = session.get(Instance, row.blockchain_id) if row is not None else None
+    if instance is not None:
+        events.record(
+            session,
+            blockchain_id=instance.id,
+            project_id=instance.project_id,
+            name=name,
+            message=message,
+            metadata={"node_id": str(node_id)},
+        )
+
+
+def _not_started_yet(session: Session) -> None:
+    """What an earlier server saw no longer holds: its nodes stopped with it."""
+    session.execute(
+        update(RuntimeNode)
+        .where(RuntimeNode.observed == Observed.RUNNING)
+        .values(observed=Observed.PENDING, pid=None, restarts=0)
+    )
+
+
+def _task(session: Session, task_id: int) -> RuntimeTask:
+    return session.get_one(RuntimeTask, task_id)
+
+
+def _pending_tasks(session: Session) -> list[int]:
+    return list(
+        session.scalars(
+            select(RuntimeTask.id).where(RuntimeTask.status == TaskStatus.PENDING).order_by(RuntimeTask.id).limit(50)
+        )
+    )
+
+
+def _finish_task(session: Session, task_id: int, status: str, message: str, result: bytes | None) -> None:
+    task = session.get_one(RuntimeTask, task_id)
+    task.status, task.result = status, result
+    if status == TaskStatus.FAILED or not task.message:
+        task.message = message
+
+
+def make_supervisor(
+    db: Database,
+    config: RuntimeConfig,
+    server_key: ServerKey,
+    *,
+    on_progress: Callable[[], None],
+    runtime: Runtime | None = None,
+) -> Supervisor | None:
+    """The supervisor of the local runtime's nodes (Fabric processes, unless ``runtime`` stands in for them); None
+    for the modelled runtime, which runs nothing."""
+    if not config.local:
+        return None
+    if runtime is None:
+        from openbcs.runtime.local.backend import LocalRuntime
+        from openbcs.runtime.local.binaries import find_binaries
+
+        runtime = LocalRuntime(find_binaries(config.fabric_bin, config.fabric_config))
+    return Supervisor(db, runtime, config=config, server_key=server_key, on_progress=on_progress)
