@@ -31,6 +31,9 @@ class FakeRuntime:
     def start(self, node: NodeSpec) -> None:
         self.running.add(node.name)
 
+    def await_started(self, node_name: str) -> None:
+        assert node_name in self.running
+
     def stop(self, node_name: str) -> None:
         self.running.discard(node_name)
 

@@ -62,7 +62,7 @@ class LocalServer:
         key = ServerKey(base64.urlsafe_b64decode(self.secret_key))
         made = []
         for name in names:
-            password = f"pw-{name}"
+            password = f"password-{name}"
             created = db.run_write(
                 iam.create_account, name=name, password=password, region="cn-north-4", server_key=key
             )

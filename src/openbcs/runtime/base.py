@@ -28,7 +28,10 @@ class Runtime(Protocol):
     """Start, stop, look at, join, leave; and order a config update through a channel's orderers."""
 
     def start(self, node: NodeSpec) -> None:
-        """Run the node (from its ledger if it has one); return once it is healthy, raise if it does not become so."""
+        """Run the node (from its ledger if it has one); returns at once (several nodes start side by side)."""
+
+    def await_started(self, node_name: str) -> None:
+        """Return once the started node is healthy; raise (with its own last words) if it exits or is not in time."""
 
     def stop(self, node_name: str) -> None:
         """Stop the node if it runs."""

@@ -16,6 +16,9 @@ class ModelledRuntime:
     def start(self, node: NodeSpec) -> None:
         """Nothing to start."""
 
+    def await_started(self, node_name: str) -> None:
+        """Nothing to wait for."""
+
     def stop(self, node_name: str) -> None:
         """Nothing to stop."""
 

@@ -37,12 +37,14 @@ class LocalRuntime:
         self._processes: dict[str, NodeProcess] = {}
 
     def start(self, node: NodeSpec) -> None:
-        """Render the node's home (its ledger kept) and run it until ``/healthz`` answers 200."""
+        """Render the node's home (its ledger kept) and start its process."""
         process = self._processes.setdefault(node.name, NodeProcess())
-        if process.running():
-            return
-        process.start(render.write_node(node, self.binaries))
-        process.wait_healthy(START_SECONDS)
+        if not process.running():
+            process.start(render.write_node(node, self.binaries))
+
+    def await_started(self, node_name: str) -> None:
+        """Wait until the node's ``/healthz`` answers 200 (``NodeStartError`` with its log's last lines if not)."""
+        self._processes[node_name].wait_healthy(START_SECONDS)
 
     def stop(self, node_name: str) -> None:
         """Stop the node's process (SIGTERM, then SIGKILL)."""
@@ -107,6 +109,7 @@ class LocalRuntime:
             check=False,
         )
         self.start(node)
+        self.await_started(node.name)
         if unjoin.returncode != 0 and b"not found" not in unjoin.stderr + unjoin.stdout:
             raise RuntimeError(f"peer node unjoin -c {channel} failed: {unjoin.stderr.decode()[-400:]}")
 

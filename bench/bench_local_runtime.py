@@ -1,0 +1,177 @@
+"""The local runtime on real Fabric 2.5 nodes: CreateNewBlockchain (3 orderers, 2 peers, one channel) until
+``Normal``, the seed's quit from its answer until its operation finished with the orderers' block committed, and each
+node's RSS; beside them the floor: the same five nodes started straight from their homes by this script until each
+answers ``/healthz`` (what Fabric itself costs, without OpenBCS's PKI, joins and bookkeeping).
+
+Run from the repository root with the project's venv active, Fabric's binaries in ``OPENBCS_FABRIC_BIN`` (or on
+``PATH``, or in /opt/fabric/bin):
+
+    python bench/bench_local_runtime.py [--creations 3] [--quits 5] [--smoke]
+
+Each quit is a new invitee tenant: its instance (2 peers) is created, invited, agrees (its peers join the channel
+with block 0), then quits with the seed's call. Without Fabric's binaries the script says so and exits 0.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import statistics
+import time
+from pathlib import Path
+
+import _repo  # noqa: F401  (puts the repository root on sys.path)
+import httpx
+
+from bench.harness import BenchError
+from bench.runner import Run, main, options
+from openbcs.kernel.db import Database
+from openbcs.kernel.keys import ServerKey
+from openbcs.runtime import nodespecs
+from openbcs.runtime.local.binaries import Binaries, FabricSetupError, find_binaries
+from openbcs.runtime.local.process import NodeProcess
+from openbcs.runtime.local.render import write_node
+from tests.runtime.network import LocalServer, node_pids
+from tests.support.accounts import issue_token
+from tests.support.bodies import invitee_instance_body, union_instance_body
+from tests.support.consortia import Consortium
+from tests.support.tenants import Tenant
+
+CHANNEL = "channel"
+
+
+def binaries_or_none() -> Binaries | None:
+    configured = os.environ.get("OPENBCS_FABRIC_BIN")
+    folders = [Path(configured)] if configured else [None, Path("/opt/fabric/bin")]
+    for folder in folders:
+        try:
+            return find_binaries(folder, None)
+        except FabricSetupError:
+            continue
+    return None
+
+
+def rss_mib(pid: int) -> float | None:
+    """The process's resident set in MiB; None if it is gone (a peer restarted since the supervisor noted it)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    return next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmRSS:")), None)
+
+
+def floor_start(server: LocalServer, secret: str, binaries: Binaries, blockchain_id: str) -> float:
+    """The instance's five nodes started from their homes by this script, in parallel, until each is healthy."""
+    db = Database(server.database_url)
+    keys = ServerKey(base64.urlsafe_b64decode(secret))
+    rows = server.rows(
+        "SELECT n.id FROM blockchain_nodes n JOIN blockchain_orgs o ON o.id = n.org_id WHERE o.blockchain_id = ?",
+        blockchain_id,
+    )
+    specs = [
+        db.run_read(nodespecs.node_spec, node_id, keys=keys, nodes_dir=server.data_dir / "nodes") for (node_id,) in rows
+    ]
+    db.dispose()
+    launches = [write_node(spec, binaries) for spec in specs]
+    started = time.monotonic()
+    processes = []
+    for launch in launches:
+        process = NodeProcess()
+        process.start(launch)
+        processes.append(process)
+    try:
+        for process in processes:
+            process.wait_healthy(60)
+        return time.monotonic() - started
+    finally:
+        for process in processes:
+            process.stop()
+
+
+def row(name: str, values: list[float]) -> str:
+    if not values:
+        return f"| {name} | — | — | — | 0 |"
+    return f"| {name} | {statistics.median(values):.2f} | {min(values):.2f} | {max(values):.2f} | {len(values)} |"
+
+
+def body(run: Run) -> None:
+    binaries = binaries_or_none()
+    if binaries is None:
+        run.report.header("skipped")
+        run.report.add("No Fabric 2.5 binaries (OPENBCS_FABRIC_BIN, PATH, /opt/fabric/bin): nothing measured.")
+        print("  skipped: no Fabric 2.5 binaries on this machine", flush=True)
+        return
+    creations = 1 if run.smoke else run.args.creations
+    quits = 1 if run.smoke else run.args.quits
+    run.report.header(f"Fabric {binaries.version} ({binaries.orderer.parent}), SQLite, --operation-step-seconds 0")
+    secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    server = LocalServer(run.tmp, binaries, secret)
+    inviter_account, *invitee_accounts = server.make_accounts(
+        "bench-inviter", *(f"bench-invitee-{i}" for i in range(quits))
+    )
+    create_times: list[float] = []
+    quit_answers: list[float] = []
+    quit_times: list[float] = []
+    server.start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as http:
+            inviter = Tenant(http, inviter_account, issue_token(http, inviter_account))
+            union = ""
+            for number in range(creations):
+                started = time.monotonic()
+                union = inviter.create_instance(union_instance_body(f"bcs-union-{number}"))
+                create_times.append(time.monotonic() - started)
+            for account in invitee_accounts:
+                invitee = Tenant(http, account, issue_token(http, account))
+                c = Consortium(inviter, invitee, union, f"bcs-union-{creations - 1}", None, None, channel=CHANNEL)
+                if c.invite().status_code != 200:
+                    raise BenchError("the invitation was refused")
+                c.invitee_bcs_id = invitee.create_instance(
+                    invitee_instance_body(
+                        domain_id=inviter.domain_id, project_id=inviter.project_id, inviter_bcs_id=union
+                    )
+                )
+                c.invitee_bcs_name = "bcs-invitee"
+                c.join()
+                sent = time.monotonic()
+                answer = invitee.quit(c.quit_body())
+                answered = time.monotonic()
+                if answer.status_code != 200:
+                    run.problems.append(f"quit answered {answer.status_code}: {answer.text[:200]}")
+                    continue
+                invitee.wait(answer.json()["operation_id"])
+                quit_answers.append(answered - sent)
+                quit_times.append(time.monotonic() - answered)
+            time.sleep(1)  # peers that left a channel were restarted: let the supervisor note their new pids
+            rss = {name: rss_mib(pid) for name, pid in node_pids(server).items()}
+            orderer_rss = [m for name, m in rss.items() if m is not None and name.startswith("orderer-")]
+            peer_rss = [m for name, m in rss.items() if m is not None and name.startswith("peer-")]
+            server_rss = (rss_mib(server.process.pid) if server.process else None) or 0.0
+    finally:
+        server.stop()
+    floor = [floor_start(server, secret, binaries, union) for _ in range(creations)]
+    run.report.add(
+        f"{creations} creation(s) of a union instance (3 orderers, 2 peers, channel `{CHANNEL}` with its organisation); "
+        f"{quits} quit(s), each of a new invitee (2 peers) that joined first. Times are wall-clock seconds.",
+        "",
+        "| what | median (s) | min (s) | max (s) | runs |",
+        "|---|---:|---:|---:|---:|",
+        row("CreateNewBlockchain until `Normal` (nodes healthy, channel live)", create_times),
+        row("floor: the same 5 nodes started from their homes until healthy", floor),
+        row("the seed's quit: its answer (200)", quit_answers),
+        row("the seed's quit: from its answer until the operation finished", quit_times),
+        "",
+        f"Creation over its floor: {statistics.median(create_times) / statistics.median(floor):.1f}x. "
+        f"RSS once running: orderers {statistics.median(orderer_rss):.0f} MiB (median of {len(orderer_rss)}), "
+        f"peers {statistics.median(peer_rss):.0f} MiB (median of {len(peer_rss)}), the OpenBCS server "
+        f"{server_rss:.0f} MiB.",
+    )
+    print("  " + "\n  ".join(run.report.lines[-9:]), flush=True)
+
+
+if __name__ == "__main__":
+    parser = options(__doc__)
+    parser.add_argument("--creations", type=int, default=3, help="instances created (default 3)")
+    parser.add_argument("--quits", type=int, default=5, help="invitees that join and quit (default 5)")
+    main(__doc__, parser, "local_runtime", "The local runtime on real Fabric nodes", body)
