@@ -153,7 +153,8 @@ def body(run: Run) -> None:
     floor = [floor_start(server, secret, binaries, union) for _ in range(creations)]
     run.report.add(
         f"{creations} creation(s) of a union instance (3 orderers, 2 peers, channel `{CHANNEL}` with its "
-        f"organisation); {quits} quit(s), each of a new invitee (2 peers) that joined first. Times are wall-clock seconds.",
+        f"organisation); {quits} quit(s), each of a new invitee (2 peers) that joined first. Times are wall-clock "
+        "seconds.",
         "",
         "| what | median (s) | min (s) | max (s) | runs |",
         "|---|---:|---:|---:|---:|",
