@@ -58,6 +58,8 @@ class FakeRuntime:
 
     def leave(self, node: NodeSpec, channel: str, admin: Client) -> None:
         self.left.append((node.name, channel))
+        if node.role is NodeRole.ORDERER:
+            self.chains.pop(channel, None)
 
     def await_channel(self, orderers: Sequence[NodeSpec], channel: str, reader: Client) -> None:
         if channel not in self.chains:

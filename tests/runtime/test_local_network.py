@@ -10,6 +10,7 @@ the PostgreSQL run and where the binaries are absent, saying why.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -26,6 +27,9 @@ import pytest
 from fabric_protos.common.common_pb2 import Block
 
 from openbcs.fabric import application_orgs, block_header_hash, config_of
+from openbcs.kernel.db import Database
+from openbcs.kernel.keys import ServerKey
+from openbcs.runtime import nodespecs
 from openbcs.runtime.base import OrderingRefused
 from openbcs.runtime.local.backend import LocalRuntime
 from openbcs.runtime.local.binaries import Binaries
@@ -348,22 +352,10 @@ def test_a_stale_update_is_refused_by_the_orderers(net: Net) -> None:
 
 
 def _orderer_specs(net: Net, union: str) -> tuple[list[Any], Any]:
-    import base64
-
-    from openbcs.kernel.db import Database
-    from openbcs.kernel.keys import ServerKey
-    from openbcs.runtime.supervisor import Supervisor
-
     db = Database(net.server.database_url)
     try:
         keys = ServerKey(base64.urlsafe_b64decode(SECRET_KEY))
-        from openbcs.runtime.config import RuntimeConfig
-
-        supervisor = Supervisor(
-            db, LocalRuntime(net.binaries), config=RuntimeConfig("local", nodes_dir=net.server.data_dir / "nodes"),
-            server_key=keys,
-        )  # fmt: skip
-        return db.run_read(supervisor._orderers_of, union)
+        return db.run_read(nodespecs.orderers_of, union, keys=keys, nodes_dir=net.server.data_dir / "nodes")
     finally:
         db.dispose()
 
@@ -385,11 +377,14 @@ def test_a_killed_peer_is_restarted_at_the_same_height(net: Net) -> None:
     assert events == [("NodeExited",), ("NodeRestarted",)]
 
 
-def test_openbcs_restarted_runs_each_node_once_from_its_ledger(net: Net) -> None:
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["stopped", "killed"])
+def test_openbcs_restarted_runs_each_node_once_from_its_ledger(net: Net, how: signal.Signals) -> None:
+    """Stopped, the server stops its nodes; killed with SIGKILL, its nodes die with it (a parent-death signal). Started
+    again, it runs each node once, from its ledger."""
     cli = net.tools["inviter_cli"]
     before = node_pids(net.server)
-    net.server.stop()
-    assert [pid for pid in before.values() if pid_alive(pid)] == []
+    net.server.stop(how)
+    wait_for(lambda: not [pid for pid in before.values() if pid_alive(pid)], timeout=30, what="the nodes to stop")
     net.server.start()
     wait_for(lambda: len(node_pids(net.server)) == len(before), timeout=60, what="every node to run again")
     assert sorted(node_pids(net.server).values()) == fabric_children(net.server)

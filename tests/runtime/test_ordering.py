@@ -150,6 +150,17 @@ def test_an_empty_channel_goes_live_with_its_first_organisation(tenant: Tenant, 
     joined = [name for name, ch in fake.joined if ch == "late"]
     assert [n.split("-")[0] for n in joined] == ["orderer"] * 3 + ["peer"] * 2
     assert application_orgs(config_of(fake.chains["late"][0])) == [msp_id(bid, DEFAULT_ORG)]
+    # Emptied and deleted, its nodes leave it; made again under its name, it is not live until an organisation joins.
+    tenant.run(tenant.remove_orgs(bid, "late", [DEFAULT_ORG]))
+    assert sorted(n.split("-")[0] for n, ch in fake.left if ch == "late") == ["peer"] * 2
+    tenant.run(tenant.delete_channel(bid, "late"))
+    assert sorted(n.split("-")[0] for n, ch in fake.left if ch == "late") == ["orderer"] * 3 + ["peer"] * 2
+    assert "late" not in fake.chains
+    tenant.run(tenant.create_channels(bid, "late"))
+    tenant.run(tenant.add_peers(bid, "late", {DEFAULT_ORG: 1}))
+    assert [(b["number"], b["event"]) for b in tenant.history(bid, "late")["blocks"]] == [(0, "create")]
+    assert len(fake.chains["late"]) == 1
+    assert [n.split("-")[0] for n, ch in fake.joined if ch == "late"][5:] == ["orderer"] * 3 + ["peer"]
 
 
 def test_deletion_removes_every_node_and_frees_its_ports(tenant: Tenant, fake: FakeRuntime, db: Database):

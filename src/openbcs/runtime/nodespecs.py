@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from openbcs import fabric
 from openbcs.kernel.keys import ServerKey
-from openbcs.network import endpoints, identities
+from openbcs.network import endpoints, identities, lookups
 from openbcs.network.models import IssuedCert, Node, Organization, OrgPki
 from openbcs.network.naming import msp_id
 from openbcs.runtime.specs import Client, Endpoint, NodeIdentity, NodeRole, NodeSpec, PortName
@@ -73,6 +73,19 @@ def admin_client(session: Session, org: Organization, *, keys: ServerKey) -> Cli
         tls_cert=admin_tls.cert.encode(),
         tls_key=identities.unseal(keys, admin_tls.key),
     )
+
+
+def orderers_of(
+    session: Session, blockchain_id: str, *, keys: ServerKey, nodes_dir: Path
+) -> tuple[list[NodeSpec], Client]:
+    """The instance's orderers, and its orderer organisation's admin (who reads blocks from them)."""
+    orgs = lookups.orgs_of(session, blockchain_id, role="orderer")
+    specs = [
+        node_spec(session, node.id, keys=keys, nodes_dir=nodes_dir)
+        for org in orgs
+        for node in lookups.nodes_of(session, org.id)
+    ]
+    return specs, admin_client(session, orgs[0], keys=keys)
 
 
 def signer(client: Client) -> fabric.Signer:

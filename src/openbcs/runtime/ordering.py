@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from openbcs.engine.kinds import OperationContext, Pending
+from openbcs.engine.kinds import OperationContext, OperationFailed, Pending
 from openbcs.network import config_history, lookups
 from openbcs.network.models import Channel, ChannelOrg, ChannelPeer, ConfigBlock, Node, Organization
 from openbcs.runtime import tasks
@@ -105,6 +105,8 @@ def _apply(
     # A changed channel the orderers did not order was not live (no organisation until now): it goes live now,
     # born again with a block 0 that has its first organisations, which its orderers join.
     reborn = [session.get_one(Channel, channel_id) for channel_id in ordering.captured]
+    if any(_live(session, channel) for channel in reborn):  # the change is not the one the orderers ordered
+        raise OperationFailed("the channel changed since its update was sent to the orderers; run the call again")
     for channel in reborn:
         session.execute(delete(ConfigBlock).where(ConfigBlock.channel_id == channel.id))
         config_history.genesis(session, channel, cause=ctx.operation_id)
@@ -234,19 +236,21 @@ def join_channels(session: Session, ctx: OperationContext[Any], channels: Sequen
 
 
 def _live(session: Session, channel: Channel) -> bool:
-    """Whether the channel's orderers serve it (one of them joined it)."""
-    joined = session.scalar(
-        select(RuntimeTask.id)
+    """Whether the channel's orderers serve it: the last thing done to it on an orderer was a join (a channel deleted
+    and made again under its name is not live until its orderers join it again)."""
+    last = session.scalar(
+        select(RuntimeTask.kind)
         .where(
-            RuntimeTask.kind == TaskKind.JOIN,
+            RuntimeTask.kind.in_((TaskKind.JOIN, TaskKind.LEAVE)),
             RuntimeTask.status == TaskStatus.DONE,
             RuntimeTask.blockchain_id == channel.blockchain_id,
             RuntimeTask.channel == channel.name,
             RuntimeTask.node_id.in_(_orderer_ids(session, channel.blockchain_id)),
         )
+        .order_by(RuntimeTask.id.desc())
         .limit(1)
     )
-    return joined is not None
+    return last == TaskKind.JOIN
 
 
 def leave_channel(session: Session, ctx: OperationContext[Any], channel: Channel) -> Pending | None:

@@ -23,7 +23,6 @@ from openbcs.engine.models import ACTIVE, Operation
 from openbcs.kernel.clock import now_ns
 from openbcs.kernel.db import Database
 from openbcs.kernel.keys import ServerKey
-from openbcs.network import lookups
 from openbcs.network.models import Instance, Node, Organization
 from openbcs.runtime import nodespecs, tasks
 from openbcs.runtime.base import Runtime
@@ -182,7 +181,9 @@ class Supervisor:
 
     def _perform(self, task: RuntimeTask) -> bytes | None:
         if task.kind in (TaskKind.ORDER, TaskKind.SERVE):
-            orderers, reader = self.db.run_read(self._orderers_of, task.blockchain_id)
+            orderers, reader = self.db.run_read(
+                nodespecs.orderers_of, task.blockchain_id, keys=self.keys, nodes_dir=self.config.nodes_dir
+            )
             if task.kind == TaskKind.SERVE:
                 self.runtime.await_channel(orderers, task.channel, reader)
                 return None
@@ -205,15 +206,6 @@ class Supervisor:
         org = session.get_one(Organization, node.org_id)
         spec = nodespecs.node_spec(session, node_id, keys=self.keys, nodes_dir=self.config.nodes_dir)
         return spec, nodespecs.admin_client(session, org, keys=self.keys)
-
-    def _orderers_of(self, session: Session, blockchain_id: str) -> tuple[list[NodeSpec], Client]:
-        orgs = lookups.orgs_of(session, blockchain_id, role="orderer")
-        specs = [
-            nodespecs.node_spec(session, node.id, keys=self.keys, nodes_dir=self.config.nodes_dir)
-            for org in orgs
-            for node in lookups.nodes_of(session, org.id)
-        ]
-        return specs, nodespecs.admin_client(session, orgs[0], keys=self.keys)
 
 
 def _one_line(exc: BaseException) -> str:
