@@ -1,7 +1,8 @@
 """The local runtime on real Fabric 2.5 nodes: CreateNewBlockchain (3 orderers, 2 peers, one channel) until
 ``Normal``, the seed's quit from its answer until its operation finished with the orderers' block committed, and each
-node's RSS; beside them the floor: the same five nodes started straight from their homes by this script until each
-answers ``/healthz`` (what Fabric itself costs, without OpenBCS's PKI, joins and bookkeeping).
+node's RSS; beside them the floor: the same five nodes (identities, ports, block 0) started from fresh homes straight
+through the runtime's modules, the orderers joined to the channel until they serve it, the peers joined (what Fabric
+itself costs, without OpenBCS's API, operations and bookkeeping).
 
 Run from the repository root with the project's venv active, Fabric's binaries in ``OPENBCS_FABRIC_BIN`` (or on
 ``PATH``, or in /opt/fabric/bin):
@@ -18,20 +19,25 @@ import base64
 import os
 import secrets
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
 import _repo  # noqa: F401  (puts the repository root on sys.path)
 import httpx
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bench.harness import BenchError
 from bench.runner import Run, main, options
 from openbcs.kernel.db import Database
 from openbcs.kernel.keys import ServerKey
+from openbcs.network import lookups
+from openbcs.network.models import ConfigBlock
 from openbcs.runtime import nodespecs
+from openbcs.runtime.local.backend import LocalRuntime
 from openbcs.runtime.local.binaries import Binaries, FabricSetupError, find_binaries
-from openbcs.runtime.local.process import NodeProcess
-from openbcs.runtime.local.render import write_node
+from openbcs.runtime.specs import Client, NodeSpec
 from tests.runtime.network import LocalServer, node_pids
 from tests.support.accounts import issue_token
 from tests.support.bodies import invitee_instance_body, union_instance_body
@@ -61,32 +67,45 @@ def rss_mib(pid: int) -> float | None:
     return next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmRSS:")), None)
 
 
-def floor_start(server: LocalServer, secret: str, binaries: Binaries, blockchain_id: str) -> float:
-    """The instance's five nodes started from their homes by this script, in parallel, until each is healthy."""
+def floor_create(run: Run, server: LocalServer, secret: str, binaries: Binaries, blockchain_id: str) -> float:
+    """The same work without OpenBCS's API, operations and bookkeeping: the instance's five nodes started from fresh
+    homes (its own identities and ports) straight through the runtime's modules, its orderers joined to the channel
+    with its block 0 until they serve it, then its peers joined. The clock starts at the first process."""
     db = Database(server.database_url)
     keys = ServerKey(base64.urlsafe_b64decode(secret))
-    rows = server.rows(
-        "SELECT n.id FROM blockchain_nodes n JOIN blockchain_orgs o ON o.id = n.org_id WHERE o.blockchain_id = ?",
-        blockchain_id,
-    )
-    specs = [
-        db.run_read(nodespecs.node_spec, node_id, keys=keys, nodes_dir=server.data_dir / "nodes") for (node_id,) in rows
-    ]
-    db.dispose()
-    launches = [write_node(spec, binaries) for spec in specs]
-    started = time.monotonic()
-    processes = []
-    for launch in launches:
-        process = NodeProcess()
-        process.start(launch)
-        processes.append(process)
+    homes = Path(tempfile.mkdtemp(dir=run.tmp, prefix="floor-"))
     try:
-        for process in processes:
-            process.wait_healthy(60)
+        orderers, orderer_admin = db.run_read(nodespecs.orderers_of, blockchain_id, keys=keys, nodes_dir=homes)
+        peers, peer_admin, genesis = db.run_read(_peers_and_genesis, blockchain_id, keys, homes)
+    finally:
+        db.dispose()
+    runtime = LocalRuntime(binaries)
+    started = time.monotonic()
+    try:
+        for node in [*orderers, *peers]:
+            runtime.start(node)
+        for node in [*orderers, *peers]:
+            runtime.await_started(node.name)
+        for node in orderers:
+            runtime.join(node, CHANNEL, genesis, orderer_admin)
+        runtime.await_channel(orderers, CHANNEL, orderer_admin)
+        for node in peers:
+            runtime.join(node, CHANNEL, genesis, peer_admin)
         return time.monotonic() - started
     finally:
-        for process in processes:
-            process.stop()
+        runtime.close()
+
+
+def _peers_and_genesis(
+    session: Session, blockchain_id: str, keys: ServerKey, homes: Path
+) -> tuple[list[NodeSpec], Client, bytes]:
+    (org,) = lookups.orgs_of(session, blockchain_id, role="peer")
+    specs = [nodespecs.node_spec(session, n.id, keys=keys, nodes_dir=homes) for n in lookups.nodes_of(session, org.id)]
+    channel = lookups.channel_named(session, blockchain_id=blockchain_id, name=CHANNEL)
+    genesis = session.scalars(
+        select(ConfigBlock.block).where(ConfigBlock.channel_id == channel.id, ConfigBlock.number == 0)
+    ).one()
+    return specs, nodespecs.admin_client(session, org, keys=keys), genesis
 
 
 def row(name: str, values: list[float]) -> str:
@@ -150,7 +169,7 @@ def body(run: Run) -> None:
             server_rss = (rss_mib(server.process.pid) if server.process else None) or 0.0
     finally:
         server.stop()
-    floor = [floor_start(server, secret, binaries, union) for _ in range(creations)]
+    floor = [floor_create(run, server, secret, binaries, union) for _ in range(creations)]
     run.report.add(
         f"{creations} creation(s) of a union instance (3 orderers, 2 peers, channel `{CHANNEL}` with its "
         f"organisation); {quits} quit(s), each of a new invitee (2 peers) that joined first. Times are wall-clock "
@@ -159,7 +178,7 @@ def body(run: Run) -> None:
         "| what | median (s) | min (s) | max (s) | runs |",
         "|---|---:|---:|---:|---:|",
         row("CreateNewBlockchain until `Normal` (nodes healthy, channel live)", create_times),
-        row("floor: the same 5 nodes started from their homes until healthy", floor),
+        row("floor: the same 5 nodes started, orderers joined until they serve, peers joined", floor),
         row("the seed's quit: its answer (200)", quit_answers),
         row("the seed's quit: from its answer until the operation finished", quit_times),
         "",
