@@ -131,6 +131,7 @@ def _apply(
                 data=_genesis(session, changed) if kind is TaskKind.JOIN else None,
             ).message = detail
             handed += 1
+    handed += _go_dark(session, ctx, delivered, detail)
     if handed:
         return Pending(f"{detail}; {len(joined)} peer(s) joining, {len(left)} leaving")
     return detail
@@ -163,6 +164,28 @@ def _go_live(
             channel=channel.name,
         )
     )
+    return handed
+
+
+def _go_dark(session: Session, ctx: OperationContext[Any], delivered: dict[int, Any], detail: str) -> int:
+    """A channel whose last organisation just left is no longer served: its policies could be satisfied without any
+    signature. Its orderers leave it (after its peers); it goes live again with a new first organisation."""
+    handed = 0
+    for channel_id in delivered:
+        channel = session.get(Channel, channel_id)
+        if channel is None or session.scalar(select(ChannelOrg.id).where(ChannelOrg.channel_id == channel_id).limit(1)):
+            continue
+        for node_id in _orderer_ids(session, channel.blockchain_id):
+            tasks.hand_off(
+                session,
+                operation_id=ctx.operation_id,
+                step_key=f"{ctx.sub_step_name}/peers",
+                blockchain_id=channel.blockchain_id,
+                kind=TaskKind.LEAVE,
+                channel=channel.name,
+                node_id=node_id,
+            ).message = detail
+            handed += 1
     return handed
 
 
