@@ -165,6 +165,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.state.ctx = ctx
     app.state.monitoring = monitoring
     app.state.worker = worker
+    app.state.supervisor = supervisor
     error_handlers.install(app)
     idempotency.install(app)  # innermost middleware: it holds back answers of calls made with an X-Client-Token
     app.add_middleware(BodyLimitMiddleware)

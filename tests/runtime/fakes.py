@@ -27,6 +27,7 @@ class FakeRuntime:
     left: list[tuple[str, str]] = field(default_factory=list)
     chains: dict[str, list[Block]] = field(default_factory=dict)  # channel -> the blocks its orderers cut
     refuse: str | None = None
+    unhealthy: dict[str, str] = field(default_factory=dict)  # node name -> what its health check says
 
     def start(self, node: NodeSpec) -> None:
         self.running.add(node.name)
@@ -50,6 +51,12 @@ class FakeRuntime:
 
     def status(self, node_name: str) -> NodeStatus:
         return NodeStatus(node_name in self.running, "" if node_name in self.running else "stopped", pid=None)
+
+    def health(self, node_name: str) -> NodeStatus:
+        if node_name not in self.running:
+            return NodeStatus(False, "stopped")
+        reason = self.unhealthy.get(node_name)
+        return NodeStatus(reason is None, reason or "")
 
     def join(self, node: NodeSpec, channel: str, genesis_block: bytes, admin: Client) -> None:
         self.joined.append((node.name, channel))

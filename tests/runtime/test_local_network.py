@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fabric_protos.common.common_pb2 import Block
 
@@ -34,12 +35,15 @@ from openbcs.runtime.base import OrderingRefused
 from openbcs.runtime.local.backend import LocalRuntime
 from openbcs.runtime.local.binaries import Binaries
 from tests.conftest import SECRET_KEY
+from tests.monitoring.helpers import events
 from tests.runtime.fabric_tools import PeerCli, download_admin, download_orderers, zip_of
 from tests.runtime.local.realnet import fabric_bin_or_skip
 from tests.runtime.network import LocalServer, fabric_children, node_pids, pid_alive, wait_for
 from tests.support import bodies
+from tests.support.accounts import issue_token
 from tests.support.bodies import DEFAULT_ORG
 from tests.support.expected import msp_id
+from tests.support.tenants import Tenant
 
 pytestmark = pytest.mark.slow
 CHANNEL = "consortium"
@@ -371,10 +375,49 @@ def test_a_killed_peer_is_restarted_at_the_same_height(net: Net) -> None:
     assert not pid_alive(pid)
     for address in net.tools["inviter_peers"]:
         wait_for(lambda a=address: cli.height(a, CHANNEL) == height, timeout=30, what=f"{address} to serve again")
-    events = net.server.rows(
-        "SELECT name FROM monitoring_events WHERE name IN ('NodeExited', 'NodeRestarted') ORDER BY id"
+    recorded = net.server.rows(
+        "SELECT name, message FROM monitoring_events WHERE name IN ('NodeAbnormal', 'NodeRestarted', 'AlarmCleared') "
+        "ORDER BY id"
     )
-    assert events == [("NodeExited",), ("NodeRestarted",)]
+    assert recorded == [
+        ("NodeAbnormal", f"{name}: process exited with code -9"),
+        ("NodeRestarted", f"{name} started again"),
+        ("AlarmCleared", f"NodeAbnormal cleared: {name} runs and answers its health check"),
+    ]
+
+
+def test_a_paused_peer_is_abnormal_with_an_alarm_until_it_resumes(net: Net) -> None:
+    """SIGSTOP: the process runs but its /healthz does not answer. Within 10 s its organisation shows it down and an
+    active alarm names it; SIGCONT: Normal again, the alarm in the history. One event per change."""
+    union = net.ids["union"]
+    name, pid = next((n, p) for n, p in sorted(node_pids(net.server).items()) if n.startswith("peer-"))
+    with httpx.Client(base_url=net.server.url, timeout=30) as http:
+        tenant = Tenant(http, net.inviter_account, issue_token(http, net.inviter_account))
+
+        def org_status() -> tuple[str, str]:
+            (org,) = [p for p in tenant.detail(union)["peer_info"] if p["name"] == DEFAULT_ORG]
+            return org["status"], org["status_detail"]
+
+        os.kill(pid, signal.SIGSTOP)
+        paused = time.monotonic()
+        try:
+            (alarm,) = wait_for(lambda: events(tenant, union, type_="active_alert"), timeout=10, what=f"{name}'s alarm")
+            print(f"\na paused peer shows as abnormal after {time.monotonic() - paused:.1f} s")
+            dimensions = {d["name"]: d["value"] for d in alarm["metric"]["dimensions"]}
+            assert (alarm["metric"]["metricName"], dimensions["resource"]) == ("NodeAbnormal", name)
+            assert dimensions["reason"].startswith("health check failing: ")
+            assert org_status() == ("AbNormal", "1/2")
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        wait_for(lambda: events(tenant, union, type_="active_alert") == [], timeout=15, what="the alarm to clear")
+        assert org_status() == ("Normal", "2/2")
+        assert node_pids(net.server)[name] == pid  # resumed, not restarted
+        paused_alarms = [
+            a
+            for a in events(tenant, union, type_="history_alert")
+            if {"name": "reason", "value": dimensions["reason"]} in a["metric"]["dimensions"]
+        ]
+        assert len(paused_alarms) == 1  # one alarm for the pause, however many times it was looked at
 
 
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["stopped", "killed"])

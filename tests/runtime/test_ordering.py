@@ -5,6 +5,7 @@ and changes nothing; an empty channel goes live with its first organisation; del
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -19,11 +20,13 @@ from openbcs.fabric import application_orgs, config_of
 from openbcs.kernel.db import Database
 from openbcs.kernel.settings import Settings
 from tests.consortium.helpers import assert_in_channel, membership_row
+from tests.monitoring.helpers import events
 from tests.runtime.fakes import FakeRuntime
 from tests.support import bodies
 from tests.support.accounts import TestAccount
 from tests.support.bodies import CHANNEL, DEFAULT_ORG
 from tests.support.consortia import setup_consortium
+from tests.support.diagnostic import wait_for
 from tests.support.errors import error
 from tests.support.expected import msp_id
 from tests.support.snapshots import row_count, snapshot
@@ -207,3 +210,37 @@ def test_scaling_stops_deleted_peers_and_starts_new_ones(tenant: Tenant, fake: F
     assert row_count(db, "node_ports") == 5 * 3
     tenant.run(tenant.add_peers(bid, CHANNEL, {DEFAULT_ORG: 1}))
     assert (peers[1], CHANNEL) in fake.joined[-1:]
+
+
+def test_a_node_failing_its_health_check_is_abnormal_with_one_alarm_until_it_recovers(
+    local: TestClient, tenant: Tenant, fake: FakeRuntime, db: Database
+) -> None:
+    bid = tenant.create_instance(bodies.union_instance_body())
+    local.app.state.supervisor.health_seconds = 0.05  # type: ignore[attr-defined]
+    peer = sorted(tenant.nodes(bid)[DEFAULT_ORG]["peers"])[0]
+    fake.unhealthy[peer] = "health check failing: ledger: failed to open"
+
+    def alarms() -> list[dict[str, Any]]:
+        return events(tenant, bid, type_="active_alert")
+
+    (alarm,) = wait_for(alarms, what="the node's alarm")
+    dimensions = {d["name"]: d["value"] for d in alarm["metric"]["dimensions"]}
+    assert alarm["metric"]["metricName"] == "NodeAbnormal"
+    assert dimensions["resource"] == peer
+    assert dimensions["reason"] == "health check failing: ledger: failed to open"
+    assert dimensions["message"] == f"{peer}: health check failing: ledger: failed to open"
+    (org,) = [p for p in tenant.detail(bid)["peer_info"] if p["name"] == DEFAULT_ORG]
+    assert (org["status"], org["status_detail"]) == ("AbNormal", "1/2")
+    time.sleep(0.5)  # many more looks: still one alarm, one event
+    assert len(alarms()) == 1
+    assert [e["metric"]["metricName"] for e in events(tenant, bid)].count("NodeAbnormal") == 1
+
+    del fake.unhealthy[peer]
+    wait_for(lambda: alarms() == [], what="the alarm to clear")
+    (cleared,) = events(tenant, bid, type_="history_alert")
+    assert cleared["metric"]["metricName"] == "NodeAbnormal"
+    assert "cleared_time" in {d["name"] for d in cleared["metric"]["dimensions"]}
+    (org,) = [p for p in tenant.detail(bid)["peer_info"] if p["name"] == DEFAULT_ORG]
+    assert (org["status"], org["status_detail"]) == ("Normal", "2/2")
+    names = [e["metric"]["metricName"] for e in events(tenant, bid)]
+    assert (names.count("NodeAbnormal"), names.count("AlarmCleared")) == (1, 1)

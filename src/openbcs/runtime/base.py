@@ -46,7 +46,10 @@ class Runtime(Protocol):
         """The nodes this runtime has started (running or not)."""
 
     def status(self, node_name: str) -> NodeStatus:
-        """Whether the node runs now."""
+        """Whether the node runs now (cheap: asked every pass)."""
+
+    def health(self, node_name: str) -> NodeStatus:
+        """Whether the running node answers its own health check; if not, Fabric's message or why there is none."""
 
     def join(self, node: NodeSpec, channel: str, genesis_block: bytes, admin: Client) -> None:
         """Join the node to a channel with its block 0, as its organisation's admin (done if already joined)."""

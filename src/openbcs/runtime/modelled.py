@@ -36,6 +36,10 @@ class ModelledRuntime:
         """A modelled node is as the model says: running."""
         return NodeStatus(running=True)
 
+    def health(self, node_name: str) -> NodeStatus:
+        """A modelled node is healthy."""
+        return NodeStatus(running=True)
+
     def join(self, node: NodeSpec, channel: str, genesis_block: bytes, admin: Client) -> None:
         """The model's channel membership is the join."""
 

@@ -28,6 +28,7 @@ class Observed(StrEnum):
 
     PENDING = "pending"  # not started yet
     RUNNING = "running"  # its process runs and its /healthz answered 200
+    UNHEALTHY = "unhealthy"  # its process runs but its /healthz fails or does not answer
     FAILED = "failed"  # it exited or never became healthy; the supervisor retries with backoff
     REMOVED = "removed"
 

@@ -15,16 +15,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from openbcs import events
-from openbcs.engine.models import ACTIVE, Operation
-from openbcs.kernel.clock import now_ns
+from openbcs.engine.models import Operation
 from openbcs.kernel.db import Database
 from openbcs.kernel.keys import ServerKey
-from openbcs.network.models import Instance, Node, Organization
-from openbcs.runtime import nodespecs, tasks
+from openbcs.network.models import Node, Organization
+from openbcs.runtime import nodespecs, observed, tasks
 from openbcs.runtime.base import Runtime
 from openbcs.runtime.config import RuntimeConfig
 from openbcs.runtime.models import Desired, Observed, RuntimeNode, RuntimeTask, TaskKind, TaskStatus
@@ -33,6 +31,9 @@ from openbcs.runtime.specs import Client, NodeSpec
 log = logging.getLogger("openbcs.runtime")
 
 POLL_SECONDS = 0.5
+# How often each running node's /healthz is asked: a node down shows within this plus the check's 1 s time-out, and
+# 20 nodes cost a few requests a second.
+HEALTH_SECONDS = 3.0
 MAX_BACKOFF_SECONDS = 30.0
 
 
@@ -45,6 +46,7 @@ class _Wanted:
     observed: str
     restarts: int
     pid: int | None
+    message: str
 
 
 class Supervisor:
@@ -65,10 +67,12 @@ class Supervisor:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._retry_at: dict[int, float] = {}  # node id -> when a failed start may be tried again
+        self._health_at = 0.0  # when the nodes' health checks are next asked
+        self.health_seconds = HEALTH_SECONDS
 
     def start(self) -> None:
         """Start the thread (it starts the nodes that should run: a new server has none running yet)."""
-        self.db.run_write(_not_started_yet)
+        self.db.run_write(observed.not_started_yet)
         tasks.on_work(self.notify)
         self._thread = threading.Thread(target=self._run, name="openbcs-runtime-supervisor", daemon=True)
         self._thread.start()
@@ -105,12 +109,15 @@ class Supervisor:
     # --- nodes ---------------------------------------------------------------------------------------------------
 
     def reconcile(self) -> int:
-        """Make each node's process what its row asks for; how many rows changed."""
+        """Make each node's process what its row asks for, and note what changed; how many rows changed."""
         changed = 0
         rows = self.db.run_read(_wanted)
         for name in set(self.runtime.names()) - {wanted.name for wanted in rows}:
             self.runtime.forget(name)  # a deleted peer: its rows went with it
             changed += 1
+        look = time.monotonic() >= self._health_at
+        if look:
+            self._health_at = time.monotonic() + self.health_seconds
         starting: list[_Wanted] = []
         for wanted in rows:
             if self._stopping:
@@ -118,17 +125,16 @@ class Supervisor:
             if wanted.desired == Desired.REMOVED:
                 if wanted.observed != Observed.REMOVED:
                     self.runtime.remove(self._spec(wanted.node_id))
-                    changed += self.db.run_write(_observe, wanted.node_id, Observed.REMOVED, "removed", None)
+                    changed += self.db.run_write(observed.removed, wanted.node_id)
                 continue
             status = self.runtime.status(wanted.name)
             if status.running:
-                if wanted.observed != Observed.RUNNING or wanted.pid != status.pid:
-                    changed += self.db.run_write(_observe, wanted.node_id, Observed.RUNNING, "", None, status.pid)
+                changed += self._look_at(wanted, status.pid) if look else self._pid_changed(wanted, status.pid)
                 continue
             if time.monotonic() < self._retry_at.get(wanted.node_id, 0.0):
                 continue
-            if wanted.observed == Observed.RUNNING:  # it ran and is gone: record why, then restart it
-                self.db.run_write(_node_event, wanted.node_id, "NodeExited", f"{wanted.name}: {status.message}")
+            if wanted.observed in (Observed.RUNNING, Observed.UNHEALTHY):  # it ran and is gone: why, then restart
+                self.db.run_write(observed.down, wanted.node_id, Observed.FAILED, status.message)
             try:
                 self.runtime.start(self._spec(wanted.node_id))
             except Exception as exc:
@@ -140,11 +146,31 @@ class Supervisor:
             changed += self._started(wanted)
         return changed
 
+    def _pid_changed(self, wanted: _Wanted, pid: int | None) -> int:
+        """A node restarted by a task (a peer leaving a channel) runs under a new pid."""
+        if wanted.observed == Observed.RUNNING and wanted.pid == pid:
+            return 0
+        if wanted.observed == Observed.UNHEALTHY:
+            return 0  # the next health look decides
+        return self.db.run_write(observed.up, wanted.node_id, pid)
+
+    def _look_at(self, wanted: _Wanted, pid: int | None) -> int:
+        """Ask the node's own health check (every HEALTH_SECONDS): a change of answer is a change of state."""
+        health = self.runtime.health(wanted.name)
+        if health.running:
+            if wanted.observed == Observed.RUNNING and wanted.pid == pid:
+                return 0
+            return self.db.run_write(observed.up, wanted.node_id, pid)
+        if wanted.observed == Observed.UNHEALTHY and wanted.message == health.message:
+            return 0
+        return self.db.run_write(observed.down, wanted.node_id, Observed.UNHEALTHY, health.message)
+
     def _failed(self, wanted: _Wanted, exc: Exception) -> int:
         delay = min(MAX_BACKOFF_SECONDS, 2.0**wanted.restarts)
         self._retry_at[wanted.node_id] = time.monotonic() + delay
         log.warning("node %s did not start (retry in %.0f s): %s", wanted.name, delay, exc)
-        return self.db.run_write(_observe, wanted.node_id, Observed.FAILED, _one_line(exc), wanted.restarts + 1)
+        reason = f"did not start: {_one_line(exc)}"
+        return self.db.run_write(observed.down, wanted.node_id, Observed.FAILED, reason, restarts=wanted.restarts + 1)
 
     def _started(self, wanted: _Wanted) -> int:
         try:
@@ -153,9 +179,8 @@ class Supervisor:
             return self._failed(wanted, exc)
         self._retry_at.pop(wanted.node_id, None)
         if wanted.observed != Observed.PENDING:
-            self.db.run_write(_node_event, wanted.node_id, "NodeRestarted", f"{wanted.name} started again")
-        pid = self.runtime.status(wanted.name).pid
-        return self.db.run_write(_observe, wanted.node_id, Observed.RUNNING, "", 0, pid)
+            self.db.run_write(observed.event, wanted.node_id, "NodeRestarted", f"{wanted.name} started again")
+        return self.db.run_write(observed.up, wanted.node_id, self.runtime.status(wanted.name).pid)
 
     def _spec(self, node_id: int) -> NodeSpec:
         return self.db.run_read(nodespecs.node_spec, node_id, keys=self.keys, nodes_dir=self.config.nodes_dir)
@@ -216,43 +241,10 @@ def _wanted(session: Session) -> list[_Wanted]:
     rows = session.execute(
         select(RuntimeNode, Node.name).join(Node, Node.id == RuntimeNode.node_id).order_by(RuntimeNode.node_id)
     ).all()
-    return [_Wanted(r.node_id, name, r.blockchain_id, r.desired, r.observed, r.restarts, r.pid) for r, name in rows]
-
-
-def _observe(
-    session: Session, node_id: int, observed: str, message: str, restarts: int | None, pid: int | None = None
-) -> int:
-    row = session.get(RuntimeNode, node_id)
-    if row is None:
-        return 0
-    row.observed, row.message, row.pid, row.updated_time = observed, message, pid, now_ns()
-    if restarts is not None:
-        row.restarts = restarts
-    _due_now(session, Operation.blockchain_id == row.blockchain_id)
-    return 1
-
-
-def _node_event(session: Session, node_id: int, name: str, message: str) -> None:
-    row = session.get(RuntimeNode, node_id)
-    instance = session.get(Instance, row.blockchain_id) if row is not None else None
-    if instance is not None:
-        events.record(
-            session,
-            blockchain_id=instance.id,
-            project_id=instance.project_id,
-            name=name,
-            message=message,
-            metadata={"node_id": str(node_id)},
-        )
-
-
-def _not_started_yet(session: Session) -> None:
-    """What an earlier server saw no longer holds: its nodes stopped with it."""
-    session.execute(
-        update(RuntimeNode)
-        .where(RuntimeNode.observed == Observed.RUNNING)
-        .values(observed=Observed.PENDING, pid=None, restarts=0)
-    )
+    return [
+        _Wanted(r.node_id, name, r.blockchain_id, r.desired, r.observed, r.restarts, r.pid, r.message)
+        for r, name in rows
+    ]
 
 
 def _task(session: Session, task_id: int) -> RuntimeTask:
@@ -272,13 +264,7 @@ def _finish_task(session: Session, task_id: int, status: str, message: str, resu
     task.status, task.result = status, result
     if status == TaskStatus.FAILED or not task.message:
         task.message = message
-    _due_now(session, Operation.id == task.operation_id)
-
-
-def _due_now(session: Session, which: ColumnElement[bool]) -> None:
-    """Operations that may be waiting for what just changed look now rather than at their next retry (the worker is
-    woken once this commits)."""
-    session.execute(update(Operation).where(which, Operation.status.in_(ACTIVE)).values(due_at=now_ns()))
+    observed.due_now(session, Operation.id == task.operation_id)
 
 
 def make_supervisor(

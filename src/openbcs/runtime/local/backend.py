@@ -27,6 +27,7 @@ log = logging.getLogger("openbcs.runtime")
 START_SECONDS = 30.0  # an orderer is healthy in about two seconds, a peer in one; a loaded machine takes longer
 ORDER_SECONDS = 30.0  # Broadcast retried while the channel has no Raft leader yet (SERVICE_UNAVAILABLE)
 SERVICE_UNAVAILABLE = 503
+HEALTH_TIMEOUT = 1.0  # a node that does not answer /healthz within this is unhealthy (e.g. stopped with SIGSTOP)
 
 
 class LocalRuntime:
@@ -75,6 +76,14 @@ class LocalRuntime:
         if process.running():
             return NodeStatus(True, pid=process.pid)
         return NodeStatus(False, f"process exited with code {process.exit_code()}")
+
+    def health(self, node_name: str) -> NodeStatus:
+        """Ask the node's ``/healthz`` (1 s): a node paused or failing a check is running but not healthy."""
+        process = self._processes.get(node_name)
+        if process is None or not process.running():
+            return self.status(node_name)
+        ok, why = process.healthy(timeout=HEALTH_TIMEOUT)
+        return NodeStatus(ok, "" if ok else f"health check failing: {why}", pid=process.pid)
 
     def names(self) -> list[str]:
         """Nodes this runtime has a process for (running or not)."""
