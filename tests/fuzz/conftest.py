@@ -84,6 +84,15 @@ def world(client: TestClient, make_account: Callable[..., Any], db: Database) ->
     )
     assert issued.status_code == 200, issued.text
     assert consortium.invitee_bcs_id is not None
+    nodes = [
+        name
+        for tenant, bid in (
+            (consortium.inviter, consortium.inviter_bcs_id),
+            (consortium.invitee, consortium.invitee_bcs_id),
+        )
+        for org in tenant.nodes(bid).values()
+        for name in org["peers"]
+    ]
     known = {
         "blockchain_id": [consortium.inviter_bcs_id, consortium.invitee_bcs_id],
         "channel_id": [consortium.channel],
@@ -91,6 +100,7 @@ def world(client: TestClient, make_account: Callable[..., Any], db: Database) ->
         "org_name": ["organization", "orderer"],
         "user_name": [USER],
         "number": ["0", "1"],
+        "node_name": nodes,
     }
     return World(consortium, known)
 

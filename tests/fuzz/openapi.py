@@ -36,6 +36,7 @@ from openbcs.monitoring.schemas import (
     ListBcsMetricRequestBody,
     ListEntityMetricRequestBody,
     ListInstanceMetricRequestBody,
+    NodeLogsQuery,
 )
 from openbcs.operations.schemas import ListOpRecordQuery
 
@@ -99,6 +100,7 @@ ROUTES: dict[str, Parsed] = {
     "ListBcsMetric": Parsed(body=ListBcsMetricRequestBody),
     "ListEntityMetric": Parsed(body=ListEntityMetricRequestBody),
     "ListInstanceMetric": Parsed(body=ListInstanceMetricRequestBody),
+    "ShowBlockchainNodeLogs": Parsed(query=NodeLogsQuery),
 }
 
 

@@ -38,6 +38,7 @@ EXTENSIONS = {
     ("GET", "/v2/{project_id}/blockchains/{blockchain_id}/channels/{channel_name}/config-history"),
     ("GET", "/v2/{project_id}/blockchains/{blockchain_id}/channels/{channel_name}/blocks/{number}"),
     ("GET", "/v2/{project_id}/blockchains/{blockchain_id}/channels/{channel_name}/blocks/{number}/update"),
+    ("GET", "/v2/{project_id}/blockchains/{blockchain_id}/nodes/{node_name}/logs"),
     ("GET", "/healthz"),
     ("GET", "/metrics"),
     ("POST", "/v3/auth/tokens"),
@@ -81,7 +82,7 @@ def test_served_document_validates_and_lists_every_operation(client: TestClient)
     sdk = {op["x-sdk-method"] for op in operations.values() if "x-sdk-method" in op}
     assert sdk == SDK_METHODS
     assert set(operations) == {k for k, op in operations.items() if "x-sdk-method" in op} | EXTENSIONS
-    assert len({op["operationId"] for op in operations.values()}) == len(operations) == 39
+    assert len({op["operationId"] for op in operations.values()}) == len(operations) == 40
     # Without --admin-token the admin API is neither served nor documented.
     assert not set(operations) & ADMIN
     assert client.post("/openbcs/admin/reset").status_code == 404
@@ -91,7 +92,7 @@ def test_reference_with_admin_api(reference: dict[str, Any]) -> None:
     validate(reference)
     operations = _operations(reference)
     assert set(operations) >= ADMIN
-    assert len(operations) == 43
+    assert len(operations) == 44
     for key in ADMIN:
         assert operations[key]["security"] == [{"admin": []}]
 

@@ -1,4 +1,4 @@
-"""HTTP routes of the monitoring operations (25-29) and of OpenBCS's own ``/metrics``."""
+"""HTTP routes of the monitoring operations (25-29), of a node's log and of OpenBCS's own ``/metrics``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from openbcs.http.context import Context
 from openbcs.http.deps import CurrentCaller, json_body, query
 from openbcs.http.openapi import documented
 from openbcs.http.routing import API_DEPENDENCIES
-from openbcs.monitoring import metrics, views
+from openbcs.monitoring import logs, metrics, views
 from openbcs.monitoring.deps import Monitoring
 from openbcs.monitoring.schemas import (
     EventsQuery,
@@ -21,8 +21,11 @@ from openbcs.monitoring.schemas import (
     ListEntityMetricResponse,
     ListInstanceMetricRequestBody,
     MetricsResponse,
+    NodeLogsQuery,
+    NodeLogsResponse,
 )
 from openbcs.monitoring.telemetry import CONTENT_TYPE
+from openbcs.runtime.config import RuntimeConfig
 
 router = APIRouter(prefix="/v2/{project_id}/blockchains/{blockchain_id}", dependencies=API_DEPENDENCIES)
 metrics_router = APIRouter(dependencies=API_DEPENDENCIES)
@@ -95,6 +98,27 @@ async def list_instance_metric(
     """One pod's metrics."""
     return await metrics.instance_metrics(
         ctx.db, monitoring.source, project_id=caller.project_id, blockchain_id=blockchain_id, body=body
+    )
+
+
+@router.get("/nodes/{node_name}/logs", name="ShowBlockchainNodeLogs")
+@documented()
+async def show_blockchain_node_logs(
+    caller: CurrentCaller,
+    ctx: Context,
+    blockchain_id: str,
+    node_name: str,
+    params: Annotated[NodeLogsQuery, Depends(query(NodeLogsQuery))],
+) -> NodeLogsResponse:
+    """OpenBCS extension: the last ``tail`` lines (1-1000, default 100) of a peer's or orderer's log, oldest first;
+    none for a modelled node, which runs no process."""
+    return await logs.node_logs(
+        ctx.db,
+        RuntimeConfig.of(ctx.settings).nodes_dir,
+        project_id=caller.project_id,
+        blockchain_id=blockchain_id,
+        node_name=node_name,
+        tail=params.tail,
     )
 
 

@@ -1,10 +1,13 @@
-"""Request and response models of the monitoring operations (25-29); camelCase keys as the API spells them."""
+"""Request and response models of the monitoring operations (25-29) and of node logs (an OpenBCS extension); keys
+as the API spells them."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from openbcs.kernel.validation import QueryInt
 
 
 class _Strict(BaseModel):
@@ -111,3 +114,24 @@ class EntityMetricList(BaseModel):
 
 class ListEntityMetricResponse(BaseModel):
     metrics: list[EntityMetricList]
+
+
+# --- node logs (an OpenBCS extension) -------------------------------------------------------------------------------
+
+NODE_LOG_LINES_DEFAULT, NODE_LOG_LINES_MAX = 100, 1000
+
+
+class NodeLogsQuery(_Strict):
+    """Query of ``GET .../nodes/{node_name}/logs``: how many lines from the end of the log."""
+
+    tail: QueryInt = Field(default=NODE_LOG_LINES_DEFAULT, ge=1, le=NODE_LOG_LINES_MAX)
+
+
+class NodeLogsResponse(BaseModel):
+    """The last lines of a node's log, oldest first. ``runtime`` is what runs the node: ``modelled`` nodes run no
+    process and have no log (``lines`` is then empty); ``truncated`` is true when the log holds earlier lines."""
+
+    node_name: str
+    runtime: Literal["modelled", "local"]
+    lines: list[str]
+    truncated: bool

@@ -8,7 +8,7 @@ from typing import Any
 INTRODUCTION = """\
 Huawei Cloud's Blockchain Service (BCS) v2 management API as OpenBCS serves it: all 32 operations of the official
 SDK `huaweicloudsdkbcs` (`BcsClient`), the IAM endpoints the SDK and curl use to authenticate, and OpenBCS's own
-extensions (channel configuration history and Fabric blocks, `/healthz`, `/metrics`, the admin API).
+extensions (channel configuration history and Fabric blocks, node logs, `/healthz`, `/metrics`, the admin API).
 
 **Authentication.** Every `/v2/{project_id}/...` call carries either an `X-Auth-Token` from
 `POST /v3/auth/tokens`, or an AK/SK signature (`Authorization: SDK-HMAC-SHA256 ...` with `X-Sdk-Date`), which is
@@ -42,7 +42,8 @@ TAGS = {
     "Certificates": "MSP archives, user certificates, freezing, SDK connection profiles (operations 20-24).",
     "Monitoring": "Events, alarms and node metrics (operations 25-29).",
     "Operations": "The records of asynchronous operations (operation 30).",
-    "OpenBCS extensions": "Not in the cloud's API: the Fabric configuration of channels, health and metrics.",
+    "OpenBCS extensions": "Not in the cloud's API: the Fabric configuration of channels, node logs, health and "
+    "metrics.",
     "Admin (OpenBCS)": "Only when the server runs with `--admin-token`: reset, state export and import, seed files. "
     "Send `Authorization: Bearer <admin token>`.",
 }
