@@ -180,12 +180,17 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         SQLite's write lock (writes then answer 503 BCS.5030001 after --database-lock-wait-seconds)."""
         healthy = migrated and worker.running
         blocked = healthy and db.writes_blocked()
-        body = {
+        body: dict[str, object] = {
             "status": ("degraded" if blocked else "ok") if healthy else "starting",
             "database": "migrated" if migrated else "pending",
             "writes": "blocked" if blocked else "ok",
             "worker": "running" if worker.running else "stopped",
         }
+        if supervisor is not None:  # local runtime: whether this process supervises the nodes, and how many run
+            body["runtime"] = {
+                "lease": "held" if supervisor.holding else "standby",
+                "nodes": supervisor.owned_nodes,
+            }
         return JSONResponse(body, status_code=200 if healthy else 503)
 
     # Read by the routers' honour_client_token dependency; the API reference documents the header.

@@ -18,7 +18,7 @@ from openbcs.network.models import (
     Organization,
     OrgPki,
 )
-from openbcs.runtime.models import RuntimeNode, RuntimeTask
+from openbcs.runtime.models import RuntimeLease, RuntimeNode, RuntimeTask
 
 __all__ = [
     "AccessKey",
@@ -43,6 +43,7 @@ __all__ = [
     "Organization",
     "Project",
     "Quota",
+    "RuntimeLease",
     "RuntimeNode",
     "RuntimeTask",
     "User",

@@ -28,6 +28,7 @@ class FakeRuntime:
     chains: dict[str, list[Block]] = field(default_factory=dict)  # channel -> the blocks its orderers cut
     refuse: str | None = None
     unhealthy: dict[str, str] = field(default_factory=dict)  # node name -> what its health check says
+    metrics_urls: dict[str, str] = field(default_factory=dict)  # node name -> its /metrics (a test's server)
 
     def start(self, node: NodeSpec) -> None:
         self.running.add(node.name)
@@ -57,6 +58,9 @@ class FakeRuntime:
             return NodeStatus(False, "stopped")
         reason = self.unhealthy.get(node_name)
         return NodeStatus(reason is None, reason or "")
+
+    def metrics_url(self, node_name: str) -> str | None:
+        return self.metrics_urls.get(node_name)
 
     def join(self, node: NodeSpec, channel: str, genesis_block: bytes, admin: Client) -> None:
         self.joined.append((node.name, channel))

@@ -81,6 +81,7 @@ class LocalServer:
             "--operation-step-seconds", "0", "--fabric-runtime", "local",
             "--fabric-bin", str(self.binaries.peer.parent), "--fabric-config", str(self.binaries.config_dir),
         ]  # fmt: skip
+        self.root.mkdir(parents=True, exist_ok=True)
         with (self.root / "server.log").open("ab") as log:
             self.process = subprocess.Popen(
                 command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True

@@ -6,51 +6,27 @@ and changes nothing; an empty channel goes live with its first organisation; del
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
 from typing import Any
 
-import pytest
 from fabric_protos.common.common_pb2 import Block
 from fabric_protos.orderer.configuration_pb2 import ConsensusType
 from fabric_protos.orderer.etcdraft.configuration_pb2 import ConfigMetadata
 from fastapi.testclient import TestClient
 
-from openbcs.app import create_app
 from openbcs.fabric import application_orgs, config_of
 from openbcs.kernel.db import Database
-from openbcs.kernel.settings import Settings
 from tests.consortium.helpers import assert_in_channel, membership_row
 from tests.monitoring.helpers import events
+from tests.runtime.conftest import HIGH, LOW
 from tests.runtime.fakes import FakeRuntime
 from tests.support import bodies
-from tests.support.accounts import TestAccount
 from tests.support.bodies import CHANNEL, DEFAULT_ORG
 from tests.support.consortia import setup_consortium
 from tests.support.diagnostic import wait_for
 from tests.support.errors import error
 from tests.support.expected import msp_id
 from tests.support.snapshots import row_count, snapshot
-from tests.support.tenants import Tenant, new_tenant
-
-LOW, HIGH = 31000, 31999
-
-
-@pytest.fixture
-def fake() -> FakeRuntime:
-    return FakeRuntime()
-
-
-@pytest.fixture
-def local(settings: Settings, fake: FakeRuntime) -> Iterator[TestClient]:
-    """An app whose instances belong to the local runtime, its nodes run by the fake."""
-    local_settings = settings.model_copy(update={"fabric_runtime": "local", "node_ports": f"{LOW}-{HIGH}"})
-    with TestClient(create_app(local_settings, runtime=fake), raise_server_exceptions=False) as client:
-        yield client
-
-
-@pytest.fixture
-def tenant(local: TestClient, make_account: Callable[..., TestAccount]) -> Tenant:
-    return new_tenant(local, make_account)
+from tests.support.tenants import Tenant
 
 
 def _ports(db: Database) -> list[tuple[str, int, str]]:

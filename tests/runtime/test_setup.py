@@ -44,13 +44,6 @@ def test_a_wrong_fabric_version_is_refused(tmp_path: Path, db: Database, setting
     assert "--fabric-bin / OPENBCS_FABRIC_BIN" in found
 
 
-def test_the_local_runtime_runs_in_one_server_process(db: Database, settings: Settings) -> None:
-    local = settings.model_copy(update={"fabric_runtime": "local", "workers": 2})
-    assert (
-        problem(local, db) == "--fabric-runtime local runs the nodes in one server process: serve it with --workers 1"
-    )
-
-
 def test_a_database_serves_only_the_runtime_that_created_its_instances(
     make_tenant: Any, settings: Settings, db: Database
 ) -> None:

@@ -51,6 +51,9 @@ class Runtime(Protocol):
     def health(self, node_name: str) -> NodeStatus:
         """Whether the running node answers its own health check; if not, Fabric's message or why there is none."""
 
+    def metrics_url(self, node_name: str) -> str | None:
+        """The node's own Prometheus ``/metrics`` URL; None when it has no process (safe from any thread)."""
+
     def join(self, node: NodeSpec, channel: str, genesis_block: bytes, admin: Client) -> None:
         """Join the node to a channel with its block 0, as its organisation's admin (done if already joined)."""
 

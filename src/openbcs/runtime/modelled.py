@@ -40,6 +40,10 @@ class ModelledRuntime:
         """A modelled node is healthy."""
         return NodeStatus(running=True)
 
+    def metrics_url(self, node_name: str) -> str | None:
+        """A modelled node has no process, so no metrics of its own."""
+        return None
+
     def join(self, node: NodeSpec, channel: str, genesis_block: bytes, admin: Client) -> None:
         """The model's channel membership is the join."""
 

@@ -82,3 +82,15 @@ class RuntimeTask(Base):
     message: Mapped[str] = mapped_column(Text, default="")
     result: Mapped[bytes | None] = mapped_column(LargeBinary)  # ORDER: the block the orderers committed
     created_time: Mapped[int] = mapped_column(BigInteger)
+
+
+class RuntimeLease(Base):
+    """Who supervises the local runtime's nodes: one server process at a time (several servers or ``--workers`` on
+    one database), for as long as it renews the lease."""
+
+    __tablename__ = "runtime_leases"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(96))
+    expires_at: Mapped[int] = mapped_column(BigInteger)  # ns
+    acquired_at: Mapped[int] = mapped_column(BigInteger)

@@ -33,9 +33,6 @@ def foreign_instances(db: Database, runtime: str) -> str | None:
 def problem(settings: Settings, db: Database) -> str | None:
     """Why the server cannot start with its runtime settings (one line naming the setting), or None."""
     config = RuntimeConfig.of(settings)
-    if config.local and settings.workers > 1:
-        # Every server process would supervise the same nodes: each node must have exactly one owner.
-        return "--fabric-runtime local runs the nodes in one server process: serve it with --workers 1"
     if config.local:
         try:
             find_binaries(config.fabric_bin, config.fabric_config)

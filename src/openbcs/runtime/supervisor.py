@@ -22,7 +22,7 @@ from openbcs.engine.models import Operation
 from openbcs.kernel.db import Database
 from openbcs.kernel.keys import ServerKey
 from openbcs.network.models import Node, Organization
-from openbcs.runtime import nodespecs, observed, tasks
+from openbcs.runtime import lease, nodespecs, observed, tasks
 from openbcs.runtime.base import Runtime
 from openbcs.runtime.config import RuntimeConfig
 from openbcs.runtime.models import Desired, Observed, RuntimeNode, RuntimeTask, TaskKind, TaskStatus
@@ -69,10 +69,13 @@ class Supervisor:
         self._retry_at: dict[int, float] = {}  # node id -> when a failed start may be tried again
         self._health_at = 0.0  # when the nodes' health checks are next asked
         self.health_seconds = HEALTH_SECONDS
+        self.owner = lease.owner_id()
+        self.holding = False
+        self._renew_at = 0.0
+        self._held_until = 0.0
 
     def start(self) -> None:
-        """Start the thread (it starts the nodes that should run: a new server has none running yet)."""
-        self.db.run_write(observed.not_started_yet)
+        """Start the thread: once it holds the lease, it starts the nodes that should run."""
         tasks.on_work(self.notify)
         self._thread = threading.Thread(target=self._run, name="openbcs-runtime-supervisor", daemon=True)
         self._thread.start()
@@ -87,24 +90,59 @@ class Supervisor:
         return self._thread is not None and self._thread.is_alive()
 
     def stop(self) -> None:
-        """Stop the thread, then every node (their ledgers stay)."""
+        """Stop the thread, then every node (their ledgers stay), then give the lease up for a standby to take."""
         tasks.off_work(self.notify)
         self._stopping = True
         self._wake.set()
         if self._thread is not None:
             self._thread.join()
         self.runtime.close()
+        if self.holding:
+            try:
+                self.db.run_write(lease.release, self.owner)
+            except Exception:  # the database is gone: the lease expires by itself
+                log.exception("giving the runtime lease up failed")
+            self.holding = False
+
+    @property
+    def owned_nodes(self) -> int:
+        """How many nodes this process runs now."""
+        return sum(1 for name in self.runtime.names() if self.runtime.status(name).running) if self.holding else 0
 
     def _run(self) -> None:
         while not self._stopping:
             self._wake.clear()
             try:
-                progressed = self.reconcile() + self.run_tasks()
-                if progressed:
-                    self.on_progress()
+                self._keep_lease()
+                if self.holding:
+                    progressed = self.reconcile() + self.run_tasks()
+                    if progressed:
+                        self.on_progress()
             except Exception:
                 log.exception("runtime supervisor pass failed; retrying")
             self._wake.wait(POLL_SECONDS)
+
+    def _keep_lease(self) -> None:
+        """Renew the lease (or try to take it) every RENEW_SECONDS; nodes run only while it is held."""
+        now = time.monotonic()
+        if self.holding and now > self._held_until:
+            # Not renewed in time (the database is unreachable): another server may take over, so stop first.
+            log.warning("the runtime lease could not be renewed: stopping this server's nodes")
+            self.runtime.close()
+            self.holding = False
+        if now < self._renew_at:
+            return
+        self._renew_at = now + lease.RENEW_SECONDS
+        held = self.db.run_write(lease.hold, self.owner)
+        if held:
+            self._held_until = now + lease.TTL_SECONDS - lease.RENEW_SECONDS
+        if held and not self.holding:
+            log.info("this server supervises the local runtime's nodes (lease %s)", self.owner)
+            self.db.run_write(observed.not_started_yet)  # whoever ran them before, they stopped with it
+        elif not held and self.holding:
+            log.warning("another server took the runtime lease: stopping this server's nodes")
+            self.runtime.close()
+        self.holding = held
 
     # --- nodes ---------------------------------------------------------------------------------------------------
 

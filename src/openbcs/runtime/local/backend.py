@@ -89,6 +89,12 @@ class LocalRuntime:
         """Nodes this runtime has a process for (running or not)."""
         return list(self._processes)
 
+    def metrics_url(self, node_name: str) -> str | None:
+        """The node's Prometheus ``/metrics``, beside its ``/healthz`` on the operations port; None if never started."""
+        process = self._processes.get(node_name)
+        launch = None if process is None else process.launch
+        return None if launch is None else launch.health_url.removesuffix("/healthz") + "/metrics"
+
     def join(self, node: NodeSpec, channel: str, genesis_block: bytes, admin: Client) -> None:
         """Orderer: the channel participation API over mutual TLS; peer: ``cscc JoinChain``. Already joined is done."""
         if node.role is NodeRole.ORDERER:
