@@ -72,3 +72,26 @@ def test_node_ports_must_be_a_usable_range(value: str, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         Settings(node_ports=value)
     assert Settings(node_ports=" 21000-21999 ".strip()).node_port_range == (21000, 21999)
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (
+            ["--fabric-runtime", "kubernetes"],
+            "--fabric-runtime (OPENBCS_FABRIC_RUNTIME): Input should be 'modelled' or 'local'",
+        ),
+        (
+            ["--node-ports", "5-6"],
+            "--node-ports (OPENBCS_NODE_PORTS): node_ports must lie within 1024-65535 and hold at least 9 ports",
+        ),
+    ],
+)
+def test_serve_names_a_setting_it_cannot_take(tmp_path: Path, flags: list[str], message: str) -> None:
+    done = subprocess.run(
+        [OPENBCS, "serve", "--port", "0", "--data-dir", str(tmp_path), *flags],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [f"error: {message}"]
+    assert not (tmp_path / "openbcs.db").exists()

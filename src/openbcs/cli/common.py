@@ -53,8 +53,19 @@ Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmat
 
 
 def make_settings(**overrides: Any) -> Settings:
-    """Settings from the environment, with the given flags winning."""
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    """Settings from the environment, with the given flags winning; a value no setting takes ends the command with
+    one line per problem naming the flag and its environment variable (exit 2), never a traceback."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = str(error["loc"][0]) if error["loc"] else "settings"
+            message = str(error["msg"]).removeprefix("Value error, ")
+            problems.append(f"--{name.replace('_', '-')} (OPENBCS_{name.upper()}): {message}")
+        fail("; ".join(problems), code=2)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
