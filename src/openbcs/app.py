@@ -38,6 +38,7 @@ from openbcs.kernel.logs import configure_logging
 from openbcs.kernel.settings import Settings
 from openbcs.monitoring import routes as monitoring_routes
 from openbcs.monitoring.deps import MonitoringState
+from openbcs.monitoring.nodes_source import NodeMetrics, sample_forever
 from openbcs.monitoring.sources import make_source
 from openbcs.monitoring.telemetry import Telemetry
 from openbcs.openapi import routes as openapi_routes
@@ -103,12 +104,6 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     create_private_database(settings.resolved_database_url)
     db = Database(settings.resolved_database_url, lock_wait_seconds=settings.database_lock_wait_seconds)
     ctx = ServerContext(settings=settings, db=db, server_key=load_server_key(settings), authenticator=authenticate)
-    monitoring = MonitoringState(
-        source=make_source(
-            settings.metrics_source, prometheus_url=settings.prometheus_url, queries_file=settings.metrics_queries_file
-        ),
-        telemetry=Telemetry(),
-    )
     registry = catalog.registry(diagnostic=settings.enable_test_kinds)
     runtime_config = RuntimeConfig.of(settings)
     registry.provide(runtime_config)
@@ -120,6 +115,14 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         server_key=ctx.server_key,
     )
     supervisor = make_supervisor(db, runtime_config, ctx.server_key, on_progress=worker.notify, runtime=runtime)
+    # The local runtime's nodes measure themselves (docs/monitoring.md); prometheus and none stay as chosen.
+    nodes = NodeMetrics(runtime=supervisor.runtime, nodes_dir=runtime_config.nodes_dir) if supervisor else None
+    source = make_source(
+        settings.metrics_source, prometheus_url=settings.prometheus_url, queries_file=settings.metrics_queries_file
+    )
+    monitoring = MonitoringState(
+        source=nodes if nodes is not None and settings.metrics_source == "model" else source, telemetry=Telemetry()
+    )
     migrated = False
 
     @asynccontextmanager
@@ -131,6 +134,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             supervisor.start()
         await worker.start()
         background = [asyncio.create_task(prune_forever(db, retention_days=settings.event_retention_days))]
+        if supervisor is not None and monitoring.source is nodes:
+            background.append(asyncio.create_task(sample_forever(nodes, supervisor.runtime.names)))
         if settings.metrics_port is not None:
             background.append(asyncio.create_task(_serve_metrics(app, settings)))
         log.info("OpenBCS ready on database %s", db.engine.url.render_as_string(hide_password=True))

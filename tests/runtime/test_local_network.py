@@ -302,6 +302,48 @@ def test_the_seeds_quit_is_ordered_by_the_real_orderers(net: Net) -> None:
     assert application_orgs(config_of(Block.FromString(fetched or b""))) == [msp_id(union, DEFAULT_ORG)]
 
 
+def test_metrics_come_from_the_real_nodes_own_metrics(net: Net) -> None:
+    """ListBcsMetric answers Fabric's ``ledger_blockchain_height`` as the nodes expose it (highest of the instance's
+    nodes, scraped at most 5 s before): the height the ``peer`` CLI sees. ListInstanceMetric: one peer's process."""
+    from huaweicloudsdkbcs.v2 import (
+        ListBcsMetricRequest,
+        ListBcsMetricRequestBody,
+        ListInstanceMetricRequest,
+        ListInstanceMetricRequestBody,
+    )
+
+    union, cli = net.ids["union"], net.tools["inviter_cli"]
+    heights = {cli.height(peer, CHANNEL) for peer in net.tools["inviter_peers"]}
+    assert heights == {3}
+
+    def last_height() -> float:
+        request = ListBcsMetricRequest(
+            blockchain_id=union, body=ListBcsMetricRequestBody(metric_names=["ledger_blockchain_height"])
+        )
+        (result,) = net.inviter.list_bcs_metric(request).metrics
+        assert result.metric.metric_name == "ledger_blockchain_height"
+        last = result.data_points[-1]
+        assert last.unit == "count"
+        (statistic,) = last.statistics
+        assert statistic.value <= 3
+        return float(statistic.value)
+
+    # A sample taken just before the quit's block may answer for up to 5 s (cached scrapes, bounded age).
+    wait_for(lambda: last_height() in heights, timeout=15, what="ListBcsMetric to show the peers' height")
+
+    peer = next(iter(_peers(net.inviter, union)))
+    answer = net.inviter.list_instance_metric(
+        ListInstanceMetricRequest(
+            blockchain_id=union,
+            body=ListInstanceMetricRequestBody(type="org", entity_name=DEFAULT_ORG, instance_name=peer),
+        )
+    )
+    shown = {m.metric.metric_name: m.data_points for m in answer.metrics}
+    assert shown["cpuCoreLimit"][-1].statistics[0].value == os.cpu_count()
+    assert 0 < shown["memUsedRate"][-1].statistics[0].value < 100  # the peer's resident memory, of the machine's
+    assert shown["sendBytesRate"] == shown["recvBytesRate"] == []  # Fabric exposes no network counters
+
+
 def test_a_fabric_gateway_client_reads_the_chain_through_the_downloaded_configuration(net: Net) -> None:
     """Node's @hyperledger/fabric-gateway, as the organisation's default user (DownloadBlockchainCert ``user``), finds
     the peer in DownloadBlockchainSdkConfig's profile and evaluates ``qscc GetChainInfo``: the orderers' height and

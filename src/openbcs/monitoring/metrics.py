@@ -1,6 +1,6 @@
-"""ListBcsMetric, ListEntityMetric and ListInstanceMetric: node metrics over the last hour from the configured
-source (modelled, Prometheus or none). The model is read in one short transaction; the source is asked outside it,
-off the event loop (a Prometheus answer may take a while)."""
+"""ListBcsMetric, ListEntityMetric and ListInstanceMetric: node metrics over the last hour from the app's source
+(modelled, Prometheus or none; in the local runtime, the nodes' own ``/metrics``). The model is read in one short
+transaction; the source is asked outside it, off the event loop (a Prometheus answer or a scrape may take a while)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from openbcs.engine.records import list_records
 from openbcs.kernel import errors
 from openbcs.kernel.clock import now_ns
 from openbcs.kernel.db import Database
-from openbcs.monitoring import sources
+from openbcs.monitoring import nodes_source, sources
 from openbcs.monitoring.schemas import (
     Dimension,
     EntityMetricList,
@@ -36,6 +36,7 @@ log = logging.getLogger("openbcs.monitoring")
 WINDOW_MS = 60 * 60_000
 STEP_MS = 5 * 60_000
 AGENT, RESTAPI = "baas-agent", "baas-restapi"
+UNITS = {**sources.UNITS, **nodes_source.FABRIC_UNITS}  # Fabric's names: accepted by the nodes' source only
 
 
 @dataclass(frozen=True)
@@ -77,9 +78,7 @@ def _result(name: str, dimensions: list[Dimension], points: list[tuple[int, floa
     return MetricItemResultAPI(
         metric=MetricDemision(namespace="BCS.Node", metric_name=name, dimensions=dimensions),
         data_points=[
-            MetricDataPoints(
-                timestamp=t, unit=sources.UNITS[name], statistics=[StatisticValue(statistic="average", value=v)]
-            )
+            MetricDataPoints(timestamp=t, unit=UNITS[name], statistics=[StatisticValue(statistic="average", value=v)])
             for t, v in points
         ],
     )
@@ -104,12 +103,11 @@ def _decimal(value: float) -> str:
     return "0" if text in ("", "-0") else text
 
 
-def _check_names(names: list[str]) -> None:
+def _check_names(names: list[str], accepted: tuple[str, ...]) -> None:
+    """Every name must be one the source accepts (Fabric's own names: the local runtime's nodes only)."""
     for index, name in enumerate(names):
-        if name not in sources.METRIC_NAMES:
-            raise errors.invalid_parameter(
-                f"metric_names[{index}]", f"{name} is not one of {', '.join(sources.METRIC_NAMES)}"
-            )
+        if name not in accepted:
+            raise errors.invalid_parameter(f"metric_names[{index}]", f"{name} is not one of {', '.join(accepted)}")
 
 
 def _instance_target(session: Session, *, project_id: str, blockchain_id: str) -> sources.Target:
@@ -129,7 +127,7 @@ async def bcs_metrics(
 ) -> MetricsResponse:
     """ListBcsMetric: the instance's node metrics over the last hour, five-minute steps."""
     names = body.metric_names or list(sources.DEFAULT_METRIC_NAMES)
-    _check_names(names)
+    _check_names(names, source.names)
     target = await db.read(_instance_target, project_id=project_id, blockchain_id=blockchain_id)
     dimensions = [Dimension(name="blockchain_id", value=target.blockchain_id)]
     return MetricsResponse(metrics=[_result(name, dimensions, await _series(source, name, target)) for name in names])

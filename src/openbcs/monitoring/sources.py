@@ -1,10 +1,13 @@
-"""Where node metrics come from. OpenBCS runs no Fabric nodes, so a *source* is chosen in settings:
+"""Where node metrics come from. In the modelled runtime no Fabric node runs, so a *source* is chosen in settings:
 
 - ``model`` (default): deterministic series computed from the instance model and its activity — modelled, never
   measured (``docs/monitoring.md`` gives the formulas);
 - ``prometheus``: PromQL range queries against a Prometheus HTTP API, one query per metric name over the labels of the
   instance's nodes (:data:`DEFAULT_QUERIES`, overridable from a JSON or YAML file);
 - ``none``: no data points.
+
+The local runtime's nodes answer for themselves (:mod:`openbcs.monitoring.nodes_source`, in place of ``model``). Each
+source declares the metric names it accepts (``names``); ListBcsMetric refuses any other.
 """
 
 from __future__ import annotations
@@ -93,7 +96,10 @@ class Target:
 
 
 class MetricsSource(Protocol):
-    """Gives ``[(timestamp ms, value)]`` for one metric of a target over ``[start_ms, end_ms]`` every ``step_ms``."""
+    """Gives ``[(timestamp ms, value)]`` for one metric of a target over ``[start_ms, end_ms]`` every ``step_ms``;
+    ``names`` are the metric names it accepts."""
+
+    names: tuple[str, ...]
 
     def series(
         self, metric: str, target: Target, *, start_ms: int, end_ms: int, step_ms: int
@@ -105,6 +111,8 @@ class MetricsSource(Protocol):
 class NoMetrics:
     """``none``: empty series."""
 
+    names: tuple[str, ...] = METRIC_NAMES
+
     def series(
         self, metric: str, target: Target, *, start_ms: int, end_ms: int, step_ms: int
     ) -> list[tuple[int, float]]:
@@ -114,6 +122,8 @@ class NoMetrics:
 
 class ModelMetrics:
     """``model``: values computed from the node count and the operations that ran in each step (modelled)."""
+
+    names: tuple[str, ...] = METRIC_NAMES
 
     def series(
         self, metric: str, target: Target, *, start_ms: int, end_ms: int, step_ms: int
@@ -152,6 +162,8 @@ class ModelMetrics:
 
 class PrometheusMetrics:
     """``prometheus``: ``/api/v1/query_range`` with the query for the metric, the target's labels filled in."""
+
+    names: tuple[str, ...] = METRIC_NAMES
 
     def __init__(self, url: str, queries: dict[str, str] | None = None, timeout: float = 10.0) -> None:
         self.url = url.rstrip("/")
