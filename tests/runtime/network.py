@@ -138,15 +138,15 @@ def node_pids(server: LocalServer) -> dict[str, int]:
 
 
 def fabric_children(server: LocalServer) -> list[int]:
-    """Pids of Fabric processes (orderer, peer) whose parent is the server process."""
+    """Pids of the running Fabric processes (orderer, peer) whose parent is the server process."""
     assert server.process is not None
     found = []
     for status in Path("/proc").glob("[0-9]*/status"):
         with contextlib.suppress(OSError):
             fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
-            if fields.get("PPid", "").strip() == str(server.process.pid) and fields.get("Name", "").strip() in (
-                "orderer",
-                "peer",
-            ):
+            ours = fields.get("PPid", "").strip() == str(server.process.pid)
+            # A zombie (a node that exited, not reaped yet: Python reaps a replaced Popen lazily) runs nothing.
+            alive = not fields.get("State", "").startswith("Z")
+            if ours and alive and fields.get("Name", "").strip() in ("orderer", "peer"):
                 found.append(int(status.parent.name))
     return sorted(found)

@@ -397,6 +397,17 @@ def test_a_stale_update_is_refused_by_the_orderers(net: Net) -> None:
     assert _orderer_height(net) == 3
 
 
+def _commands(pids: list[int]) -> dict[int, str]:
+    """What each process runs (for a failure's message)."""
+    found = {}
+    for pid in pids:
+        try:
+            found[pid] = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:80]
+        except OSError:
+            found[pid] = "(gone)"
+    return found
+
+
 def _orderer_specs(net: Net, union: str) -> tuple[list[Any], Any]:
     db = Database(net.server.database_url)
     try:
@@ -432,7 +443,8 @@ def test_a_paused_peer_is_abnormal_with_an_alarm_until_it_resumes(net: Net) -> N
     """SIGSTOP: the process runs but its /healthz does not answer. Within 10 s its organisation shows it down and an
     active alarm names it; SIGCONT: Normal again, the alarm in the history. One event per change."""
     union = net.ids["union"]
-    name, pid = next((n, p) for n, p in sorted(node_pids(net.server).items()) if n.startswith("peer-"))
+    name = sorted(_peers(net.inviter, union))[0]  # one of the inviter's peers: its alarm is the inviter's instance's
+    pid = node_pids(net.server)[name]
     with httpx.Client(base_url=net.server.url, timeout=30) as http:
         tenant = Tenant(http, net.inviter_account, issue_token(http, net.inviter_account))
 
@@ -472,7 +484,15 @@ def test_openbcs_restarted_runs_each_node_once_from_its_ledger(net: Net, how: si
     wait_for(lambda: not [pid for pid in before.values() if pid_alive(pid)], timeout=30, what="the nodes to stop")
     net.server.start()
     wait_for(lambda: len(node_pids(net.server)) == len(before), timeout=60, what="every node to run again")
-    assert sorted(node_pids(net.server).values()) == fabric_children(net.server)
+    try:
+        wait_for(
+            lambda: sorted(node_pids(net.server).values()) == fabric_children(net.server),
+            timeout=15,
+            what="the server's Fabric children to be its nodes",
+        )
+    except AssertionError as failed:
+        children, nodes = _commands(fabric_children(net.server)), node_pids(net.server)
+        raise AssertionError(f"the server's Fabric children {children} are not its nodes {nodes}") from failed
     assert len(fabric_children(net.server)) == len(before)
     for address in net.tools["inviter_peers"]:
         wait_for(lambda a=address: cli.height(a, CHANNEL) == 3, timeout=30, what=f"{address} to serve its ledger")
