@@ -108,6 +108,12 @@ def _peers_and_genesis(
     return specs, nodespecs.admin_client(session, org, keys=keys), genesis
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds of one process (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def row(name: str, values: list[float]) -> str:
     if not values:
         return f"| {name} | — | — | — | 0 |"
@@ -167,6 +173,22 @@ def body(run: Run) -> None:
             orderer_rss = [m for name, m in rss.items() if m is not None and name.startswith("orderer-")]
             peer_rss = [m for name, m in rss.items() if m is not None and name.startswith("peer-")]
             server_rss = (rss_mib(server.process.pid) if server.process else None) or 0.0
+            nodes_running = len(node_pids(server))
+            # The server idle with its nodes running: what supervising them costs (each node's /healthz every 3 s,
+            # the supervisor's passes, the metrics sampling every 15 s), as a share of one core.
+            idle_seconds = 3.0 if run.smoke else run.args.idle
+            assert server.process is not None
+            cpu_before, started_idle = cpu_seconds(server.process.pid), time.monotonic()
+            time.sleep(idle_seconds)
+            idle_share = (cpu_seconds(server.process.pid) - cpu_before) / (time.monotonic() - started_idle)
+            metric_times = []
+            body = {"metric_names": ["cpuUsage", "memUsedRate", "ledger_blockchain_height"]}
+            for _ in range(5 if run.smoke else 50):
+                started = time.monotonic()
+                answer = inviter.call("POST", f"/blockchains/{union}/metric/list", body)
+                metric_times.append(time.monotonic() - started)
+                if answer.status_code != 200 or len(answer.json()["metrics"]) != 3:
+                    run.problems.append(f"ListBcsMetric answered {answer.status_code}: {answer.text[:200]}")
     finally:
         server.stop()
     floor = [floor_create(run, server, secret, binaries, union) for _ in range(creations)]
@@ -182,16 +204,22 @@ def body(run: Run) -> None:
         row("the seed's quit: its answer (200)", quit_answers),
         row("the seed's quit: from its answer until the operation finished", quit_times),
         "",
+        f"Idle with {nodes_running} nodes running, the server used {idle_share * 100:.1f} % of one core over "
+        f"{idle_seconds:g} s (health checks every 3 s, metrics sampled every 15 s). ListBcsMetric (3 metrics, one of "
+        f"them Fabric's own) answered in {statistics.median(metric_times) * 1000:.1f} ms p50, "
+        f"{max(metric_times) * 1000:.1f} ms at most, over {len(metric_times)} calls.",
+        "",
         f"Creation over its floor: {statistics.median(create_times) / statistics.median(floor):.1f}x. "
         f"RSS once running: orderers {statistics.median(orderer_rss):.0f} MiB (median of {len(orderer_rss)}), "
         f"peers {statistics.median(peer_rss):.0f} MiB (median of {len(peer_rss)}), the OpenBCS server "
         f"{server_rss:.0f} MiB.",
     )
-    print("  " + "\n  ".join(run.report.lines[-9:]), flush=True)
+    print("  " + "\n  ".join(run.report.lines[-11:]), flush=True)
 
 
 if __name__ == "__main__":
     parser = options(__doc__)
-    parser.add_argument("--creations", type=int, default=3, help="instances created (default 3)")
+    parser.add_argument("--creations", type=int, default=4, help="instances created (default 4: 20 nodes)")
+    parser.add_argument("--idle", type=float, default=30, help="seconds the idle server's CPU is measured (default 30)")
     parser.add_argument("--quits", type=int, default=5, help="invitees that join and quit (default 5)")
     main(__doc__, parser, "local_runtime", "The local runtime on real Fabric nodes", body)

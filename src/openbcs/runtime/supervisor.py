@@ -30,7 +30,7 @@ from openbcs.runtime.specs import Client, NodeSpec
 
 log = logging.getLogger("openbcs.runtime")
 
-POLL_SECONDS = 0.5
+POLL_SECONDS = 1.0  # a pass when nothing woke it: a node that exited is noticed within this
 # How often each running node's /healthz is asked: a node down shows within this plus the check's 1 s time-out, and
 # 20 nodes cost a few requests a second.
 HEALTH_SECONDS = 3.0
