@@ -30,10 +30,18 @@ def field_errors(page: str) -> dict[str, str]:
     }
 
 
+FLASH = re.compile(r'<p class="flash (\w+)" role="\w+"(?: data-form="([^"]*)")?[^>]*>(.*?)</p>', re.S)
+OPERATION_LINK = re.compile(r'<a href="/console/operations/([^"]*)">([^<]*)</a>')
+
+
 def flashes(page: str) -> list[tuple[str, str, str]]:
-    """``(kind, form id or "", text)`` of the flash messages on the page."""
-    found = re.findall(r'<p class="flash (\w+)" role="\w+"(?: data-form="([^"]*)")?[^>]*>([^<]*)</p>', page)
-    return [(kind, form, html.unescape(text)) for kind, form, text in found]
+    """``(kind, form id or "", text)`` of the flash messages on the page (an operation's link as its text)."""
+    return [(kind, form, html.unescape(re.sub(r"<[^>]+>", "", text))) for kind, form, text in FLASH.findall(page)]
+
+
+def flash_links(page: str) -> list[tuple[str, str]]:
+    """``(href's operation id, link text)`` of the operation links in the page's flash messages."""
+    return [link for _, _, text in FLASH.findall(page) for link in OPERATION_LINK.findall(text)]
 
 
 def csrf_of(page: str) -> str:

@@ -1,18 +1,30 @@
 """The console in a real browser (Playwright driving Debian's Chromium against a live server): signing in and out,
 invite → accept → members → quit across two accounts in two browser contexts, the create form's errors, a form
-without its CSRF token, and another tenant's page."""
+without its CSRF token, another tenant's page, and alarms and node health of a local-runtime instance (its nodes run
+by the fake runtime) refreshing in place."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
+from sqlalchemy import select
 
+from openbcs.app import create_app
+from openbcs.events.models import Alarm
+from openbcs.kernel.settings import Settings
+from openbcs.network.models import Node
 from tests.console.browser import TIMEOUT_MS, chromium, reload_until, sign_in
-from tests.support.bodies import CHANNEL, DEFAULT_ORG, create_body
+from tests.console.conftest import HEALTH_SECONDS
+from tests.runtime.fakes import FakeRuntime
+from tests.support.bodies import CHANNEL, DEFAULT_ORG, create_body, union_instance_body
 from tests.support.consortia import setup_consortium
+from tests.support.diagnostic import wait_for
+from tests.support.servers import LiveServer, free_port
 from tests.support.snapshots import invitation_row, snapshot
 from tests.support.tenants import new_tenant
 
@@ -169,3 +181,57 @@ def test_another_tenants_page_is_not_found(live_server, api, make_account, new_p
     assert answer.status == 404
     assert page.get_by_test_id("not-found").is_visible()
     assert "bcs-private" not in page.content()
+
+
+class FakeRuntimeServer(LiveServer):
+    """A live server of the local runtime whose nodes the fake runs."""
+
+    def __init__(self, settings: Settings, runtime: FakeRuntime) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.app = create_app(settings, runtime=runtime)
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+
+def test_alarms_page_and_node_health_refreshing_without_a_reload(local_settings, fake, make_account, new_page, db):
+    with FakeRuntimeServer(local_settings, fake) as server, httpx.Client(base_url=server.url, timeout=30) as http:
+        server.app.state.supervisor.health_seconds = HEALTH_SECONDS
+        tenant = new_tenant(http, make_account)
+        bcs_id = tenant.create_instance(union_instance_body("bcs-live"))
+        peer = sorted(tenant.nodes(bcs_id)[DEFAULT_ORG]["peers"])[0]
+        fake.unhealthy[peer] = "health check failing: ledger: failed to open"
+        wait_for(lambda: _node_state(db, peer) == ("AbNormal", True), what="the node's alarm")
+
+        page = new_page()
+        sign_in(page, server.url, tenant.account)
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Alarms").click()
+        page.wait_for_url(f"{server.url}/console/alarms")
+        row = page.locator(f'tr[data-alarm="NodeAbnormal"][data-instance="{bcs_id}"]')
+        assert peer in row.inner_text()
+        row.get_by_role("link", name="bcs-live").click()
+        page.wait_for_url(f"{server.url}/console/instances/{bcs_id}")
+        badge = page.locator(f'tr[data-node="{peer}"] .badge')
+        assert badge.inner_text() == "AbNormal"
+
+        page.evaluate("window.sameDocument = true")  # gone if the page reloads
+        del fake.unhealthy[peer]
+        page.wait_for_function(
+            "node => document.querySelector(`tr[data-node='${node}'] .badge`).textContent === 'Normal'",
+            arg=peer,
+            timeout=60_000,
+        )
+        assert page.evaluate("window.sameDocument") is True
+        assert _node_state(db, peer) == ("Normal", False)
+
+
+def _node_state(db, node: str) -> tuple[str, bool]:
+    """The node's stored status, and whether an alarm names it as active."""
+
+    def read(session):
+        status = session.scalar(select(Node.status).where(Node.name == node))
+        active = [a for a in session.scalars(select(Alarm).where(Alarm.cleared_time.is_(None)))]
+        return status, any(a.metadata_.get("resource") == node for a in active)
+
+    return db.run_read(read)

@@ -60,6 +60,9 @@ def test_invite_accept_members_quit(client, make_account, console_of, db):
     assert "Clean up" not in sent
     assert "Withdraw" not in sent
     mine = invitee.get("/console/consortium").text
+    # The member instance is named, and links to its page.
+    belonging = re.search(rf'<tr data-member="{CHANNEL}">.*?</tr>', mine, re.S).group(0)
+    assert f'<a href="/console/instances/{c.invitee_bcs_id}">{c.invitee_bcs_name}</a>: {DEFAULT_ORG}' in belonging
     quit_link = (
         f"/console/consortium/quit?inviter_bcs_id={c.inviter_bcs_id}"
         f"&amp;channel={CHANNEL}&amp;invitee_bcs_id={c.invitee_bcs_id}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from openbcs.console import certs, channels, consortium, home, instances
+from openbcs.console import certs, channels, consortium, health, home, instances
 from tests.console.helpers import ConsoleUser, flashes
 from tests.support.bodies import CHANNEL, DEFAULT_ORG, union_instance_body
 from tests.support.snapshots import snapshot
@@ -53,7 +53,7 @@ def _posts(bcs_id: str) -> dict[str, dict[str, str]]:
 def test_every_form_post_of_the_console_is_covered():
     posted = {
         route.path
-        for module in (home, instances, channels, consortium, certs)
+        for module in (home, instances, health, channels, consortium, certs)
         for route in module.router.routes
         if "POST" in route.methods  # type: ignore[attr-defined]
     }
@@ -95,6 +95,7 @@ def test_another_tenants_pages_are_not_found(tenant, make_tenant, console_of):
         f"{base}/certificates",
         f"{base}/certificates/{DEFAULT_ORG}/admin.zip",
         f"{base}/events",
+        f"{base}/health",
         f"/console/operations/{operation_id}",
     ):
         response = intruder.get(path)

@@ -7,9 +7,10 @@ import re
 
 import pytest
 
+from openbcs.console.pages import ENV
 from openbcs.instances import quotas
 from tests.console.forms import form_of
-from tests.console.helpers import field_errors, flashes, text_of
+from tests.console.helpers import field_errors, flash_links, flashes, text_of
 from tests.support.bodies import PASSWORD, create_body
 from tests.support.expected import orderer_names, peer_names
 from tests.support.snapshots import snapshot
@@ -169,3 +170,40 @@ def test_delete_asks_first_then_deletes(console, tenant):
     tenant.wait(operation_id)
     assert tenant.instance_ids() == []
     assert console.get(f"/console/instances/{bcs_id}").status_code == 404
+
+
+def test_a_started_operation_links_to_its_page(console, tenant):
+    bcs_id = tenant.create_instance(create_body("bcs-link"))
+    landing = console.follow(
+        console.post(f"/console/instances/{bcs_id}/peers", {"org": "organization", "node_count": "1"})
+    )
+    ((kind, form, text),) = flashes(landing.text)
+    operation_id = STARTED.search(text).group(1)
+    assert (kind, form) == ("info", "peers-organization")
+    assert flash_links(landing.text) == [(operation_id, operation_id)]
+    assert f'Started operation <a href="/console/operations/{operation_id}">{operation_id}</a>.' in landing.text
+    assert tenant.wait(operation_id)["operation_status"] == "finished"
+    assert len(tenant.nodes(bcs_id)["organization"]["peers"]) == 1
+    operation = console.get(f"/console/operations/{operation_id}")
+    assert operation.status_code == 200
+    assert 'data-testid="operation-status"><span class="badge s-finished">finished</span>' in operation.text
+    # Creating and deleting an instance link their operations too.
+    created = console.post("/console/instances", form_of(create_body("bcs-link-two")))
+    ((_, _, text),) = flashes(console.follow(created).text)
+    operation_id = re.search(r"operation (BCSSVC01-\d{2}-\d{19})", text).group(1)
+    assert flash_links(console.last.text) == [(operation_id, operation_id)]
+
+
+def test_a_flash_message_and_its_operation_link_are_escaped():
+    flash_text = ENV.get_template("macros.html").module.flash_text  # type: ignore[attr-defined]
+    hostile = '<script>"x"</script>'
+    shown = str(flash_text({"text": f"Started operation {hostile}.", "operation": hostile}))
+    assert "<script>" not in shown
+    assert shown.startswith('Started operation <a href="/console/operations/')
+    href = re.search(r'href="([^"]*)"', shown).group(1)
+    assert "<" not in href
+    assert ">" not in href
+    assert shown.endswith(">&lt;script&gt;&#34;x&#34;&lt;/script&gt;</a>.")
+    # An operation the text does not name, or none: the text alone, escaped.
+    assert str(flash_text({"text": "Done <b>", "operation": "BCSSVC01-00-1"})) == "Done &lt;b&gt;"
+    assert str(flash_text({"text": "Done <b>"})) == "Done &lt;b&gt;"

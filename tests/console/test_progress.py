@@ -51,3 +51,30 @@ def test_running_operations_show_their_progress_until_they_end(frozen_client, ma
         page = console.get(url).text
         assert RUNNING.search(page).group(1) == "false", url
     assert "noscript" not in console.get(f"/console/operations/{operation_id}").text
+
+
+BADGES = re.compile(r'<span class="badge s-[\w-]+">([^<]*)</span>')
+
+
+def test_an_instance_being_created_shows_one_state(frozen_client, make_account, db):
+    tenant = new_tenant(frozen_client, make_account, drive=db)
+    console = ConsoleUser.of(frozen_client, tenant.account)
+    created = console.post("/console/instances", form_of(create_body("bcs-one-state")))
+    instance_url = created.headers["location"]
+    bcs_id = instance_url.rsplit("/", 1)[1]
+    operation_id = re.search(r"operation (BCSSVC01-\d{2}-\d{19})", flashes(console.follow(created).text)[0][2]).group(1)
+    basic = tenant.detail(bcs_id)["basic_info"]
+    assert (basic["status"], basic["process_status"]) == ("Normal", "IsCreating")  # the API says both
+
+    def shown() -> tuple[list[str], list[str]]:
+        """The badges of the instance page's heading and of the instance's row on the overview."""
+        heading = re.search(r"<h1>.*?</h1>", console.get(instance_url).text, re.S).group(0)
+        overview = console.get("/console/").text
+        row = re.search(rf'<tr><td><a href="/console/instances/{bcs_id}">.*?</tr>', overview, re.S).group(0)
+        return BADGES.findall(heading), BADGES.findall(row)
+
+    assert shown() == (["IsCreating"], ["IsCreating"])
+    drive_operations(db, operation_id=operation_id)
+    basic = tenant.detail(bcs_id)["basic_info"]
+    assert (basic["status"], basic["process_status"]) == ("Normal", "")
+    assert shown() == (["Normal"], ["Normal"])

@@ -88,8 +88,8 @@ class _Target:
             return back_with_error(self.request, back, exc, form=form_id, gone=GONE)
         text = f"Started operation {operation_id}."
         if call is service.delete_channel:
-            return redirect(self.request, _url(self.blockchain_id), text=text)
-        return redirect(self.request, back, text=text, form=form_id)
+            return redirect(self.request, _url(self.blockchain_id), text=text, operation=operation_id)
+        return redirect(self.request, back, text=text, form=form_id, operation=operation_id)
 
 
 async def _target(request: Request, ctx: Context, session: ConsoleSession, blockchain_id: str) -> _Target:

@@ -46,6 +46,7 @@ class ConsortiumPage:
     inbox: list[NotificationList]
     channels: list[tuple[str, str, str]]  # (instance id, instance name, channel) the caller may invite into
     invitees: dict[str, list[tuple[views.InstanceRow, list[str]]]]  # inviter instance id -> own invitee instances
+    names: dict[str, str]  # the caller's instances: id -> name
 
 
 def consortium_page(session: Session, *, caller: Caller) -> ConsortiumPage:
@@ -66,6 +67,7 @@ def consortium_page(session: Session, *, caller: Caller) -> ConsortiumPage:
         inbox=consortium_views.notifications(session, caller=caller).notifications,
         channels=channels,
         invitees=invitees,
+        names={row.id: row.name for row in mine},
     )
 
 
@@ -82,8 +84,9 @@ async def _act(request: Request, ctx: Context, session: ConsoleSession, form_id:
         outcome = await ctx.db.write(call, caller=session.caller, body=body)
     except errors.BCSError as exc:
         return back_with_error(request, PAGE, exc, form=form_id, gone=())
-    text = f"Started operation {outcome}." if isinstance(outcome, str) else "Done."
-    return redirect(request, PAGE, text=text, form=form_id)
+    if isinstance(outcome, str):
+        return redirect(request, PAGE, text=f"Started operation {outcome}.", form=form_id, operation=outcome)
+    return redirect(request, PAGE, text="Done.", form=form_id)
 
 
 def _parse(model: Any, data: dict[str, Any]) -> Any:

@@ -16,11 +16,10 @@ from starlette.datastructures import FormData
 
 from openbcs.channels import views as channel_views
 from openbcs.channels.schemas import ListBlockchainChannelsResponse
-from openbcs.console import forms, views
+from openbcs.console import forms, health
 from openbcs.console.pages import PREFIX, ConsoleRoute, back_with_error, field_errors, redirect, render
 from openbcs.console.session import CheckedForm, ConsoleSession
 from openbcs.consortium import views as consortium_views
-from openbcs.engine.records import OperationRecord
 from openbcs.http.context import Context
 from openbcs.instances import service
 from openbcs.instances import views as instance_views
@@ -164,7 +163,7 @@ async def create_instance(request: Request, ctx: Context, session: ConsoleSessio
             errors=field_errors(exc, CREATE_FIELDS_BY_CODE),
         )
     text = f"Creating instance {created.blockchain_name}: operation {created.operation_id}."
-    return redirect(request, f"{PREFIX}/instances/{created.blockchain_id}", text=text)
+    return redirect(request, f"{PREFIX}/instances/{created.blockchain_id}", text=text, operation=created.operation_id)
 
 
 @dataclass(frozen=True)
@@ -175,12 +174,12 @@ class InstancePage:
     nodes: ShowBlockchainNodesResponse
     channels: ListBlockchainChannelsResponse
     consortium_channels: list[str]
-    running: list[OperationRecord]
-    recent: views.OperationPage
+    live: health.Live  # node health and operations: what the page refreshes in place
 
 
 def instance_page(session: Session, *, project_id: str, blockchain_id: str) -> InstancePage:
-    """The API's detail, nodes and channel views of the caller's instance, with its operations (one transaction)."""
+    """The API's detail, nodes and channel views of the caller's instance, with its nodes' health and its operations
+    (one transaction)."""
     detail = instance_views.detail(session, project_id=project_id, blockchain_id=blockchain_id)
     nodes = instance_views.nodes(session, project_id=project_id, blockchain_id=blockchain_id)
     channels = channel_views.channels(session, project_id=project_id, blockchain_id=blockchain_id)
@@ -191,17 +190,28 @@ def instance_page(session: Session, *, project_id: str, blockchain_id: str) -> I
         nodes=nodes,
         channels=channels,
         consortium_channels=[name for name in joined if name not in own],
-        running=views.running_operations(session, project_id=project_id, blockchain_id=blockchain_id),
-        recent=views.operations(session, project_id=project_id, blockchain_id=blockchain_id, size=10),
+        live=health.live(session, project_id=project_id, blockchain_id=blockchain_id),
     )
 
 
 @router.get("/instances/{blockchain_id}", name="ConsoleInstance")
 async def instance(request: Request, ctx: Context, session: ConsoleSession, blockchain_id: str) -> Response:
-    """Organisations, peers, orderers, channels, status and running operations of one of the caller's instances."""
-    page = await ctx.db.read(instance_page, project_id=session.caller.project_id, blockchain_id=blockchain_id)
+    """Organisations, peers, orderers, channels, status, node health (with the end of each node's log, local runtime)
+    and running operations of one of the caller's instances."""
+    project_id = session.caller.project_id
+    page = await ctx.db.read(instance_page, project_id=project_id, blockchain_id=blockchain_id)
+    tails = await health.log_tails(ctx, project_id=project_id, blockchain_id=blockchain_id, health=page.live.health)
     name = page.detail.basic_info.name
-    return render(request, "instance.html", session, title=name, page=page, blockchain_id=blockchain_id)
+    return render(
+        request,
+        "instance.html",
+        session,
+        title=name,
+        page=page,
+        blockchain_id=blockchain_id,
+        logs=tails,
+        log_lines=health.LOG_LINES,
+    )
 
 
 async def _update(
@@ -216,7 +226,7 @@ async def _update(
         )
     except errors.BCSError as exc:
         return back_with_error(request, url, exc, form=form_id)
-    return redirect(request, url, text=f"Started operation {operation_id}.", form=form_id)
+    return redirect(request, url, text=f"Started operation {operation_id}.", form=form_id, operation=operation_id)
 
 
 @router.post("/instances/{blockchain_id}/peers", name="ConsoleScalePeers")
@@ -271,4 +281,5 @@ async def delete_instance(
         )
     except errors.BCSError as exc:
         return back_with_error(request, f"{PREFIX}/instances/{blockchain_id}", exc, form="delete")
-    return redirect(request, f"{PREFIX}/", text=f"Deleting the instance: operation {operation_id}.")
+    text = f"Deleting the instance: operation {operation_id}."
+    return redirect(request, f"{PREFIX}/", text=text, operation=operation_id)

@@ -119,17 +119,31 @@ def render(
     return response
 
 
+def fragment(template: str, **context: Any) -> HTMLResponse:
+    """A part of a page that ``console.js`` swaps in (no navigation, and no flash message taken: it stays for the
+    page it belongs to)."""
+    response = HTMLResponse(ENV.get_template(template).render(**context))
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    return response
+
+
 def redirect(
-    request: Request, url: str, *, text: str = "", kind: str = "info", form: str = "", field: str = ""
+    request: Request,
+    url: str,
+    *,
+    text: str = "",
+    kind: str = "info",
+    form: str = "",
+    field: str = "",
+    operation: str = "",
 ) -> RedirectResponse:
-    """303 to ``url`` (after a form post), with a flash message shown once there (``form``: next to which form)."""
+    """303 to ``url`` (after a form post), with a flash message shown once there (``form``: next to which form;
+    ``operation``: an operation id in ``text``, shown as a link to its page)."""
     response = RedirectResponse(url, status_code=303)
     if text:
-        sealed = (
-            ctx_of(request)
-            .server_key.fernet(FLASH_PURPOSE)
-            .encrypt(json.dumps({"text": text, "kind": kind, "form": form, "field": field}).encode())
-        )
+        message = {"text": text, "kind": kind, "form": form, "field": field, "operation": operation}
+        sealed = ctx_of(request).server_key.fernet(FLASH_PURPOSE).encrypt(json.dumps(message).encode())
         set_cookie(request, response, FLASH_COOKIE, sealed.decode(), max_age=FLASH_SECONDS)
     return response
 

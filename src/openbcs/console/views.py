@@ -4,22 +4,27 @@ always scoped to the caller's project (reads only; every change goes through the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from openbcs.engine import records
 from openbcs.engine.models import ACTIVE, Operation, OperationLock
 from openbcs.events.models import Alarm
 from openbcs.instances import quotas
 from openbcs.kernel.caller import Caller
+from openbcs.kernel.clock import now_ns
 from openbcs.monitoring import service as monitoring
 from openbcs.monitoring.schemas import ListBcsEventRequestBody
 from openbcs.network import lookups
 from openbcs.network.models import Channel, Instance, IssuedCert, Organization
 
 OPERATIONS_PAGE = 50
-ALARMS_SHOWN = 50
+ALARMS_SHOWN = 50  # on the overview
+ALARMS_PAGE_SHOWN = 200  # active alarms on the Alarms page
+CLEARED_SHOWN = 20  # alarms cleared lately, on the Alarms page
+CLEARED_WINDOW = "-1.-1.1440"  # ListBcsEvents' time_range for "lately": the last day
 
 
 @dataclass(frozen=True)
@@ -40,14 +45,16 @@ class InstanceRow:
 
 @dataclass(frozen=True)
 class AlarmRow:
-    """An active alarm with the name of its instance."""
+    """An alarm with the name of its instance (None once the instance is gone)."""
 
     blockchain_id: str
-    blockchain_name: str
+    blockchain_name: str | None
     name: str
     severity: str
     message: str
     raised_time: int
+    resource: str = ""  # the node a NodeAbnormal alarm names (its metadata's ``resource``)
+    cleared_time: int | None = None
 
 
 @dataclass(frozen=True)
@@ -113,26 +120,71 @@ def running_operations(
     return sorted(found, key=lambda r: (r.record_time, r.operation_id), reverse=True)
 
 
+def _alarms(
+    session: Session, *where: ColumnElement[bool], newest: InstrumentedAttribute[Any], limit: int
+) -> list[AlarmRow]:
+    """Alarms with their instances' names (one query), ``newest`` first."""
+    rows = session.execute(
+        select(Alarm, Instance.name)
+        .outerjoin(Instance, and_(Instance.id == Alarm.blockchain_id, Instance.project_id == Alarm.project_id))
+        .where(*where)
+        .order_by(newest.desc(), Alarm.id.desc())
+        .limit(limit)
+    )
+    return [
+        AlarmRow(
+            a.blockchain_id,
+            name,
+            a.name,
+            a.severity,
+            a.message,
+            a.raised_time,
+            str(a.metadata_.get("resource", "")),
+            a.cleared_time,
+        )
+        for a, name in rows
+    ]
+
+
+def active_alarms(session: Session, *, project_id: str, limit: int = ALARMS_SHOWN) -> list[AlarmRow]:
+    """The active alarms of every instance of the project (ListBcsEvents' ``active_alert``: not cleared), newest
+    first."""
+    where = (Alarm.project_id == project_id, Alarm.cleared_time.is_(None))
+    return _alarms(session, *where, newest=Alarm.raised_time, limit=limit)
+
+
+def cleared_alarms(session: Session, *, project_id: str, limit: int = CLEARED_SHOWN) -> list[AlarmRow]:
+    """The alarms of the project's instances cleared lately (ListBcsEvents' ``history_alert`` over
+    :data:`CLEARED_WINDOW`: cleared after the window's start), the latest cleared first."""
+    window = monitoring.parse_time_range(CLEARED_WINDOW, now_ms=now_ns() // 1_000_000)
+    start = window.start_ms * 1_000_000
+    where = (Alarm.project_id == project_id, Alarm.cleared_time.is_not(None), Alarm.cleared_time >= start)
+    return _alarms(session, *where, newest=Alarm.cleared_time, limit=limit)
+
+
+@dataclass(frozen=True)
+class Alarms:
+    """The Alarms page: what is active, and what was cleared lately."""
+
+    active: list[AlarmRow]
+    cleared: list[AlarmRow]
+
+
+def alarms(session: Session, *, project_id: str) -> Alarms:
+    """Active and lately cleared alarms of every instance of the project (one query each)."""
+    return Alarms(
+        active_alarms(session, project_id=project_id, limit=ALARMS_PAGE_SHOWN),
+        cleared_alarms(session, project_id=project_id),
+    )
+
+
 def overview(session: Session, *, caller: Caller) -> Overview:
     """Everything the overview page shows, for the caller's project."""
-    found = instances(session, project_id=caller.project_id)
-    names = {row.id: row.name for row in found}
-    alarms = [
-        AlarmRow(
-            a.blockchain_id, names.get(a.blockchain_id, a.blockchain_id), a.name, a.severity, a.message, a.raised_time
-        )
-        for a in session.scalars(
-            select(Alarm)
-            .where(Alarm.project_id == caller.project_id, Alarm.cleared_time.is_(None))
-            .order_by(Alarm.raised_time.desc(), Alarm.id.desc())
-            .limit(ALARMS_SHOWN)
-        )
-    ]
     return Overview(
-        instances=found,
+        instances=instances(session, project_id=caller.project_id),
         quota=quotas.instance_quota(session, domain_id=caller.domain_id),
         used=quotas.count_instances(session, project_id=caller.project_id),
-        alarms=alarms,
+        alarms=active_alarms(session, project_id=caller.project_id),
         running=running_operations(session, project_id=caller.project_id),
     )
 
