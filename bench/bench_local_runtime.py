@@ -175,7 +175,7 @@ def body(run: Run) -> None:
             server_rss = (rss_mib(server.process.pid) if server.process else None) or 0.0
             nodes_running = len(node_pids(server))
             # The server idle with its nodes running: what supervising them costs (each node's /healthz every 3 s,
-            # the supervisor's passes, the metrics sampling every 15 s), as a share of one core.
+            # the supervisor's passes, the metrics sampling every 60 s), as a share of one core.
             idle_seconds = 3.0 if run.smoke else run.args.idle
             assert server.process is not None
             cpu_before, started_idle = cpu_seconds(server.process.pid), time.monotonic()
@@ -205,7 +205,7 @@ def body(run: Run) -> None:
         row("the seed's quit: from its answer until the operation finished", quit_times),
         "",
         f"Idle with {nodes_running} nodes running, the server used {idle_share * 100:.1f} % of one core over "
-        f"{idle_seconds:g} s (health checks every 3 s, metrics sampled every 15 s). ListBcsMetric (3 metrics, one of "
+        f"{idle_seconds:g} s (health checks every 3 s, metrics sampled every 60 s). ListBcsMetric (3 metrics, one of "
         f"them Fabric's own) answered in {statistics.median(metric_times) * 1000:.1f} ms p50, "
         f"{max(metric_times) * 1000:.1f} ms at most, over {len(metric_times)} calls.",
         "",
