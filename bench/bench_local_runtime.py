@@ -131,7 +131,7 @@ def body(run: Run) -> None:
     quits = 1 if run.smoke else run.args.quits
     run.report.header(f"Fabric {binaries.version} ({binaries.orderer.parent}), SQLite, --operation-step-seconds 0")
     secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
-    server = LocalServer(run.tmp, binaries, secret)
+    server = LocalServer(run.tmp, binaries, secret, worker_poll_seconds=1.0)  # the server's default polling
     inviter_account, *invitee_accounts = server.make_accounts(
         "bench-inviter", *(f"bench-invitee-{i}" for i in range(quits))
     )

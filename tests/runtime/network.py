@@ -43,8 +43,10 @@ def wait_for(check: Callable[[], T | None], *, timeout: float = 60, what: str) -
 class LocalServer:
     """``openbcs serve`` with the local runtime on its own data directory (SQLite)."""
 
-    def __init__(self, root: Path, binaries: Binaries, secret_key: str) -> None:
+    def __init__(self, root: Path, binaries: Binaries, secret_key: str, *, worker_poll_seconds: float = 0.1) -> None:
+        """``worker_poll_seconds``: the tests' quick polling; a benchmark of the idle server gives the default."""
         self.root, self.binaries, self.secret_key = root, binaries, secret_key
+        self.worker_poll_seconds = worker_poll_seconds
         self.data_dir = root / "data"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -74,7 +76,7 @@ class LocalServer:
         env = {
             **os.environ,
             "OPENBCS_SECRET_KEY": self.secret_key,
-            "OPENBCS_WORKER_POLL_SECONDS": "0.1",
+            "OPENBCS_WORKER_POLL_SECONDS": str(self.worker_poll_seconds),
         }
         command = [
             OPENBCS, "serve", "--port", str(self.port), "--data-dir", str(self.data_dir),
