@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import sqlalchemy as sa
 
 from openbcs import migrations
 from openbcs.iam import service as iam
@@ -43,10 +44,20 @@ def wait_for(check: Callable[[], T | None], *, timeout: float = 60, what: str) -
 class LocalServer:
     """``openbcs serve`` with the local runtime on its own data directory (SQLite)."""
 
-    def __init__(self, root: Path, binaries: Binaries, secret_key: str, *, worker_poll_seconds: float = 0.1) -> None:
-        """``worker_poll_seconds``: the tests' quick polling; a benchmark of the idle server gives the default."""
+    def __init__(
+        self,
+        root: Path,
+        binaries: Binaries,
+        secret_key: str,
+        *,
+        worker_poll_seconds: float = 0.1,
+        database_url: str | None = None,
+    ) -> None:
+        """``worker_poll_seconds``: the tests' quick polling (a benchmark of the idle server gives the default);
+        ``database_url``: a database of its own (e.g. PostgreSQL) instead of the SQLite file in its data directory."""
         self.root, self.binaries, self.secret_key = root, binaries, secret_key
         self.worker_poll_seconds = worker_poll_seconds
+        self.given_database_url = database_url
         self.data_dir = root / "data"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -54,7 +65,7 @@ class LocalServer:
 
     @property
     def database_url(self) -> str:
-        return f"sqlite:///{self.data_dir / 'openbcs.db'}"
+        return self.given_database_url or f"sqlite:///{self.data_dir / 'openbcs.db'}"
 
     def make_accounts(self, *names: str) -> list[TestAccount]:
         """Accounts made through the IAM service in the server's database (before it starts)."""
@@ -83,6 +94,8 @@ class LocalServer:
             "--operation-step-seconds", "0", "--fabric-runtime", "local",
             "--fabric-bin", str(self.binaries.peer.parent), "--fabric-config", str(self.binaries.config_dir),
         ]  # fmt: skip
+        if self.given_database_url:
+            command += ["--database-url", self.given_database_url]
         self.root.mkdir(parents=True, exist_ok=True)
         with (self.root / "server.log").open("ab") as log:
             self.process = subprocess.Popen(
@@ -131,11 +144,18 @@ def pid_alive(pid: int) -> bool:
 
 
 def node_pids(server: LocalServer) -> dict[str, int]:
-    """``{node name: pid}`` of the nodes the supervisor says run."""
-    rows = server.rows(
-        "SELECT n.name, r.pid FROM runtime_nodes r JOIN blockchain_nodes n ON n.id = r.node_id "
-        "WHERE r.observed = 'running' AND r.pid IS NOT NULL"
-    )
+    """``{node name: pid}`` of the nodes the supervisor says run (either database)."""
+    engine = sa.create_engine(server.database_url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                sa.text(
+                    "SELECT n.name, r.pid FROM runtime_nodes r JOIN blockchain_nodes n ON n.id = r.node_id "
+                    "WHERE r.observed = 'running' AND r.pid IS NOT NULL"
+                )
+            ).all()
+    finally:
+        engine.dispose()
     return {name: pid for name, pid in rows}
 
 

@@ -1,17 +1,18 @@
-"""One owner per node across servers: two servers on one database (SQLite here; the lease is the same statements on
-PostgreSQL, tested there in tests/runtime/test_lease.py), one holds the runtime lease and runs every node; killed,
-the other takes over within 30 s and runs each node exactly once, from its ledger. Real Fabric nodes (skipped
-without the binaries, and on the PostgreSQL pass)."""
+"""One owner per node across servers: two servers on one database (the suite's: SQLite, and PostgreSQL on CI's second
+pass), one holds the runtime lease and runs every node; killed, the other takes over within 30 s and runs each node
+exactly once, from its ledger. Real Fabric nodes (skipped without the binaries)."""
 
 from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
+from openbcs.kernel.db import Database
 from tests.conftest import SECRET_KEY
 from tests.runtime.local.realnet import fabric_bin_or_skip
 from tests.runtime.network import LocalServer, fabric_children, node_pids, pid_alive, wait_for
@@ -26,13 +27,16 @@ def _runtime(server: LocalServer) -> dict[str, Any]:
     return dict(httpx.get(f"{server.url}/healthz", timeout=5).json()["runtime"])
 
 
-def test_another_server_takes_the_nodes_over_when_their_owner_dies(tmp_path_factory: pytest.TempPathFactory) -> None:
-    binaries = fabric_bin_or_skip()
+def test_another_server_takes_the_nodes_over_when_their_owner_dies(
+    tmp_path_factory: pytest.TempPathFactory, database_url: str, db: Database, make_account: Callable[..., Any]
+) -> None:
+    binaries = fabric_bin_or_skip(on_postgresql=True)
     root = tmp_path_factory.mktemp("owner")
-    first = LocalServer(root / "first", binaries, SECRET_KEY)
-    (account,) = first.make_accounts("lease-tenant")
-    second = LocalServer(root / "second", binaries, SECRET_KEY)
-    second.data_dir = first.data_dir  # the same database and node folders
+    # Both servers on the suite's database (SQLite, or PostgreSQL on CI's second pass) and one data directory.
+    first = LocalServer(root / "first", binaries, SECRET_KEY, database_url=database_url)
+    second = LocalServer(root / "second", binaries, SECRET_KEY, database_url=database_url)
+    second.data_dir = first.data_dir
+    account = make_account("lease-tenant")
     first.start()
     wait_for(lambda: _runtime(first)["lease"] == "held", timeout=30, what="the first server to take the lease")
     second.start()

@@ -36,12 +36,12 @@ DEFAULT_BIN = Path("/opt/fabric/bin")
 START_SECONDS = 30.0  # a cold start takes about a second here; generous for loaded CI machines
 
 
-def fabric_bin_or_skip() -> Binaries:
+def fabric_bin_or_skip(*, on_postgresql: bool = False) -> Binaries:
     """The Fabric 2.5 binaries to test with (``OPENBCS_FABRIC_BIN``, else ``PATH``, else /opt/fabric/bin), or skip.
     Real nodes run once per CI run, on its SQLite pass: they never touch the test database, so the PostgreSQL pass
-    would only repeat them."""
+    would only repeat them; ``on_postgresql`` for a test that runs them on the test database, whichever it is."""
     url = os.environ.get("OPENBCS_TEST_DATABASE_URL", "")
-    if url and not url.startswith("sqlite"):
+    if url and not url.startswith("sqlite") and not on_postgresql:
         pytest.skip("real Fabric nodes run once, on the SQLite pass (docs/runtime.md)")
     configured = os.environ.get("OPENBCS_FABRIC_BIN")
     config = os.environ.get("OPENBCS_FABRIC_CONFIG")
