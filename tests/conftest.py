@@ -25,12 +25,14 @@ from openbcs.kernel.keys import ServerKey
 from openbcs.kernel.settings import Settings
 from openbcs.models import __all__ as _tables  # noqa: F401  (every table on the metadata)
 from openbcs.monitoring.telemetry import Telemetry
+from tests.runtime.fakes import FakeRuntime
 from tests.support.accounts import TestAccount, issue_token
 from tests.support.operations import stop_worker
 from tests.support.servers import LiveServer
 from tests.support.tenants import Tenant, new_tenant
 
 SECRET_KEY = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+LOCAL_PORTS = (31000, 31999)  # the local runtime's node ports in tests with the fake runtime
 # (operation, error code) of every BCS error any test provoked; pytest_sessionfinish checks each is documented.
 _PROVOKED: set[tuple[str, str]] = set()
 
@@ -256,3 +258,34 @@ def sdk_client(live_server: LiveServer) -> Callable[..., object]:
         return BcsClient.new_builder().with_credentials(credentials).with_endpoints([live_server.url]).build()
 
     return build
+
+
+# --- the local runtime, its nodes run by a fake (tests/runtime/fakes.py): no Fabric binaries needed -------------------
+
+
+@pytest.fixture
+def fake() -> FakeRuntime:
+    """The local runtime's nodes: ``fake.unhealthy[node name] = reason`` makes one fail its health check,
+    ``fake.metrics_urls[node name]`` serves its /metrics, ``fake.refuse`` makes the orderers refuse updates."""
+    return FakeRuntime()
+
+
+@pytest.fixture
+def local_settings(settings: Settings) -> Settings:
+    """The suite's settings with the local runtime, its nodes' ports from a range of their own."""
+    return settings.model_copy(update={"fabric_runtime": "local", "node_ports": f"{LOCAL_PORTS[0]}-{LOCAL_PORTS[1]}"})
+
+
+@pytest.fixture
+def local(local_settings: Settings, fake: FakeRuntime) -> Iterator[TestClient]:
+    """An app whose instances belong to the local runtime, its nodes run by the fake, their health asked often.
+    Never combine with ``client`` (``make_tenant``, ``live_server``): one app per test."""
+    with TestClient(create_app(local_settings, runtime=fake), raise_server_exceptions=False) as local_client:
+        local_client.app.state.supervisor.health_seconds = 0.05
+        yield local_client
+
+
+@pytest.fixture
+def local_tenant(local: TestClient, make_account: Callable[..., TestAccount]) -> Tenant:
+    """A fresh account's API over the ``local`` app."""
+    return new_tenant(local, make_account)

@@ -36,6 +36,7 @@ from openbcs.kernel.files import create_private_database
 from openbcs.kernel.keys import load_server_key
 from openbcs.kernel.logs import configure_logging
 from openbcs.kernel.settings import Settings
+from openbcs.monitoring import lag
 from openbcs.monitoring import routes as monitoring_routes
 from openbcs.monitoring.deps import MonitoringState
 from openbcs.monitoring.nodes_source import NodeMetrics, sample_forever
@@ -134,8 +135,13 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             supervisor.start()
         await worker.start()
         background = [asyncio.create_task(prune_forever(db, retention_days=settings.event_retention_days))]
-        if supervisor is not None and monitoring.source is nodes:
-            background.append(asyncio.create_task(sample_forever(nodes, supervisor.runtime.names)))
+        if supervisor is not None and nodes is not None and monitoring.source is nodes:
+            sampled = nodes  # each sampling is followed by the check of how far peers are behind
+
+            async def check_lag() -> int:
+                return await db.write(lag.check, sampled)
+
+            background.append(asyncio.create_task(sample_forever(nodes, supervisor.runtime.names, after=check_lag)))
         if settings.metrics_port is not None:
             background.append(asyncio.create_task(_serve_metrics(app, settings)))
         log.info("OpenBCS ready on database %s", db.engine.url.render_as_string(hide_password=True))

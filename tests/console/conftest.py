@@ -4,15 +4,12 @@ health, alarms and logs without Fabric's binaries, as ``tests/runtime/conftest.p
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
 
-from openbcs.app import create_app
-from openbcs.kernel.settings import Settings
 from tests.console.helpers import ConsoleUser
-from tests.runtime.fakes import FakeRuntime
 from tests.support.accounts import TestAccount
 from tests.support.tenants import Tenant, new_tenant
 
@@ -34,26 +31,6 @@ def console_of(client: TestClient) -> Callable[..., ConsoleUser]:
 def console(tenant: Tenant, console_of: Callable[..., ConsoleUser]) -> ConsoleUser:
     """The ``tenant`` fixture's account, signed in to the console."""
     return console_of(tenant)
-
-
-@pytest.fixture
-def fake() -> FakeRuntime:
-    """The local runtime's nodes: ``fake.unhealthy[node name] = reason`` makes a node fail its health check."""
-    return FakeRuntime()
-
-
-@pytest.fixture
-def local_settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"fabric_runtime": "local", "node_ports": "31000-31999"})
-
-
-@pytest.fixture
-def local(local_settings: Settings, fake: FakeRuntime) -> Iterator[TestClient]:
-    """An app whose instances belong to the local runtime, its nodes run by the fake, their health asked often.
-    Never combine with ``client`` (``tenant``, ``console``): one app per test."""
-    with TestClient(create_app(local_settings, runtime=fake), raise_server_exceptions=False) as local_client:
-        local_client.app.state.supervisor.health_seconds = HEALTH_SECONDS  # type: ignore[attr-defined]
-        yield local_client
 
 
 @pytest.fixture

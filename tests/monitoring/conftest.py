@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from openbcs.kernel.db import Database
 from tests.monitoring.helpers import wipe_records
+from tests.support.node_metrics import Nodes
 from tests.support.tenants import Tenant
 
 
@@ -15,3 +18,13 @@ def bid(tenant: Tenant, db: Database) -> str:
     blockchain_id = tenant.create_instance()
     wipe_records(db, blockchain_id)
     return blockchain_id
+
+
+@pytest.fixture
+def nodes() -> Iterator[Nodes]:
+    """Node ``/metrics`` endpoints served on loopback (``nodes.texts[name] = exposition(...)``)."""
+    served = Nodes()
+    try:
+        yield served
+    finally:
+        served.close()

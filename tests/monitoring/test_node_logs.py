@@ -6,26 +6,21 @@ orderers; a modelled node answers no lines; a local-runtime node's log is read f
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
-from openbcs.app import create_app
 from openbcs.kernel.db import Database
 from openbcs.kernel.settings import Settings
 from openbcs.monitoring import logs
 from openbcs.monitoring.logs import read_tail
 from openbcs.runtime.local.process import tail_file
 from tests.monitoring.helpers import pods_of
-from tests.runtime.fakes import FakeRuntime
 from tests.support import bodies
-from tests.support.accounts import TestAccount
 from tests.support.bodies import DEFAULT_ORG
 from tests.support.errors import assert_error
 from tests.support.snapshots import Statements, snapshot
-from tests.support.tenants import Tenant, new_tenant
+from tests.support.tenants import Tenant
 
 DECIMAL = "expected an integer in decimal digits, like 5 (no '+', point, '_' or spaces)"
 
@@ -127,23 +122,6 @@ def test_a_node_the_instance_does_not_have_is_refused_naming_it(tenant: Tenant, 
 
 
 # --- the local runtime -------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def local_settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"fabric_runtime": "local", "node_ports": "31000-31999"})
-
-
-@pytest.fixture
-def local(local_settings: Settings) -> Iterator[TestClient]:
-    """An app whose instances belong to the local runtime, its nodes run by the fake runtime."""
-    with TestClient(create_app(local_settings, runtime=FakeRuntime()), raise_server_exceptions=False) as client:
-        yield client
-
-
-@pytest.fixture
-def local_tenant(local: TestClient, make_account: Callable[..., TestAccount]) -> Tenant:
-    return new_tenant(local, make_account)
 
 
 def _write_log(settings: Settings, bid: str, node: str, lines: list[str]) -> Path:

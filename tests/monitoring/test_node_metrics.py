@@ -12,26 +12,20 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
-from openbcs.app import create_app
 from openbcs.kernel.db import Database
-from openbcs.kernel.settings import Settings
 from openbcs.monitoring.nodes_source import NodeMetrics
 from openbcs.monitoring.sources import METRIC_NAMES, Target
 from tests.monitoring.helpers import DEFAULT_METRICS, STEP_MS, call, pods_of
 from tests.runtime.fakes import FakeRuntime
 from tests.support import bodies
-from tests.support.accounts import TestAccount
 from tests.support.errors import error
-from tests.support.tenants import Tenant, new_tenant
+from tests.support.node_metrics import Nodes, exposition
+from tests.support.tenants import Tenant
 
 MINUTE = 60_000
 START = 1_700_000_000_000 // MINUTE * MINUTE  # a step boundary
@@ -43,92 +37,6 @@ def memory_total() -> int:
     """MemTotal of /proc/meminfo in bytes, read here again (not through the source)."""
     line = next(x for x in Path("/proc/meminfo").read_text().splitlines() if x.startswith("MemTotal:"))
     return int(line.split()[1]) * 1024
-
-
-def family(name: str, kind: str, samples: list[tuple[str, float]]) -> list[str]:
-    """One metric family in the text format: its HELP and TYPE lines, then ``name{labels} value`` per sample."""
-    return [f"# HELP {name} {name}.", f"# TYPE {name} {kind}"] + [
-        f"{name}{{{labels}}} {value}" if labels else f"{name} {value}" for labels, value in samples
-    ]
-
-
-def exposition(
-    *,
-    heights: dict[str, float] | None = None,
-    tx: list[float] | None = None,
-    leader: dict[str, float] | None = None,
-    broadcast: list[float] | None = None,
-    cpu: float | None = None,
-    rss: float | None = None,
-) -> str:
-    """A Fabric node's ``/metrics`` as the Go client writes it (counters without ``_total``, except the process's)."""
-    lines = family("go_goroutines", "gauge", [("", 42)])
-    if heights is not None:
-        lines += family("ledger_blockchain_height", "gauge", [(f'channel="{c}"', h) for c, h in heights.items()])
-    if tx is not None:
-        labels = 'chaincode="cc",channel="c",transaction_type="ENDORSER_TRANSACTION",validation_code="{}"'
-        lines += family("ledger_transaction_count", "counter", [(labels.format(i), v) for i, v in enumerate(tx)])
-    if leader is not None:
-        lines += family("consensus_etcdraft_is_leader", "gauge", [(f'channel="{c}"', v) for c, v in leader.items()])
-    if broadcast is not None:
-        labels = 'channel="c",status="SUCCESS",type="{}"'
-        lines += family(
-            "broadcast_processed_count", "counter", [(labels.format(i), v) for i, v in enumerate(broadcast)]
-        )
-    if cpu is not None:
-        lines += family("process_cpu_seconds_total", "counter", [("", cpu)])
-    if rss is not None:
-        lines += family("process_resident_memory_bytes", "gauge", [("", rss)])
-    return "\n".join(lines) + "\n"
-
-
-@dataclass
-class Nodes:
-    """Node ``/metrics`` endpoints on 127.0.0.1: ``texts[name]`` is served at ``/<name>/metrics`` (a missing name:
-    404, ``"!500"``: a 500), ``requests`` counts what each was asked."""
-
-    texts: dict[str, str] = field(default_factory=dict)
-    requests: Counter[str] = field(default_factory=Counter)
-
-    def __post_init__(self) -> None:
-        nodes = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                name = self.path.strip("/").removesuffix("/metrics")
-                nodes.requests[name] += 1
-                text = nodes.texts.get(name)
-                status = 404 if text is None else 500 if text == "!500" else 200
-                payload = (text or "").encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/{name}/metrics"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
-
-
-@pytest.fixture
-def nodes() -> Iterator[Nodes]:
-    served = Nodes()
-    try:
-        yield served
-    finally:
-        served.close()
 
 
 def dead_url() -> str:
@@ -315,14 +223,6 @@ def test_the_history_keeps_one_hour(source: NodeMetrics, nodes: Nodes, clock: Cl
 
 
 # --- through the API -------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def local_tenant(settings: Settings, fake: FakeRuntime, make_account: Callable[..., TestAccount]) -> Iterator[Tenant]:
-    """A tenant of an app whose instances belong to the local runtime, its nodes run by the fake."""
-    local_settings = settings.model_copy(update={"fabric_runtime": "local", "node_ports": "31000-31999"})
-    with TestClient(create_app(local_settings, runtime=fake), raise_server_exceptions=False) as client:
-        yield new_tenant(client, make_account)
 
 
 def test_list_bcs_metric_answers_the_nodes_own_metrics_in_the_local_runtime(

@@ -1,34 +1,16 @@
-"""Fixtures of the runtime tests: an app whose instances belong to the local runtime, its nodes run by a fake."""
+"""Fixtures of the runtime tests: the suite's local-runtime app (tests/conftest.py) under the runtime tests' names."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-
 import pytest
-from fastapi.testclient import TestClient
 
-from openbcs.app import create_app
-from openbcs.kernel.settings import Settings
-from tests.runtime.fakes import FakeRuntime
-from tests.support.accounts import TestAccount
-from tests.support.tenants import Tenant, new_tenant
+from tests.conftest import LOCAL_PORTS
+from tests.support.tenants import Tenant
 
-LOW, HIGH = 31000, 31999
+LOW, HIGH = LOCAL_PORTS
 
 
 @pytest.fixture
-def fake() -> FakeRuntime:
-    return FakeRuntime()
-
-
-@pytest.fixture
-def local(settings: Settings, fake: FakeRuntime) -> Iterator[TestClient]:
-    """An app whose instances belong to the local runtime, its nodes run by the fake."""
-    local_settings = settings.model_copy(update={"fabric_runtime": "local", "node_ports": f"{LOW}-{HIGH}"})
-    with TestClient(create_app(local_settings, runtime=fake), raise_server_exceptions=False) as client:
-        yield client
-
-
-@pytest.fixture
-def tenant(local: TestClient, make_account: Callable[..., TestAccount]) -> Tenant:
-    return new_tenant(local, make_account)
+def tenant(local_tenant: Tenant) -> Tenant:
+    """A fresh account's API over the local-runtime app."""
+    return local_tenant

@@ -18,7 +18,7 @@ import os
 import shutil
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +44,7 @@ MIN_RATE_MS = 1_000  # the CPU rate is taken over at least this long (scrapes ca
 SCRAPE_TIMEOUT = 1.0
 MAX_BYTES = 16 << 20  # a node's exposition is some 100 KB
 CPU, RSS = "process_cpu_seconds_total", "process_resident_memory_bytes"
+HEIGHT = "ledger_blockchain_height"
 MB, GB = 1 << 20, 1 << 30
 
 # Fabric's own names, their units, and how they are reduced: over one node's series (its channels, its labels), then
@@ -82,12 +83,16 @@ def parse(text: str) -> dict[str, float]:
     """The Fabric values of one exposition, each reduced over its series. Counters without ``_total`` (Fabric's) come
     back from the parser as ``<name>_total``: both spellings count."""
     found: dict[str, list[float]] = {}
+    heights: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             name = sample.name if sample.name in REDUCTIONS else sample.name.removesuffix("_total")
             if name in REDUCTIONS and math.isfinite(sample.value):
                 found.setdefault(name, []).append(float(sample.value))
-    return {name: REDUCTIONS[name](values) for name, values in found.items()}
+                if name == HEIGHT and "channel" in sample.labels:
+                    heights[f"{HEIGHT}/{sample.labels['channel']}"] = float(sample.value)
+    # Each channel's height too, kept beside the reduced values: how far a peer is behind (monitoring.lag).
+    return {**{name: REDUCTIONS[name](values) for name, values in found.items()}, **heights}
 
 
 def scrape(url: str, timeout: float = SCRAPE_TIMEOUT) -> dict[str, float] | None:
@@ -200,6 +205,14 @@ class NodeMetrics:
         result = derived.get(metric)
         return None if result is None else round(result, 3)
 
+    def heights(self, name: str) -> dict[str, float]:
+        """``{channel: height}`` of the node's latest scrape (empty when it has none)."""
+        with self._lock:
+            history = self._history.get(name)
+            latest = history[-1].values if history else {}
+        prefix = f"{HEIGHT}/"
+        return {key.removeprefix(prefix): value for key, value in latest.items() if key.startswith(prefix)}
+
     def _scrape(self, url: str) -> tuple[dict[str, float] | None, int]:
         return scrape(url), self.clock_ms()
 
@@ -238,11 +251,19 @@ def _last_in(history: Sequence[Scrape], start: int, end: int) -> Scrape | None:
     return history[index - 1] if index and history[index - 1].at_ms >= start else None
 
 
-async def sample_forever(source: NodeMetrics, names: Callable[[], list[str]], every: float = SAMPLE_SECONDS) -> None:
-    """Sample every node the runtime has, every ``every`` seconds, off the event loop (the server's background)."""
+async def sample_forever(
+    source: NodeMetrics,
+    names: Callable[[], list[str]],
+    every: float = SAMPLE_SECONDS,
+    after: Callable[[], Awaitable[object]] | None = None,
+) -> None:
+    """Sample every node the runtime has, every ``every`` seconds, off the event loop (the server's background), then
+    run ``after`` (the lag check)."""
     while True:
         try:
             await anyio.to_thread.run_sync(lambda: source.sample(names()))
+            if after is not None:
+                await after()
         except Exception:  # never let one bad pass end the sampling
             log.exception("sampling the nodes' metrics failed")
         await anyio.sleep(every)
