@@ -207,6 +207,9 @@ def test_a_node_failing_its_health_check_is_abnormal_with_one_alarm_until_it_rec
     assert dimensions["message"] == f"{peer}: health check failing: ledger: failed to open"
     (org,) = [p for p in tenant.detail(bid)["peer_info"] if p["name"] == DEFAULT_ORG]
     assert (org["status"], org["status_detail"]) == ("AbNormal", "1/2")
+    assert tenant.detail(bid)["basic_info"]["status"] == "Abnormal"
+    # The instance shows Abnormal, yet takes the calls that could repair it (its stored status is unchanged).
+    tenant.run(tenant.create_channels(bid, "meanwhile"))
     time.sleep(0.5)  # many more looks: still one alarm, one event
     assert len(alarms()) == 1
     assert [e["metric"]["metricName"] for e in events(tenant, bid)].count("NodeAbnormal") == 1
@@ -218,5 +221,6 @@ def test_a_node_failing_its_health_check_is_abnormal_with_one_alarm_until_it_rec
     assert "cleared_time" in {d["name"] for d in cleared["metric"]["dimensions"]}
     (org,) = [p for p in tenant.detail(bid)["peer_info"] if p["name"] == DEFAULT_ORG]
     assert (org["status"], org["status_detail"]) == ("Normal", "2/2")
+    assert tenant.detail(bid)["basic_info"]["status"] == "Normal"
     names = [e["metric"]["metricName"] for e in events(tenant, bid)]
     assert (names.count("NodeAbnormal"), names.count("AlarmCleared")) == (1, 1)

@@ -103,7 +103,7 @@ def detail(session: Session, *, project_id: str, blockchain_id: str) -> ShowBloc
         is_old_service=False,
         old_service_version="",
         agent_portal_addrs=[f"https://{agent_ip}:32621"],
-        status=instance.status,
+        status=guards.shown_status(session, instance),
         process_status=process_status or "",
         order_fade_cache=0,
         deploy_status=instance.deploy_status,

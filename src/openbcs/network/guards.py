@@ -3,12 +3,13 @@ per instance at a time (the engine's lock), reported with the code for what runs
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from openbcs import events
 from openbcs.engine import locks
 from openbcs.kernel import errors
-from openbcs.network.models import Instance
+from openbcs.network.models import Instance, Node, Organization
 
 NORMAL, ABNORMAL = "Normal", "Abnormal"
 # What an operation running on an instance is doing, in the API's words (its ``process_status``).
@@ -34,6 +35,21 @@ def process_status(session: Session, instance: Instance) -> str | None:
     """What the operation running on the instance is doing (``IsCreating``...), or None when none names it."""
     holder = locks.holder(session, instance.id)
     return holder.label if holder else None
+
+
+def shown_status(session: Session, instance: Instance) -> str:
+    """The instance's status as the API shows it: ``Abnormal`` also while one of its nodes is down (the local
+    runtime's health checks set a node ``AbNormal``). The stored status stays what the operations made it, so a
+    node's fault never refuses the calls that could repair the instance."""
+    if instance.status != NORMAL:
+        return instance.status
+    down = session.scalar(
+        select(Node.id)
+        .join(Organization, Organization.id == Node.org_id)
+        .where(Organization.blockchain_id == instance.id, Node.status == NODE_ABNORMAL)
+        .limit(1)
+    )
+    return NORMAL if down is None else ABNORMAL
 
 
 def require_idle(session: Session, instance: Instance) -> None:
