@@ -101,7 +101,11 @@ class LocalServer:
             self.process = subprocess.Popen(
                 command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
-        wait_for(self._healthy, timeout=60, what="the server to answer /healthz")
+        try:
+            wait_for(self._healthy, timeout=60, what="the server to answer /healthz")
+        except BaseException:
+            self.stop(signal.SIGKILL)  # never left running by a test that failed to start it
+            raise
 
     def _healthy(self) -> bool:
         assert self.process is not None

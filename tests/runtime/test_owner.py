@@ -37,10 +37,10 @@ def test_another_server_takes_the_nodes_over_when_their_owner_dies(
     second = LocalServer(root / "second", binaries, SECRET_KEY, database_url=database_url)
     second.data_dir = first.data_dir
     account = make_account("lease-tenant")
-    first.start()
-    wait_for(lambda: _runtime(first)["lease"] == "held", timeout=30, what="the first server to take the lease")
-    second.start()
     try:
+        first.start()
+        wait_for(lambda: _runtime(first)["lease"] == "held", timeout=30, what="the first server to take the lease")
+        second.start()
         assert _runtime(second) == {"lease": "standby", "nodes": 0}
         # Created through the standby: its owner, the first server, runs the nodes.
         with httpx.Client(base_url=second.url, timeout=60) as http:
