@@ -153,6 +153,7 @@ def test_state_export_and_import(
     before = snapshot(db)
     exported = tmp_path / "state.json"
     assert cli("state", "export", "--output", str(exported)).exit_code == 0
+    assert oct(exported.stat().st_mode & 0o777) == "0o600"  # sealed keys and password hashes: owner-only
     assert cli("reset", "--yes").exit_code == 0
     imported = cli("state", "import", str(exported), "--yes", "--json")
     assert imported.exit_code == 0, imported.output

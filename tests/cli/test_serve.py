@@ -95,6 +95,7 @@ def test_listening_line_then_stopped_line_and_seed(tmp_path: Path) -> None:
     assert lines == [
         f"seed {seed}: 1 change(s) (account seeded-corp); 0 already as the file says",
         f"OpenBCS listening on http://127.0.0.1:{port} (database {database.resolve()})",
+        f"OpenBCS API reference http://127.0.0.1:{port}/docs, console http://127.0.0.1:{port}/console",
         "OpenBCS stopped",
     ]
     assert process.returncode == 0

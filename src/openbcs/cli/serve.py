@@ -156,7 +156,12 @@ def serve(
             _apply_seed(seed, settings, db)
         if demo:
             _print_demo(settings, db, bound_port)
-    typer.echo(f"OpenBCS listening on http://{settings.host}:{bound_port} (database {describe(settings)})", err=True)
+    base = f"http://{settings.host}:{bound_port}"
+    typer.echo(f"OpenBCS listening on {base} (database {describe(settings)})", err=True)
+    typer.echo(
+        f"OpenBCS API reference {base}/docs" + (f", console {base}/console" if settings.console_enabled else ""),
+        err=True,
+    )
     try:
         _run(settings, sock)
     finally:

@@ -47,6 +47,42 @@ def wait(client, operation_id, timeout=120.0):
 
 How long an operation takes is the server's `--operation-step-seconds` (0.5 s per step by default; 0 in tests).
 
+## Accepting an invitation: the invitee's instance, then the accept
+
+An invited tenant takes part with an instance of its own made for that consortium. From its notification
+(ListNotifications), it creates one with `is_invitee: true`, `invitor_infos` naming the inviter's account, project and
+instance, no orderers (no `orderer_node_number`), and the inviter's `consensus`, `sign_algorithm`, `database_type` and
+`version_type` (the notification's `invitor_info` gives them all):
+
+```
+POST /v2/{{project_id}}/blockchains
+{{"name": "bcs-invitee", "blockchain_type": "union", "is_invitee": true,
+ "invitor_infos": {{"tenant_id": "<invitor_id>", "project_id": "<invitor_project_id>",
+                   "blockchain_id": "<invitor_bcs_id>"}},
+ "consensus": "<invitor_consensus>", "sign_algorithm": "<invitor_signature_algorithm>",
+ "database_type": "<invitor_database_type>", "version_type": <invitor_version_type>,
+ "enterprise_project_id": "0", "resource_password": "Passw0rd!x", "cluster_type": "cce",
+ "create_new_cluster": false, "cce_cluster_info": {{"cluster_id": "cce-0001", "cluster_name": "cce-test",
+                                                  "cluster_platform_type": "VirtualMachine"}},
+ "volume_type": "evs", "evs_disk_type": "SSD", "org_disk_size": 100}}
+```
+
+Once that instance's operation finished, it agrees, naming the instance and the organisations that join the channel;
+the answer is `{{"result": "success"}}` and the join is an operation of the invitee's instance (ListOpRecord,
+`operation_type` `05`):
+
+```
+POST /v2/{{project_id}}/notification/handle
+{{"channel_name": "<channel_name>", "status": "agreed",
+ "invitor_info": {{"invitor_bcs_id": "<invitor_bcs_id>", "invitor_bcs_name": "<invitor_bcs_name>",
+                  "invitor_project_id": "<invitor_project_id>", "invitor_user_id": "<invitor_id>"}},
+ "invitee_info": {{"invitee_bcs_id": "<the new instance's id>", "invitee_bcs_name": "bcs-invitee",
+                  "invitee_project_id": "<project_id>", "invitee_user_id": "<your account id>"}},
+ "invited_orgs": [{{"name": "organization"}}]}}
+```
+
+`examples/consortium_lifecycle.py` does the same through the official SDK; `docs/consortium.md` has every rule.
+
 ## Reading downloads through the SDK
 
 `DownloadBlockchainCert`, `DownloadBlockchainSdkConfig` and `CreateBlockchainCertByUserName` answer a zip file, not
