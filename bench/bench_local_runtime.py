@@ -36,8 +36,9 @@ from openbcs.network import lookups
 from openbcs.network.models import ConfigBlock
 from openbcs.runtime import nodespecs
 from openbcs.runtime.local.backend import LocalRuntime
-from openbcs.runtime.local.binaries import Binaries, FabricSetupError, find_binaries
+from openbcs.runtime.local.binaries import Binaries
 from openbcs.runtime.specs import Client, NodeSpec
+from tests.runtime.local.realnet import find_fabric
 from tests.runtime.network import LocalServer, node_pids
 from tests.support.accounts import issue_token
 from tests.support.bodies import invitee_instance_body, union_instance_body
@@ -45,17 +46,6 @@ from tests.support.consortia import Consortium
 from tests.support.tenants import Tenant
 
 CHANNEL = "channel"
-
-
-def binaries_or_none() -> Binaries | None:
-    configured = os.environ.get("OPENBCS_FABRIC_BIN")
-    folders = [Path(configured)] if configured else [None, Path("/opt/fabric/bin")]
-    for folder in folders:
-        try:
-            return find_binaries(folder, None)
-        except FabricSetupError:
-            continue
-    return None
 
 
 def rss_mib(pid: int) -> float | None:
@@ -121,11 +111,11 @@ def row(name: str, values: list[float]) -> str:
 
 
 def body(run: Run) -> None:
-    binaries = binaries_or_none()
-    if binaries is None:
+    binaries = find_fabric()
+    if isinstance(binaries, str):
         run.report.header("skipped")
-        run.report.add("No Fabric 2.5 binaries (OPENBCS_FABRIC_BIN, PATH, /opt/fabric/bin): nothing measured.")
-        print("  skipped: no Fabric 2.5 binaries on this machine", flush=True)
+        run.report.add(f"Nothing measured: {binaries}.")
+        print(f"  skipped: {binaries}", flush=True)
         return
     creations = 1 if run.smoke else run.args.creations
     quits = 1 if run.smoke else run.args.quits

@@ -10,10 +10,8 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import sqlalchemy as sa
@@ -24,21 +22,10 @@ from openbcs.kernel.db import Database
 from openbcs.kernel.keys import ServerKey
 from openbcs.runtime.local.binaries import Binaries
 from tests.support.accounts import TestAccount
+from tests.support.diagnostic import wait_for
 from tests.support.servers import free_port
 
 OPENBCS = str(Path(sys.executable).with_name("openbcs"))
-T = TypeVar("T")
-
-
-def wait_for(check: Callable[[], T | None], *, timeout: float = 60, what: str) -> T:
-    """``check()`` until it answers something truthy (returned), or fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = check()
-        if got:
-            return got
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 class LocalServer:

@@ -38,10 +38,11 @@ from tests.conftest import SECRET_KEY
 from tests.monitoring.helpers import events
 from tests.runtime.fabric_tools import PeerCli, download_admin, download_orderers, zip_of
 from tests.runtime.local.realnet import fabric_bin_or_skip
-from tests.runtime.network import LocalServer, fabric_children, node_pids, pid_alive, wait_for
+from tests.runtime.network import LocalServer, fabric_children, node_pids, pid_alive
 from tests.support import bodies
 from tests.support.accounts import issue_token
 from tests.support.bodies import DEFAULT_ORG
+from tests.support.diagnostic import wait_for
 from tests.support.expected import msp_id
 from tests.support.tenants import Tenant
 

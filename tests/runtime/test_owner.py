@@ -15,9 +15,10 @@ import pytest
 from openbcs.kernel.db import Database
 from tests.conftest import SECRET_KEY
 from tests.runtime.local.realnet import fabric_bin_or_skip
-from tests.runtime.network import LocalServer, fabric_children, node_pids, pid_alive, wait_for
+from tests.runtime.network import LocalServer, fabric_children, node_pids, pid_alive
 from tests.support import bodies
 from tests.support.accounts import issue_token
+from tests.support.diagnostic import wait_for
 from tests.support.tenants import Tenant
 
 pytestmark = pytest.mark.slow

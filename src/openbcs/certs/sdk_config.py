@@ -88,7 +88,7 @@ def _add_peer_org(
     joined = [lookups.peer_ids_in(session, channel) for channel in channels]
     names = []
     nodes = lookups.nodes_of(session, org.id)
-    shown = endpoints.addresses(session, org, nodes)
+    shown = endpoints.addresses(org, nodes, endpoints.ports_of(session, [n.id for n in nodes]))
     for index in _indexes(org_name, indexes):
         if index >= len(nodes):
             raise errors.invalid_parameter(f"peer_orgs.{org_name}", f"{org_name} has no peer {index}")
@@ -113,7 +113,7 @@ def _add_orderers(session: Session, profile: _Profile, owner_ids: set[str]) -> N
             tlsca_path = f"orderer/tlsca/tlsca.{org_domain(org)}-cert.pem"
             profile.files[tlsca_path] = org_pki.tlsca_cert.encode()
             nodes = lookups.nodes_of(session, org.id)
-            shown = endpoints.addresses(session, org, nodes)
+            shown = endpoints.addresses(org, nodes, endpoints.ports_of(session, [n.id for n in nodes]))
             for node in nodes:
                 profile.orderers[node.name] = _node_entry(profile, shown[node.id][0], tlsca_path)
 

@@ -149,7 +149,7 @@ def _alarms(
 def active_alarms(session: Session, *, project_id: str, limit: int = ALARMS_SHOWN) -> list[AlarmRow]:
     """The active alarms of every instance of the project (ListBcsEvents' ``active_alert``: not cleared), newest
     first."""
-    where = (Alarm.project_id == project_id, Alarm.cleared_time.is_(None))
+    where = (Alarm.project_id == project_id, *monitoring.alarms_shown(monitoring.ACTIVE_ALERT, start_ns=0))
     return _alarms(session, *where, newest=Alarm.raised_time, limit=limit)
 
 
@@ -158,7 +158,7 @@ def cleared_alarms(session: Session, *, project_id: str, limit: int = CLEARED_SH
     :data:`CLEARED_WINDOW`: cleared after the window's start), the latest cleared first."""
     window = monitoring.parse_time_range(CLEARED_WINDOW, now_ms=now_ns() // 1_000_000)
     start = window.start_ms * 1_000_000
-    where = (Alarm.project_id == project_id, Alarm.cleared_time.is_not(None), Alarm.cleared_time >= start)
+    where = (Alarm.project_id == project_id, *monitoring.alarms_shown(monitoring.HISTORY_ALERT, start_ns=start))
     return _alarms(session, *where, newest=Alarm.cleared_time, limit=limit)
 
 

@@ -42,7 +42,7 @@ _DETAIL_STATUS = {
 }
 
 
-def _peer_info(session: Session, org: Organization) -> PeerInfo:
+def _peer_info(session: Session, org: Organization, allocated: endpoints.Allocated) -> PeerInfo:
     nodes = lookups.nodes_of(session, org.id)
     healthy = sum(1 for node in nodes if node.status == guards.NODE_NORMAL)
     return PeerInfo(
@@ -51,7 +51,7 @@ def _peer_info(session: Session, org: Organization) -> PeerInfo:
         status=org.status,
         status_detail=f"{healthy}/{len(nodes)}",
         pvc_name=org.pvc_name,
-        address=[PeerAddress(domain_port=d, ip_port=i) for d, i in endpoints.addresses(session, org, nodes).values()],
+        address=[PeerAddress(domain_port=d, ip_port=i) for d, i in endpoints.addresses(org, nodes, allocated).values()],
     )
 
 
@@ -115,15 +115,16 @@ def detail(session: Session, *, project_id: str, blockchain_id: str) -> ShowBloc
         cluster_platform_type=settings.get("cluster_platform_type", "VirtualMachine"),
     )
     volume = settings.get("volume_type", "evs")
+    allocated = endpoints.ports_of_instance(session, instance.id)  # every node's ports in one statement
     return ShowBlockchainDetailResponse(
         basic_info=basic,
         channels=[
             ChannelInfo(name=v.name, org_names=v.org_names, org_name_hash=v.org_hashes, peers=v.peers)
             for v in lookups.channel_views(session, blockchain_id=instance.id)
         ],
-        peer_info=[_peer_info(session, org) for org in peer_orgs],
+        peer_info=[_peer_info(session, org, allocated) for org in peer_orgs],
         light_peer_info=[],
-        orderer_info=_peer_info(session, orderer_orgs[0]) if orderer_orgs else None,
+        orderer_info=_peer_info(session, orderer_orgs[0], allocated) if orderer_orgs else None,
         couch_db_info=CouchDBInfo(user=settings["couchdb_user"]) if "couchdb_user" in settings else None,
         sfs_info=(
             SfsInfo(
@@ -188,10 +189,11 @@ def nodes(session: Session, *, project_id: str, blockchain_id: str) -> ShowBlock
     """ShowBlockchainNodes: each peer organisation's MSP id, domain and peers with the channels they are in."""
     instance = lookups.get_owned(session, project_id=project_id, blockchain_id=blockchain_id)
     views: dict[str, OrgView] = {}
+    allocated = endpoints.ports_of_instance(session, instance.id)
     for org in lookups.orgs_of(session, instance.id, role="peer"):
         org_nodes = lookups.nodes_of(session, org.id)
         in_channels = lookups.channels_by_node(session, node_ids=[n.id for n in org_nodes])
-        shown = endpoints.addresses(session, org, org_nodes)
+        shown = endpoints.addresses(org, org_nodes, allocated)
         views[org.name] = OrgView(
             org_msp_id=msp_id(org),
             org_domain=org_domain(org),

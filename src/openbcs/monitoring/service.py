@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from openbcs.events import SEVERITIES
@@ -82,6 +82,14 @@ def _matches(record: Record, search: str | None, relations: list[EventMetadataRe
     return not ors or any(record.metadata.get(r.key) in r.value for r in ors)
 
 
+def alarms_shown(kind: str, *, start_ns: int) -> tuple[ColumnElement[bool], ...]:
+    """Which alarms a ListBcsEvents ``type`` shows: ``active_alert`` those not cleared, ``history_alert`` those
+    cleared since the window's start (the console's Alarms page uses the same rule)."""
+    if kind == ACTIVE_ALERT:
+        return (Alarm.cleared_time.is_(None),)
+    return (Alarm.cleared_time.is_not(None), Alarm.cleared_time >= start_ns)
+
+
 def records(
     session: Session,
     *,
@@ -96,11 +104,9 @@ def records(
     start_ns, end_ns = window.start_ms * _MS, (window.end_ms + 1) * _MS - 1
     found: list[Record] = []
     if kind in (ACTIVE_ALERT, HISTORY_ALERT):
-        query = select(Alarm).where(Alarm.blockchain_id == blockchain_id, Alarm.raised_time <= end_ns)
-        if kind == ACTIVE_ALERT:
-            query = query.where(Alarm.cleared_time.is_(None))
-        else:
-            query = query.where(Alarm.cleared_time.is_not(None), Alarm.cleared_time >= start_ns)
+        query = select(Alarm).where(
+            Alarm.blockchain_id == blockchain_id, Alarm.raised_time <= end_ns, *alarms_shown(kind, start_ns=start_ns)
+        )
         for alarm in session.scalars(query.order_by(Alarm.raised_time, Alarm.id)):
             found.append(
                 Record(

@@ -21,7 +21,7 @@ from openbcs.kernel import errors
 from openbcs.kernel.keys import ServerKey
 from openbcs.network import endpoints, identities, lookups
 from openbcs.network.models import Channel, ChannelOrg, ChannelPeer, Instance, IssuedCert, Node, Organization, OrgPki
-from openbcs.network.naming import msp_id, node_address
+from openbcs.network.naming import msp_id
 
 T = TypeVar("T")
 MB = 1024 * 1024
@@ -38,11 +38,6 @@ MODELLED_ONLY = "openbcs.modelled_only"
 def _local(session: Session, instance: Instance) -> bool:
     """Whether the instance's nodes are local-runtime processes, whose allocated addresses go into the config."""
     return not session.info.get(MODELLED_ONLY) and instance.runtime == "local"
-
-
-def _host_port(address: str) -> tuple[str, int]:
-    host, _, port = address.rpartition(":")
-    return host, int(port)
 
 
 def _cached(session: Session, key: tuple[str, object], build: Callable[[], T]) -> T:
@@ -113,7 +108,7 @@ def _read_orderers(session: Session, instance: Instance) -> _Orderers:
     # Local runtime: the nodes' allocated addresses (one more statement, only there).
     allocated = endpoints.ports_of(session, list(nodes)) if _local(session, instance) else {}
     for node in nodes.values():
-        host, port = _address(org, node, allocated)
+        host, port = endpoints.listen_address(org, node, allocated)
         tls = _node_cert(certs, node, "node-tls")[0].encode()
         consenters.append(fabric.Consenter(host, port, tls, tls))
         addresses.append(f"{host}:{port}")
@@ -167,20 +162,10 @@ def _anchor_peers(session: Session, channel: Channel) -> dict[int, Node]:
     return anchors
 
 
-def _address(org: Organization, node: Node, allocated: dict[int, tuple[str, dict[str, int]]]) -> tuple[str, int]:
-    """Where the node listens: its allocated host and listen port (local runtime), else its modelled domain."""
-    if node.id in allocated:
-        host, ports = allocated[node.id]
-        return host, ports["listen"]
-    return _host_port(node_address(org, node)[0])
-
-
-def _anchor(
-    org: Organization, node: Node | None, allocated: dict[int, tuple[str, dict[str, int]]]
-) -> tuple[fabric.AnchorPeer, ...]:
+def _anchor(org: Organization, node: Node | None, allocated: endpoints.Allocated) -> tuple[fabric.AnchorPeer, ...]:
     if node is None:
         return ()
-    return (fabric.AnchorPeer(*_address(org, node, allocated)),)
+    return (fabric.AnchorPeer(*endpoints.listen_address(org, node, allocated)),)
 
 
 def members_and_spec(session: Session, channel: Channel) -> tuple[list[Organization], fabric.ChannelSpec]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -62,23 +62,50 @@ def _pick(host: str, low: int, high: int, taken: set[int]) -> int:
     raise errors.BCSError(errors.INTERNAL, f"no free port left in node_ports {low}-{high} on {host}")
 
 
-def ports_of(session: Session, node_ids: Sequence[int]) -> dict[int, tuple[str, dict[str, int]]]:
-    """``{node id: (host, {port name: port})}`` of the nodes that have ports."""
-    found: dict[int, tuple[str, dict[str, int]]] = {}
-    for row in session.execute(select(NodePort).where(NodePort.node_id.in_(node_ids))).scalars():
+Allocated = dict[int, tuple[str, dict[str, int]]]  # node id -> (host, {port name: port})
+
+
+def ports_of(session: Session, node_ids: Sequence[int]) -> Allocated:
+    """The ports of these nodes (those that have some)."""
+    return _collect(session.execute(select(NodePort).where(NodePort.node_id.in_(node_ids))).scalars())
+
+
+def ports_of_instance(session: Session, blockchain_id: str) -> Allocated:
+    """The ports of every node of an instance, in one statement (a view shows all its organisations)."""
+    rows = session.execute(
+        select(NodePort)
+        .join(Node, Node.id == NodePort.node_id)
+        .join(Organization, Organization.id == Node.org_id)
+        .where(Organization.blockchain_id == blockchain_id)
+    ).scalars()
+    return _collect(rows)
+
+
+def _collect(rows: Iterable[NodePort]) -> Allocated:
+    found: Allocated = {}
+    for row in rows:
         found.setdefault(row.node_id, (row.host, {}))[1][row.name] = row.port
     return found
 
 
-def addresses(session: Session, org: Organization, nodes: Sequence[Node]) -> dict[int, tuple[str, str]]:
+def listen_address(org: Organization, node: Node, allocated: Allocated) -> tuple[str, int]:
+    """``(host, port)`` other nodes and clients reach the node at: its advertised host and allocated listen port
+    (local runtime), else its modelled domain and service port."""
+    if node.id in allocated:
+        host, ports = allocated[node.id]
+        return host, ports["listen"]
+    host, _, port = node_address(org, node)[0].rpartition(":")
+    return host, int(port)
+
+
+def addresses(org: Organization, nodes: Sequence[Node], allocated: Allocated) -> dict[int, tuple[str, str]]:
     """``{node id: (domain_port, ip_port)}`` as ShowBlockchainNodes and the SDK configuration show them: a local
     runtime node's advertised host and listen port (both), else the modelled addresses."""
-    allocated = ports_of(session, [n.id for n in nodes])
     shown: dict[int, tuple[str, str]] = {}
     for node in nodes:
         if node.id in allocated:
-            host, ports = allocated[node.id]
-            shown[node.id] = (f"{host}:{ports['listen']}",) * 2
+            address = "{}:{}".format(*listen_address(org, node, allocated))
+            shown[node.id] = (address, address)
         else:
             shown[node.id] = node_address(org, node)
     return shown

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from openbcs import events
 from openbcs.engine.models import ACTIVE, Operation
 from openbcs.kernel.clock import now_ns
-from openbcs.network.guards import NODE_ABNORMAL, NODE_NORMAL
+from openbcs.network.guards import NODE_ABNORMAL, NODE_NORMAL, record_event
 from openbcs.network.models import Instance, Node, Organization
 from openbcs.runtime.models import Observed, RuntimeNode
 
@@ -107,14 +107,7 @@ def event(session: Session, node_id: int, name: str, message: str) -> None:
     found = _rows(session, node_id)
     if found is not None:
         _, node, instance = found
-        events.record(
-            session,
-            blockchain_id=instance.id,
-            project_id=instance.project_id,
-            name=name,
-            message=message,
-            metadata={"resource": node.name},
-        )
+        record_event(session, instance, name, message, resource=node.name)
 
 
 def not_started_yet(session: Session) -> None:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from openbcs.engine.kinds import OperationContext, OperationFailed, Pending
 from openbcs.network import config_history, lookups
-from openbcs.network.models import Channel, ChannelOrg, ChannelPeer, ConfigBlock, Node, Organization
+from openbcs.network.models import Channel, ChannelPeer, ConfigBlock, Node, Organization
 from openbcs.runtime import tasks
 from openbcs.runtime.config import RuntimeConfig
 from openbcs.runtime.models import RuntimeTask, TaskKind, TaskStatus
@@ -110,8 +110,7 @@ def _apply(
     for channel in reborn:
         session.execute(delete(ConfigBlock).where(ConfigBlock.channel_id == channel.id))
         config_history.genesis(session, channel, cause=ctx.operation_id)
-        for task in _go_live(session, ctx, f"{ctx.sub_step_name}/peers", channel, _genesis(session, channel)):
-            task.message = detail
+        _go_live(session, ctx, f"{ctx.sub_step_name}/peers", channel, _genesis(session, channel), message=detail)
     handed = len(reborn)
     for kind, pairs in ((TaskKind.LEAVE, left), (TaskKind.JOIN, joined)):
         for channel_id, node_id in pairs:
@@ -120,16 +119,8 @@ def _apply(
             # deleted it: its process goes with its row).
             if changed is None or session.get(Node, node_id) is None:
                 continue
-            tasks.hand_off(
-                session,
-                operation_id=ctx.operation_id,
-                step_key=f"{ctx.sub_step_name}/peers",
-                blockchain_id=_instance_of_node(session, node_id),
-                kind=kind,
-                channel=changed.name,
-                node_id=node_id,
-                data=_genesis(session, changed) if kind is TaskKind.JOIN else None,
-            ).message = detail
+            block = _genesis(session, changed) if kind is TaskKind.JOIN else None
+            _node_task(session, ctx, f"{ctx.sub_step_name}/peers", kind, changed, node_id, data=block, message=detail)
             handed += 1
     handed += _go_dark(session, ctx, delivered, detail)
     if handed:
@@ -138,53 +129,62 @@ def _apply(
 
 
 def _go_live(
-    session: Session, ctx: OperationContext[Any], key: str, channel: Channel, block: bytes
+    session: Session, ctx: OperationContext[Any], key: str, channel: Channel, block: bytes, *, message: str = ""
 ) -> list[RuntimeTask]:
     """The channel's orderers join it with ``block`` (its block 0), then serve it (a Raft leader elected)."""
     handed = [
-        tasks.hand_off(
-            session,
-            operation_id=ctx.operation_id,
-            step_key=key,
-            blockchain_id=channel.blockchain_id,
-            kind=TaskKind.JOIN,
-            channel=channel.name,
-            node_id=node_id,
-            data=block,
-        )
+        _node_task(session, ctx, key, TaskKind.JOIN, channel, node_id, data=block, message=message)
         for node_id in _orderer_ids(session, channel.blockchain_id)
     ]
-    handed.append(
-        tasks.hand_off(
-            session,
-            operation_id=ctx.operation_id,
-            step_key=key,
-            blockchain_id=channel.blockchain_id,
-            kind=TaskKind.SERVE,
-            channel=channel.name,
-        )
+    serve = tasks.hand_off(
+        session,
+        operation_id=ctx.operation_id,
+        step_key=key,
+        blockchain_id=channel.blockchain_id,
+        kind=TaskKind.SERVE,
+        channel=channel.name,
+        message=message,
     )
-    return handed
+    return [*handed, serve]
 
 
-def _go_dark(session: Session, ctx: OperationContext[Any], delivered: dict[int, Any], detail: str) -> int:
+def _node_task(
+    session: Session,
+    ctx: OperationContext[Any],
+    key: str,
+    kind: TaskKind,
+    channel: Channel,
+    node_id: int,
+    *,
+    data: bytes | None = None,
+    message: str = "",
+) -> RuntimeTask:
+    """One node's task for the channel, done by the node's own instance's runtime."""
+    return tasks.hand_off(
+        session,
+        operation_id=ctx.operation_id,
+        step_key=key,
+        blockchain_id=_instance_of_node(session, node_id),
+        kind=kind,
+        channel=channel.name,
+        node_id=node_id,
+        data=data,
+        message=message,
+    )
+
+
+def _go_dark(
+    session: Session, ctx: OperationContext[Any], delivered: dict[int, tuple[bytes, bytes]], detail: str
+) -> int:
     """A channel whose last organisation just left is no longer served: its policies could be satisfied without any
     signature. Its orderers leave it (after its peers); it goes live again with a new first organisation."""
     handed = 0
     for channel_id in delivered:
         channel = session.get(Channel, channel_id)
-        if channel is None or session.scalar(select(ChannelOrg.id).where(ChannelOrg.channel_id == channel_id).limit(1)):
+        if channel is None or lookups.org_ids_in(session, channel):
             continue
         for node_id in _orderer_ids(session, channel.blockchain_id):
-            tasks.hand_off(
-                session,
-                operation_id=ctx.operation_id,
-                step_key=f"{ctx.sub_step_name}/peers",
-                blockchain_id=channel.blockchain_id,
-                kind=TaskKind.LEAVE,
-                channel=channel.name,
-                node_id=node_id,
-            ).message = detail
+            _node_task(session, ctx, f"{ctx.sub_step_name}/peers", TaskKind.LEAVE, channel, node_id, message=detail)
             handed += 1
     return handed
 
@@ -235,26 +235,12 @@ def join_channels(session: Session, ctx: OperationContext[Any], channels: Sequen
     if handed:
         return tasks.outcome(handed, "nodes joining channels")
     for channel in channels:
-        if session.scalar(select(ChannelOrg.id).where(ChannelOrg.channel_id == channel.id).limit(1)) is None:
+        if not lookups.org_ids_in(session, channel):
             continue
         block = _genesis(session, channel)
-        peers = session.scalars(
-            select(ChannelPeer.node_id).where(ChannelPeer.channel_id == channel.id).order_by(ChannelPeer.node_id)
-        ).all()
         handed.extend(_go_live(session, ctx, key, channel, block))
-        for node_id in peers:
-            handed.append(
-                tasks.hand_off(
-                    session,
-                    operation_id=ctx.operation_id,
-                    step_key=key,
-                    blockchain_id=_instance_of_node(session, node_id),
-                    kind=TaskKind.JOIN,
-                    channel=channel.name,
-                    node_id=node_id,
-                    data=block,
-                )
-            )
+        for node_id in sorted(lookups.peer_ids_in(session, channel)):
+            handed.append(_node_task(session, ctx, key, TaskKind.JOIN, channel, node_id, data=block))
     return Pending(f"{len(handed)} node(s) joining {len(channels)} channel(s)") if handed else None
 
 
@@ -286,17 +272,6 @@ def leave_channel(session: Session, ctx: OperationContext[Any], channel: Channel
         return tasks.outcome(handed, "nodes leaving the channel")
     if not _live(session, channel):
         return None
-    peers = session.scalars(select(ChannelPeer.node_id).where(ChannelPeer.channel_id == channel.id)).all()
-    for node_id in [*peers, *_orderer_ids(session, channel.blockchain_id)]:
-        handed.append(
-            tasks.hand_off(
-                session,
-                operation_id=ctx.operation_id,
-                step_key=key,
-                blockchain_id=_instance_of_node(session, node_id),
-                kind=TaskKind.LEAVE,
-                channel=channel.name,
-                node_id=node_id,
-            )
-        )
+    for node_id in [*sorted(lookups.peer_ids_in(session, channel)), *_orderer_ids(session, channel.blockchain_id)]:
+        handed.append(_node_task(session, ctx, key, TaskKind.LEAVE, channel, node_id))
     return Pending(f"{len(handed)} node(s) leaving channel {channel.name}")

@@ -119,8 +119,10 @@ def hand_off(
     channel: str,
     node_id: int | None = None,
     data: bytes | None = None,
+    message: str = "",
 ) -> RuntimeTask:
-    """Give the supervisor one task, done after this transaction commits."""
+    """Give the supervisor one task, done after this transaction commits; ``message`` (e.g. what the step will say
+    once it is done) is kept unless the task fails."""
     task = RuntimeTask(
         operation_id=operation_id,
         step_key=step_key,
@@ -130,7 +132,7 @@ def hand_off(
         node_id=node_id,
         data=data,
         status=TaskStatus.PENDING,
-        message="",
+        message=message,
         created_time=now_ns(),
     )
     session.add(task)

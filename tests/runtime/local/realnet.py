@@ -43,6 +43,15 @@ def fabric_bin_or_skip(*, on_postgresql: bool = False) -> Binaries:
     url = os.environ.get("OPENBCS_TEST_DATABASE_URL", "")
     if url and not url.startswith("sqlite") and not on_postgresql:
         pytest.skip("real Fabric nodes run once, on the SQLite pass (docs/runtime.md)")
+    found = find_fabric()
+    if isinstance(found, str):
+        pytest.skip(f"real Fabric nodes: {found}")
+    return found
+
+
+def find_fabric() -> Binaries | str:
+    """Fabric 2.5's binaries from ``OPENBCS_FABRIC_BIN``, else ``PATH``, else /opt/fabric/bin; or why there are none
+    (the tests skip with it, the benchmark says it)."""
     configured = os.environ.get("OPENBCS_FABRIC_BIN")
     config = os.environ.get("OPENBCS_FABRIC_CONFIG")
     if configured:
@@ -52,11 +61,11 @@ def fabric_bin_or_skip(*, on_postgresql: bool = False) -> Binaries:
     elif DEFAULT_BIN.is_dir():
         bin_dir = DEFAULT_BIN
     else:
-        pytest.skip("real Fabric nodes: no Fabric 2.5 binaries (set OPENBCS_FABRIC_BIN, or put orderer/peer on PATH)")
+        return "no Fabric 2.5 binaries (set OPENBCS_FABRIC_BIN, or put orderer/peer on PATH)"
     try:
         return find_binaries(bin_dir, Path(config) if config else None)
     except FabricSetupError as error:
-        pytest.skip(f"real Fabric nodes: {error}")
+        return str(error)
 
 
 def free_ports(count: int, host: str = HOST) -> list[int]:
