@@ -30,6 +30,11 @@ from bench.seeding import PASSWORD, REGION, Seeder
 
 SETTLE = 1.0  # seconds the wrong passwords run before the measured run starts
 NEVER_LOCKS = 10**9  # --login-max-failures: every wrong password gets a full scrypt check
+# Login rates so high that no attempt is answered 429 (bench_login_flood.py measures the rates themselves).
+NO_LIMITS = [
+    *("--login-source-burst", str(NEVER_LOCKS), "--login-source-per-minute", str(NEVER_LOCKS)),
+    *("--login-account-burst", str(NEVER_LOCKS), "--login-account-per-minute", str(NEVER_LOCKS)),
+]
 
 
 def body(run: Run) -> None:
@@ -41,7 +46,7 @@ def body(run: Run) -> None:
     path = f"/v2/{tenant.project_id}/operation/record"
     run.report.header(run.settings(f"uvicorn --workers 1, SQLite; wrong passwords from {attackers} connections"))
     port = free_port()
-    cmd = serve_command(store.settings.data_dir, port, extra=["--login-max-failures", str(NEVER_LOCKS)])
+    cmd = serve_command(store.settings.data_dir, port, extra=[*NO_LIMITS, "--login-max-failures", str(NEVER_LOCKS)])
     with running("OpenBCS", cmd, env=run.env, log=run.tmp / "openbcs.log", port=port, health="/healthz") as server:
         token = get_token(port, user=tenant.name, domain=tenant.name, password=PASSWORD, region=REGION)
         headers = {"X-Auth-Token": token, "Content-Type": "application/json"}

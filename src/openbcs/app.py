@@ -20,16 +20,19 @@ from openbcs.certs import routes as cert_routes
 from openbcs.channels import routes as channel_routes
 from openbcs.console.install import install as install_console
 from openbcs.consortium import routes as consortium_routes
-from openbcs.engine.worker import OperationWorker
+from openbcs.consortium.states import invitation_waiting
+from openbcs.engine.worker import OperationWorker, Retention
 from openbcs.events.retention import prune_forever
+from openbcs.governance import routes as governance_routes
 from openbcs.http import error_handlers, idempotency
 from openbcs.http.context import ServerContext
 from openbcs.http.idempotency import ClientTokens, Policy
-from openbcs.http.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from openbcs.http.middleware import BodyLimitMiddleware, HeadMiddleware, RequestContextMiddleware
 from openbcs.http.openapi import documented
 from openbcs.http.text_guard import reject_unstorable_url_text
 from openbcs.iam import routes as iam_routes
 from openbcs.iam.authentication import authenticate
+from openbcs.iam.gate import LoginRateMiddleware, gate_of
 from openbcs.instances import routes as instance_routes
 from openbcs.kernel.db import Database
 from openbcs.kernel.files import create_private_database
@@ -68,6 +71,10 @@ CLIENT_TOKEN_OPERATIONS = {
             "DeleteChannel",
             "FreezeCert",
             "UnfreezeCert",
+            # Governance (docs/governance.md): a retried custody switch gets its certificate again.
+            "SwitchAdminCustody",
+            "AddSignatureRequestSignatures",
+            "RejectSignatureRequest",
         ),
         Policy.STORED,
     ),
@@ -105,7 +112,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     create_private_database(settings.resolved_database_url)
     db = Database(settings.resolved_database_url, lock_wait_seconds=settings.database_lock_wait_seconds)
     ctx = ServerContext(settings=settings, db=db, server_key=load_server_key(settings), authenticator=authenticate)
-    registry = catalog.registry(diagnostic=settings.enable_test_kinds)
+    registry = catalog.registry(diagnostic=settings.enable_test_kinds, signature_ttl_hours=settings.signature_ttl_hours)
     runtime_config = RuntimeConfig.of(settings)
     registry.provide(runtime_config)
     worker = OperationWorker(
@@ -114,6 +121,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         step_seconds=settings.operation_step_seconds,
         poll_seconds=settings.worker_poll_seconds,
         server_key=ctx.server_key,
+        retention=Retention(settings.operation_retention_days, settings.operation_records_kept),
     )
     supervisor = make_supervisor(db, runtime_config, ctx.server_key, on_progress=worker.notify, runtime=runtime)
     # The local runtime's nodes measure themselves (docs/monitoring.md); prometheus and none stay as chosen.
@@ -177,9 +185,15 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.state.monitoring = monitoring
     app.state.worker = worker
     app.state.supervisor = supervisor
+    # An invitee instance needs a waiting invitation: the consortium answers the instance routes (which cannot
+    # import it) whether one waits.
+    app.state.invitation_check = invitation_waiting
     error_handlers.install(app)
     idempotency.install(app)  # innermost middleware: it holds back answers of calls made with an X-Client-Token
     app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(HeadMiddleware)  # inside the request context: HEAD is logged and counted as HEAD
+    # A login flood's refusals (429) before routing and body parsing: they must cost the loop next to nothing.
+    app.add_middleware(LoginRateMiddleware, gate=gate_of(db, settings))
     # Added last: outermost, so every answer carries the id and is counted.
     app.add_middleware(RequestContextMiddleware, observer=monitoring.telemetry.observe_request)
 
@@ -212,6 +226,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         instance_routes.router,
         channel_routes.router,
         consortium_routes.router,
+        governance_routes.router,
         cert_routes.router,
         monitoring_routes.router,
     ]

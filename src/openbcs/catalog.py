@@ -9,13 +9,16 @@ from openbcs.consortium import kinds as consortium_kinds
 from openbcs.consortium import reactions
 from openbcs.engine.diagnostic import DIAGNOSTIC
 from openbcs.engine.kinds import Registry
+from openbcs.governance import custody, gate
 from openbcs.instances import kinds as instance_kinds
 from openbcs.network.signals import ChannelRemoving, InstanceRemoving
 
 
-def registry(*, diagnostic: bool = False) -> Registry:
-    """Every kind and reaction; the engine's diagnostic kind only when asked (its own tests)."""
-    built = Registry([*instance_kinds.KINDS, *channel_kinds.KINDS, *consortium_kinds.KINDS])
+def registry(*, diagnostic: bool = False, signature_ttl_hours: int = 72) -> Registry:
+    """Every kind and reaction; the engine's diagnostic kind only when asked (its own tests). Channel changes pass
+    the governance domain's signature gate, whose requests expire after ``signature_ttl_hours``."""
+    built = Registry([*instance_kinds.KINDS, *channel_kinds.KINDS, *consortium_kinds.KINDS, *custody.KINDS])
+    built.provide(gate.gate(signature_ttl_hours))
     if diagnostic:
         built.add(DIAGNOSTIC)
     built.react(InstanceRemoving, reactions.instance_removing)

@@ -3,6 +3,7 @@
 from openbcs.consortium.models import Invitation
 from openbcs.engine.models import Operation, OperationLock, OperationSubStep
 from openbcs.events.models import Alarm, Event
+from openbcs.governance.models import SignatureRequest, SignatureRequestSigner
 from openbcs.http.client_tokens import ClientToken
 from openbcs.iam.models import AccessKey, Account, LoginFailure, Project, User
 from openbcs.instances.models import Quota
@@ -46,5 +47,7 @@ __all__ = [
     "RuntimeLease",
     "RuntimeNode",
     "RuntimeTask",
+    "SignatureRequest",
+    "SignatureRequestSigner",
     "User",
 ]

@@ -165,6 +165,7 @@ def test_a_malformed_create_body_is_refused(tenant: Tenant, db: Database, body: 
 def test_an_invitee_instance_cannot_create_channels(make_tenant: Callable[..., Tenant], db: Database) -> None:
     inviter, invitee = make_tenant(), make_tenant()
     union = inviter.create_instance(union_instance_body("chan-union"))
+    assert inviter.invite(union, "channel", invitee.name).status_code == 200  # an invitee instance needs one
     invitee_bid = invitee.create_instance(
         invitee_instance_body(
             domain_id=inviter.domain_id, project_id=inviter.project_id, inviter_bcs_id=union, name="chan-invitee"

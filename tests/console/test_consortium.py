@@ -34,7 +34,7 @@ def _quit(user, c):
 
 
 def test_invite_accept_members_quit(client, make_account, console_of, db):
-    c = setup_consortium(client, make_account, invite=False)
+    c = setup_consortium(client, make_account, invite=False, invitee_instance=False)
     inviter, invitee = console_of(c.inviter), console_of(c.invitee)
     assert f'value="{c.inviter_bcs_id}/{CHANNEL}"' in inviter.get("/console/consortium").text
     kind, _ = _outcome(
@@ -46,6 +46,7 @@ def test_invite_accept_members_quit(client, make_account, console_of, db):
     )
     assert kind == "info"
     assert invitation_row(db)["status"] == "waiting"
+    c.create_invitee_instance()  # which the invitation allows
     inbox = invitee.get("/console/consortium").text
     assert f'data-notification="{c.inviter_bcs_id}/{CHANNEL}"' in inbox
     assert f"Join with instance {c.invitee_bcs_name}" in text_of(inbox)

@@ -342,6 +342,7 @@ def test_an_instance_not_created_as_invitee_of_this_inviter_is_refused(pending, 
     own_union = invitee.create_instance(union_instance_body("bcs-ownunion"))
     other_inviter = make_tenant()
     other_union = other_inviter.create_instance(union_instance_body())
+    assert other_inviter.invite(other_union, "channel", invitee.name).status_code == 200  # which it needs
     for_other = invitee.create_instance(invitee_body_for(other_inviter, other_union, "bcs-forother"))
     before = snapshot(db)
     for bcs_id, name in ((private, "bcs-private"), (own_union, "bcs-ownunion"), (for_other, "bcs-forother")):

@@ -92,11 +92,15 @@ def test_invitor_username_may_be_omitted(make_tenant, db):
 @pytest.fixture
 def world(make_tenant: Any) -> dict[str, Any]:
     """An inviter with a union instance (channel ``channel``) and a private one, an invitee with an invitee
-    instance for the union one, and a third tenant with its own union instance. Nobody invited yet."""
+    instance for the union one, and a third tenant with its own union instance. No invitation waits (the one the
+    invitee instance needed was withdrawn)."""
     inviter, invitee, third = make_tenant(), make_tenant(), make_tenant()
     union = inviter.create_instance(union_instance_body())
     private = inviter.create_instance(union_instance_body("bcs-private", blockchain_type="private"))
+    assert inviter.invite(union, CHANNEL, invitee.name).status_code == 200
     invitee_bcs = invitee.create_instance(invitee_body_for(inviter, union))
+    withdrawn = inviter.delete_invites(union, CHANNEL, [{"invited_user": invitee.name}])
+    assert withdrawn.json() == {"result": "success"}
     third_union = third.create_instance(union_instance_body("bcs-third"))
     return {
         "inviter": inviter,
@@ -224,8 +228,9 @@ def test_each_refusal_names_its_reason_and_creates_nothing(world, db):
         response = caller.call("POST", "/members/invitations", body)
         assert error(response) == expected, reason
         assert snapshot(db) == before, reason
-    for party in (world["invitee"], world["third"]):
-        assert party.notifications() == []
+    # Only the invitation the invitee instance needed, withdrawn before.
+    assert [n["status"] for n in world["invitee"].notifications()] == ["cancelled"]
+    assert world["third"].notifications() == []
     assert world["inviter"].members() == []
 
 

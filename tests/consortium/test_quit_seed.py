@@ -266,6 +266,9 @@ def test_a_wrong_url_or_method_is_404(joined, db):
 
 
 def test_an_unknown_membership_is_4001061(joined, make_tenant, db):
+    # A second invitee instance for the same inviter, which an invitation to another of its channels allows.
+    joined.inviter.create_channel(joined.inviter_bcs_id, "chantwo")
+    assert joined.inviter.invite(joined.inviter_bcs_id, "chantwo", joined.invitee.name).status_code == 200
     other_bcs = joined.invitee.create_instance(invitee_body_for(joined.inviter, joined.inviter_bcs_id, "bcs-second"))
     before = snapshot(db)
     for override in (

@@ -28,6 +28,7 @@ from openbcs.consortium.schemas import (
     HandleNotificationRequestBody,
     QuitUnionFromMemberListRequestBody,
 )
+from openbcs.governance.schemas import AdminCustodyRequestBody, RejectBody, SignatureBody, SignatureRequestsQuery
 from openbcs.iam.schemas import TokenRequest
 from openbcs.instances.schemas import CreateRequestBody, DeleteBlockchainQuery, FlavorsQuery, UpdateInstanceRequestBody
 from openbcs.monitoring.schemas import (
@@ -51,6 +52,7 @@ class Parsed:
     raw_body: str | None = None  # a body the route reads itself: its media type (any JSON object, or text)
     query: type[BaseModel] | None = None
     extra_query: tuple[str, ...] = ()  # query parameters FastAPI itself parses (strings)
+    max_length: tuple[tuple[str, int], ...] = ()  # their length limits: values that break them are generated too
 
 
 ROUTES: dict[str, Parsed] = {
@@ -64,7 +66,7 @@ ROUTES: dict[str, Parsed] = {
     "AdminImportState": Parsed(raw_body="application/json"),
     "AdminApply": Parsed(raw_body="text/plain"),
     "KeystoneCreateUserTokenByPassword": Parsed(body=TokenRequest, extra_query=("nocatalog",)),
-    "KeystoneListProjects": Parsed(extra_query=("name",)),
+    "KeystoneListProjects": Parsed(extra_query=("name",), max_length=(("name", 64),)),
     "ListOpRecord": Parsed(query=ListOpRecordQuery),
     "CreateNewBlockchain": Parsed(body=CreateRequestBody),
     "ListBlockchains": Parsed(),
@@ -101,6 +103,13 @@ ROUTES: dict[str, Parsed] = {
     "ListEntityMetric": Parsed(body=ListEntityMetricRequestBody),
     "ListInstanceMetric": Parsed(body=ListInstanceMetricRequestBody),
     "ShowBlockchainNodeLogs": Parsed(query=NodeLogsQuery),
+    # Governance (docs/governance.md); a signconfigtx file upload is refused or taken in tests/governance.
+    "SwitchAdminCustody": Parsed(body=AdminCustodyRequestBody),
+    "ListSignatureRequests": Parsed(query=SignatureRequestsQuery),
+    "ShowSignatureRequest": Parsed(),
+    "ShowSignatureRequestEnvelope": Parsed(),
+    "AddSignatureRequestSignatures": Parsed(body=SignatureBody),
+    "RejectSignatureRequest": Parsed(body=RejectBody),
 }
 
 
@@ -143,8 +152,16 @@ def _path_parameter(name: str, known: Sequence[str]) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": schema}
 
 
+def _limit(max_length: int | None) -> dict[str, Any]:
+    return {} if max_length is None else {"maxLength": max_length}
+
+
 def _query_parameters(parsed: Parsed, components: dict[str, Any]) -> list[dict[str, Any]]:
-    found = [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}} for n in parsed.extra_query]
+    limits = dict(parsed.max_length)
+    found = [
+        {"name": n, "in": "query", "required": False, "schema": {"type": "string", **_limit(limits.get(n))}}
+        for n in parsed.extra_query
+    ]
     if parsed.query is not None:
         schema = _schema(parsed.query, components)
         required = set(schema.get("required", ()))

@@ -1,5 +1,6 @@
-"""Login abuse (issue 12 item 5): scrypt off the event loop, the same work and answer for unknown names, and IAM's
-lock-out after consecutive wrong passwords (with ``openbcs user unlock``). SQLite and PostgreSQL alike."""
+"""Login abuse (issue 12 item 5): scrypt off the event loop, the same work and answer for unknown names, and the
+lock-out after consecutive wrong passwords from one source (with ``openbcs user unlock``). SQLite and PostgreSQL
+alike. The test client's requests come from the source ``testclient``; other sources: test_login_sources.py."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from openbcs.app import create_app
-from openbcs.iam import login
+from openbcs.iam import gate, login
 from openbcs.iam.models import LoginFailure
 from openbcs.kernel.db import Database
 from openbcs.kernel.settings import Settings
@@ -27,11 +28,12 @@ from tests.support.snapshots import row_count
 
 LOCKED = {"error": {"code": 401, "title": "Unauthorized", "message": "The account is locked."}}
 MAX_FAILURES = 3
+SOURCE = "testclient"  # the ASGI client address of Starlette's test client
 
 
 @pytest.fixture
 def lockout_client(settings: Settings) -> Iterator[TestClient]:
-    """The app locking a user name for 15 minutes after 3 consecutive wrong passwords."""
+    """The app locking a user name for a source for 15 minutes after 3 consecutive wrong passwords from it."""
     strict = settings.model_copy(update={"login_max_failures": MAX_FAILURES, "login_lockout_minutes": 15.0})
     with TestClient(create_app(strict), raise_server_exceptions=False) as test_client:
         yield test_client
@@ -43,7 +45,7 @@ def _login(http: TestClient | httpx.Client, user: str, password: str, domain: st
 
 def _failure(db: Database, domain: str, user: str) -> LoginFailure | None:
     def get(session: object) -> LoginFailure | None:
-        found = session.get(LoginFailure, (domain, user))  # type: ignore[attr-defined]
+        found = session.get(LoginFailure, (domain, user, SOURCE))  # type: ignore[attr-defined]
         if found is not None:
             session.expunge(found)  # type: ignore[attr-defined]
         return found
@@ -76,7 +78,12 @@ def test_consecutive_wrong_passwords_lock_the_user_even_with_the_right_one(
     _assert_answer(_login(lockout_client, account.name, "wrong-password-1"), LOCKED)
     stored_after = _failure(db, account.name, account.name)
     assert stored_after is not None
-    assert (stored_after.failures, stored_after.locked_until) == (MAX_FAILURES, stored.locked_until)
+    assert (stored_after.failures, stored_after.in_flight, stored_after.locked_until, stored_after.lockouts) == (
+        MAX_FAILURES,
+        0,
+        stored.locked_until,
+        1,
+    )
     # Tokens issued before the lock still work (a lock is about logging in, not about tokens).
 
 
@@ -214,7 +221,8 @@ def test_password_checks_run_one_at_a_time(
     with ThreadPoolExecutor(6) as pool:
         answers = list(pool.map(lambda _: _login(client, account.name, "wrong-password-1"), range(6)))
     assert [a.status_code for a in answers] == [401] * 6
-    assert most == login.CONCURRENT_CHECKS == 1
+    # One source's checks one at a time: a flood from one address never takes more than one core.
+    assert most == gate.CHECKS_PER_SOURCE == 1
 
 
 def test_the_console_signs_in_through_the_same_rule(

@@ -10,12 +10,15 @@ from sqlalchemy.orm import Session
 
 from openbcs.engine.models import Operation
 from openbcs.network.models import Channel, Instance, Organization
-from tests.support.bodies import invitee_instance_body, union_instance_body
+from tests.support.bodies import CHANNEL, invitee_instance_body, union_instance_body
 from tests.support.errors import assert_error
 from tests.support.snapshots import row_count, snapshot
 from tests.support.tenants import Tenant
 
-NO_SUCH_INVITER = "Invalid Parameter invitor_infos : no consortium instance with these tenant, project and ids"
+NO_SUCH_INVITER = (
+    "Invalid Parameter invitor_infos : "
+    "no invitation for this account waits from a consortium instance with these tenant, project and ids"
+)
 
 
 def _invitee_body(inviter: Tenant, blockchain_id: str, **overrides: Any) -> dict[str, Any]:
@@ -29,9 +32,11 @@ def _roles(session: Session, blockchain_id: str) -> list[str]:
 
 
 @pytest.fixture
-def union_instance(tenant) -> str:
-    """The inviter's consortium instance (tenant ``tenant``)."""
-    return tenant.create_instance(union_instance_body())
+def union_instance(tenant, other_tenant) -> str:
+    """The inviter's consortium instance (tenant ``tenant``), whose invitation waits for ``other_tenant``."""
+    bid = tenant.create_instance(union_instance_body())
+    assert tenant.invite(bid, CHANNEL, other_tenant.name).json() == {"result": "success"}
+    return bid
 
 
 def test_a_valid_invitee_instance(tenant, other_tenant, union_instance, db):
@@ -181,3 +186,67 @@ def test_an_instance_cannot_be_invited_by_its_own_tenant(tenant, union_instance,
     )
     assert snapshot(db) == before
     assert row_count(db, Instance) == 1
+
+
+# --- issue 21 item 6: only an invited account creates an invitee instance, and a refusal reveals nothing ------------
+
+COUCHDB = {"database_type": "couchdb", "couchdb_info": {"user_name": "admin", "password": "Couch-Passw0rd"}}
+
+
+def _refusal(response) -> tuple[int, dict[str, Any]]:
+    assert_error(response, 400, "BCS.4006014", NO_SUCH_INVITER)
+    return response.status_code, response.json()
+
+
+def test_an_account_never_invited_cannot_create_an_invitee_instance(make_tenant, tenant, union_instance, db):
+    stranger = make_tenant()
+    before = snapshot(db)
+    # A body matching the inviter's instance in every setting: before, it was accepted on the ids alone.
+    _refusal(stranger.call("POST", "/blockchains", _invitee_body(tenant, union_instance)))
+    # A mismatching one: before, the refusal named the inviter's database type ("must match ... (goleveldb)").
+    mismatch = stranger.call("POST", "/blockchains", _invitee_body(tenant, union_instance, **COUCHDB))
+    _refusal(mismatch)
+    assert "goleveldb" not in mismatch.text
+    assert snapshot(db) == before
+    assert stranger.instance_ids() == []
+
+
+def test_the_refusal_is_the_same_whether_the_named_instance_exists(make_tenant, tenant, union_instance, db):
+    stranger = make_tenant()
+    before = snapshot(db)
+    answers = []
+    for bid in (union_instance, "0f0e0d0c-0b0a-4909-8807-060504030201"):
+        for overrides in ({}, COUCHDB, {"consensus": "SFLIC"}, {"version_type": 2, "org_disk_size": 500}):
+            answers.append(_refusal(stranger.call("POST", "/blockchains", _invitee_body(tenant, bid, **overrides))))
+    assert len(set(map(repr, answers))) == 1, answers
+    assert snapshot(db) == before
+
+
+def test_an_invitation_must_still_wait_and_be_for_the_caller(make_tenant, tenant, other_tenant, union_instance, db):
+    """A withdrawn or rejected invitation, or one waiting for another account, admits nobody."""
+    third = make_tenant()
+    assert tenant.invite(union_instance, CHANNEL, third.name).json() == {"result": "success"}
+    withdraw = [{"invited_user": third.name}]
+    assert tenant.delete_invites(union_instance, CHANNEL, withdraw).json() == {"result": "success"}
+    reject = {
+        "channel_name": CHANNEL,
+        "status": "reject",
+        "invitor_info": {
+            "invitor_bcs_id": union_instance,
+            "invitor_bcs_name": "bcs-union",
+            "invitor_project_id": tenant.project_id,
+            "invitor_user_id": tenant.domain_id,
+        },
+    }
+    assert other_tenant.handle(reject).json() == {"result": "success"}
+    assert [n["status"] for n in third.notifications()] == ["cancelled"]
+    assert [n["status"] for n in other_tenant.notifications()] == ["reject"]
+    before = snapshot(db)
+    for account in (third, other_tenant):
+        _refusal(account.call("POST", "/blockchains", _invitee_body(tenant, union_instance)))
+    assert snapshot(db) == before
+    # Invited again, the account may create its instance.
+    assert tenant.invite(union_instance, CHANNEL, third.name).json() == {"result": "success"}
+    created = third.start_creation(_invitee_body(tenant, union_instance))
+    third.wait(created["operation_id"])
+    assert third.instance_ids() == [created["blockchain_id"]]

@@ -95,7 +95,6 @@ def test_flavors(tenant, db, query):
             "Invalid Parameter offset : Input should be less than or equal to 2147483647",
         ),
         ("limit=1&limit=2", "BCS.4006014", "Invalid Parameter limit : given more than once"),
-        ("page=1", "BCS.4006014", "Invalid Parameter page : unknown field"),
     ],
 )
 def test_the_flavors_query_is_validated(tenant, db, query, code, message):

@@ -75,7 +75,6 @@ def test_a_modelled_node_has_no_log(tenant: Tenant, bid: str, db: Database) -> N
         ("tail=1.5", "BCS.4006003", f"Invalid Parameter tail : {DECIMAL}"),
         ("tail=+5", "BCS.4006003", f"Invalid Parameter tail : {DECIMAL}"),
         ("tail=1&tail=2", "BCS.4006014", "Invalid Parameter tail : given more than once"),
-        ("lines=5", "BCS.4006014", "Invalid Parameter lines : unknown field"),
     ],
 )
 def test_tail_is_checked_before_any_database_work(

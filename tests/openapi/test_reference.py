@@ -43,6 +43,22 @@ EXTENSIONS = {
     ("GET", "/metrics"),
     ("POST", "/v3/auth/tokens"),
     ("GET", "/v3/projects"),
+    # Governance (docs/governance.md)
+    ("POST", "/v2/{project_id}/blockchains/{blockchain_id}/orgs/{org_name}/admin-custody"),
+    ("GET", "/v2/{project_id}/signature-requests"),
+    ("GET", "/v2/{project_id}/signature-requests/{request_id}"),
+    ("GET", "/v2/{project_id}/signature-requests/{request_id}/envelope"),
+    ("POST", "/v2/{project_id}/signature-requests/{request_id}/signatures"),
+    ("POST", "/v2/{project_id}/signature-requests/{request_id}/reject"),
+}
+# Their examples are not in the tour (a signature needs a key the tenant makes): tests/governance sends them.
+NOT_TOURED = {
+    "SwitchAdminCustody",
+    "ListSignatureRequests",
+    "ShowSignatureRequest",
+    "ShowSignatureRequestEnvelope",
+    "AddSignatureRequestSignatures",
+    "RejectSignatureRequest",
 }
 ADMIN = {
     ("POST", "/openbcs/admin/reset"),
@@ -82,7 +98,7 @@ def test_served_document_validates_and_lists_every_operation(client: TestClient)
     sdk = {op["x-sdk-method"] for op in operations.values() if "x-sdk-method" in op}
     assert sdk == SDK_METHODS
     assert set(operations) == {k for k, op in operations.items() if "x-sdk-method" in op} | EXTENSIONS
-    assert len({op["operationId"] for op in operations.values()}) == len(operations) == 40
+    assert len({op["operationId"] for op in operations.values()}) == len(operations) == 46
     # Without --admin-token the admin API is neither served nor documented.
     assert not set(operations) & ADMIN
     assert client.post("/openbcs/admin/reset").status_code == 404
@@ -92,7 +108,7 @@ def test_reference_with_admin_api(reference: dict[str, Any]) -> None:
     validate(reference)
     operations = _operations(reference)
     assert set(operations) >= ADMIN
-    assert len(operations) == 44
+    assert len(operations) == 50
     for key in ADMIN:
         assert operations[key]["security"] == [{"admin": []}]
 
@@ -163,7 +179,7 @@ def test_every_example_request_answers_its_documented_status(
 ) -> None:
     tour = run_scenario(database_url, tmp_path / "data")
     names = [s.name for s in tour.sent]
-    assert set(names) - {"setup"} == set(examples())
+    assert set(names) - {"setup"} == set(examples()) - NOT_TOURED
     for sent in tour.sent:
         assert sent.response.status_code == sent.expected, (sent.name, sent.response.text)
     operations = {op["operationId"]: op for op in _operations(reference).values()}

@@ -249,7 +249,6 @@ AT_MOST_64 = "String should have at most 64 characters"
         ("operation_type=x", "BCS.4006014", f"Invalid Parameter operation_type : {TWO_DIGITS}"),
         ("operation_type=999", "BCS.4006014", f"Invalid Parameter operation_type : {TWO_DIGITS}"),
         ("resource_type=BCSSVC09", "BCS.4006014", f"Invalid Parameter resource_type : {RESOURCE_TYPES}"),
-        ("limit=10", "BCS.4006014", "Invalid Parameter limit : unknown field"),
         ("blockchain_id=a&blockchain_id=b", "BCS.4006014", "Invalid Parameter blockchain_id : given more than once"),
         (
             "operation_status=waiting&operation_status=waiting",

@@ -88,6 +88,21 @@ class Consortium:
         }
         return override(body, overrides)
 
+    def create_invitee_instance(self, invitee_orgs: list[dict[str, Any]] | None = None) -> str:
+        """The invitee creates its instance ``bcs-invitee`` for the inviter's (an invitation must wait for it);
+        waits until it is ``Normal``; its id."""
+        overrides: dict[str, Any] = {"peer_orgs": invitee_orgs} if invitee_orgs is not None else {}
+        self.invitee_bcs_id = self.invitee.create_instance(
+            invitee_instance_body(
+                domain_id=self.inviter.domain_id,
+                project_id=self.inviter.project_id,
+                inviter_bcs_id=self.inviter_bcs_id,
+                **overrides,
+            )
+        )
+        self.invitee_bcs_name = "bcs-invitee"
+        return self.invitee_bcs_id
+
     def agree(self, orgs: tuple[str, ...] = (DEFAULT_ORG,)) -> httpx.Response:
         return self.invitee.handle(self.agree_body(orgs))
 
@@ -132,7 +147,11 @@ def setup_consortium(
     """Inviter and invitee accounts, the inviter's union instance ``bcs-union`` (``Normal``, channel ``channel``),
     a waiting invitation of the invitee (unless ``invite=False``) and the invitee's instance ``bcs-invitee``
     (``Normal``; ``invitee_orgs`` as ``peer_orgs``, default one org ``organization`` with 2 peers) unless
-    ``invitee_instance=False``. ``drive``: the database, for frozen apps (operations are driven from the test)."""
+    ``invitee_instance=False``. An invitee instance needs a waiting invitation: without ``invite`` there is none
+    (invite, then :meth:`Consortium.create_invitee_instance`). ``drive``: the database, for frozen apps (operations
+    are driven from the test)."""
+    if invitee_instance and not invite:
+        raise ValueError("an invitee instance needs a waiting invitation: invite first")
     inviter = new_tenant(http, make_account, inviter_name, drive=drive)
     invitee = new_tenant(http, make_account, invitee_name, drive=drive)
     inviter_bcs = inviter.create_instance(union_instance_body())
@@ -142,11 +161,5 @@ def setup_consortium(
         assert response.status_code == 200, response.text
         assert response.json() == {"result": "success"}
     if invitee_instance:
-        overrides: dict[str, Any] = {"peer_orgs": invitee_orgs} if invitee_orgs is not None else {}
-        consortium.invitee_bcs_id = invitee.create_instance(
-            invitee_instance_body(
-                domain_id=inviter.domain_id, project_id=inviter.project_id, inviter_bcs_id=inviter_bcs, **overrides
-            )
-        )
-        consortium.invitee_bcs_name = "bcs-invitee"
+        consortium.create_invitee_instance(invitee_orgs)
     return consortium

@@ -28,7 +28,7 @@ from openbcs.engine.models import ACTIVE, Operation
 from openbcs.iam import service as iam
 from openbcs.iam.models import User
 from openbcs.iam.passwords import verify_password
-from openbcs.instances import quotas
+from openbcs.instances import creation, quotas
 from openbcs.instances import service as instances
 from openbcs.instances.schemas import CreateRequestBody
 from openbcs.kernel import errors
@@ -213,8 +213,14 @@ class _Applier:
             except ValidationError as exc:
                 loc = tuple(exc.errors()[0]["loc"])
                 raise self.located.error((*path, *loc), to_bcs_error(exc).message) from exc
+            # A seed file states the invitee instance before the invitation it answers (operators' own state).
             created = self.run(
-                path, instances.create, project_id=caller.project_id, domain_id=caller.domain_id, body=parsed
+                path,
+                instances.create,
+                project_id=caller.project_id,
+                domain_id=caller.domain_id,
+                body=parsed,
+                invited=creation.any_invitation,
             )
             self.finish(path, created.operation_id)
             self.report.changed.append(f"instance {account}/{spec.name}")

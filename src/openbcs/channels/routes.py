@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -13,12 +14,14 @@ from openbcs.channels.schemas import (
     BatchCreateChannelsRequestBody,
     BatchRemoveOrgsFromChannelRequestBody,
     BatchRemovePeersFromChannelRequestBody,
+    ConfigHistoryQuery,
     ConfigHistoryResponse,
     ListBlockchainChannelsResponse,
     OperationIdResponse,
 )
 from openbcs.http.context import Context
-from openbcs.http.deps import CurrentCaller, json_body
+from openbcs.http.deps import CurrentCaller, json_body, query
+from openbcs.http.fairness import project_turn
 from openbcs.http.openapi import documented
 from openbcs.http.routing import MUTATING_API_DEPENDENCIES
 from openbcs.kernel import errors
@@ -121,12 +124,28 @@ async def delete_channel(
 @router.get("/channels/{channel_name}/config-history", name="ShowChannelConfigHistory")
 @documented()
 async def show_channel_config_history(
-    caller: CurrentCaller, ctx: Context, blockchain_id: str, channel_name: str
+    caller: CurrentCaller,
+    ctx: Context,
+    blockchain_id: str,
+    channel_name: str,
+    page: Annotated[ConfigHistoryQuery, Depends(query(ConfigHistoryQuery))],
 ) -> ConfigHistoryResponse:
-    """OpenBCS extension: the channel's Fabric config blocks and whether they verify as an orderer would check them."""
-    return await ctx.db.read(
-        views.config_history, project_id=caller.project_id, blockchain_id=blockchain_id, channel_name=channel_name
-    )
+    """OpenBCS extension: the channel's Fabric config blocks, oldest first, and whether they verify as an orderer
+    would check them. Paged: the newest `limit` blocks (1-1000, default 100) numbered below `marker` (without it,
+    the newest); the next page's `marker` is the first block's `number`, and block 0 ends the walk. `verified` covers
+    the blocks answered, each checked against the one before it (the block before the page included) and, on the
+    page with the newest block, against the channel's organisations; `openbcs channel verify` checks whole chains."""
+    # Up to 1,001 blocks verified: in a thread, one of the project's at a time (openbcs.http.fairness).
+    async with project_turn(caller.project_id):
+        return await asyncio.to_thread(
+            ctx.db.run_read,
+            views.config_history,
+            project_id=caller.project_id,
+            blockchain_id=blockchain_id,
+            channel_name=channel_name,
+            limit=page.limit,
+            marker=page.marker,
+        )
 
 
 BLOCK = "application/octet-stream"

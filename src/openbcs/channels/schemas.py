@@ -6,6 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from openbcs.kernel.validation import QueryInt
 from openbcs.network import limits
 
 
@@ -80,6 +81,20 @@ class ConfigBlockView(BaseModel):
     orgs: list[ConfigOrg]
     cause: str
     time: str
+
+
+HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX = 100, 1000
+BLOCK_NUMBER_MAX = 2**31 - 1
+
+
+class ConfigHistoryQuery(BaseModel):
+    """OpenBCS extension's paging of ``config-history``: the newest ``limit`` blocks numbered below ``marker`` (the
+    first block number of the page before; without it, the newest blocks)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    limit: QueryInt = Field(default=HISTORY_LIMIT_DEFAULT, ge=1, le=HISTORY_LIMIT_MAX)
+    marker: QueryInt | None = Field(default=None, ge=1, le=BLOCK_NUMBER_MAX)
 
 
 class ConfigHistoryResponse(BaseModel):

@@ -9,6 +9,8 @@ from sqlalchemy.orm import Session
 
 from openbcs.channels import kinds
 from openbcs.channels.schemas import (
+    BLOCK_NUMBER_MAX,
+    HISTORY_LIMIT_DEFAULT,
     BatchAddPeersToChannelRequestBody,
     BatchCreateChannelsRequestBody,
     BatchRemoveOrgsFromChannelRequestBody,
@@ -19,7 +21,7 @@ from openbcs.engine.kinds import OperationKind, P
 from openbcs.engine.locks import Lock
 from openbcs.kernel import errors
 from openbcs.network import limits, lookups
-from openbcs.network.config_history import history, verify
+from openbcs.network.config_history import page as config_page
 from openbcs.network.guards import require_idle
 from openbcs.network.models import Channel, ConfigBlock, Instance
 from openbcs.network.naming import check_channel_name
@@ -146,15 +148,19 @@ def _visible(session: Session, *, project_id: str, blockchain_id: str, channel_n
 
 
 def config_history(
-    session: Session, *, project_id: str, blockchain_id: str, channel_name: str
+    session: Session,
+    *,
+    project_id: str,
+    blockchain_id: str,
+    channel_name: str,
+    limit: int = HISTORY_LIMIT_DEFAULT,
+    marker: int | None = None,
 ) -> tuple[list[ConfigBlock], list[str]]:
-    """A channel's configuration blocks and the problems verification finds (none when it verifies). The channel's
-    instance owner reads it through its instance; a consortium member through its own instance, while it is one."""
+    """A page of a channel's configuration blocks (the newest ``limit`` numbered below ``marker``) and the problems
+    verification finds in it (none when it verifies). The channel's instance owner reads it through its instance; a
+    consortium member through its own instance, while it is one."""
     channel = _visible(session, project_id=project_id, blockchain_id=blockchain_id, channel_name=channel_name)
-    return history(session, channel), verify(session, channel)
-
-
-BLOCK_NUMBER_MAX = 2**31 - 1
+    return config_page(session, channel, limit=limit, marker=marker)
 
 
 def _block(session: Session, *, project_id: str, blockchain_id: str, channel_name: str, number: int) -> ConfigBlock:

@@ -6,6 +6,7 @@ from sqlalchemy.orm import Session
 
 from openbcs.channels import service
 from openbcs.channels.schemas import (
+    HISTORY_LIMIT_DEFAULT,
     Channel,
     ConfigBlockView,
     ConfigHistoryResponse,
@@ -39,11 +40,23 @@ def channels(session: Session, *, project_id: str, blockchain_id: str) -> ListBl
 
 
 def config_history(
-    session: Session, *, project_id: str, blockchain_id: str, channel_name: str
+    session: Session,
+    *,
+    project_id: str,
+    blockchain_id: str,
+    channel_name: str,
+    limit: int = HISTORY_LIMIT_DEFAULT,
+    marker: int | None = None,
 ) -> ConfigHistoryResponse:
-    """The configuration-history extension: blocks, and whether the chain verifies."""
+    """The configuration-history extension: a page of blocks (the newest ``limit`` below ``marker``), and whether
+    they verify."""
     blocks, problems = service.config_history(
-        session, project_id=project_id, blockchain_id=blockchain_id, channel_name=channel_name
+        session,
+        project_id=project_id,
+        blockchain_id=blockchain_id,
+        channel_name=channel_name,
+        limit=limit,
+        marker=marker,
     )
     return ConfigHistoryResponse(
         channel_name=channel_name,

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 
 from openbcs import migrations
+from openbcs.kernel import config_file
+from openbcs.kernel.config_file import ConfigFile
 from openbcs.kernel.db import Database
 from openbcs.kernel.files import create_private_database, sqlite_path
 from openbcs.kernel.settings import Settings
@@ -52,19 +56,48 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON (one document) 
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 
 
+# The settings file named by --config on the command line (set by its option, cli/config.py); None: not given.
+CONFIG_GIVEN: ContextVar[Path | None] = ContextVar("openbcs_config_given", default=None)
+
+
+def settings_file() -> ConfigFile | None:
+    """The settings file of this command (``--config``, ``$OPENBCS_CONFIG`` or ``./openbcs.toml``), checked; a file
+    that cannot be used ends the command with one line naming the file, the line and the key (exit 2)."""
+    path = config_file.locate(CONFIG_GIVEN.get())
+    if path is None:
+        return None
+    try:
+        return config_file.load(path, Settings.model_fields)
+    except config_file.ConfigFileError as exc:
+        fail(str(exc), code=2)
+
+
+def from_environment(name: str) -> bool:
+    """Whether the environment sets setting ``name`` (``OPENBCS_<NAME>``, any case, as pydantic-settings reads)."""
+    wanted = f"OPENBCS_{name}".upper()
+    return any(key.upper() == wanted for key in os.environ)
+
+
 def make_settings(**overrides: Any) -> Settings:
-    """Settings from the environment, with the given flags winning; a value no setting takes ends the command with
-    one line per problem naming the flag and its environment variable (exit 2), never a traceback."""
+    """Settings from the flags given, else the environment, else the settings file, else the defaults; a value no
+    setting takes ends the command with one line per problem naming the flag and its environment variable, or the
+    file, line and key it came from (exit 2), never a traceback."""
     from pydantic import ValidationError
 
+    flags = {k: v for k, v in overrides.items() if v is not None}
+    config = settings_file()
     try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+        with config_file.applied(config):
+            return Settings(**flags)
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
             name = str(error["loc"][0]) if error["loc"] else "settings"
             message = str(error["msg"]).removeprefix("Value error, ")
-            problems.append(f"--{name.replace('_', '-')} (OPENBCS_{name.upper()}): {message}")
+            if config and name in config.values and name not in flags and not from_environment(name):
+                problems.append(f"{config.where(name)}: {name}: {message}")
+            else:
+                problems.append(f"--{name.replace('_', '-')} (OPENBCS_{name.upper()}): {message}")
         fail("; ".join(problems), code=2)
 
 

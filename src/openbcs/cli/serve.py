@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from openbcs.cli.common import DatabaseUrl, DataDir, describe, fail, make_settings, open_database, setting_option
+from openbcs.cli.tls import TlsFiles, TlsProblem, tls_files
 from openbcs.iam import service as iam
 from openbcs.kernel.db import Database
 from openbcs.kernel.keys import load_server_key
@@ -82,11 +83,32 @@ def serve(
             "database_lock_wait_seconds", "Wait for a database lock at most this long, then answer 503 (busy)."
         ),
     ] = None,
+    operation_retention_days: Annotated[
+        float | None,
+        setting_option(
+            "operation_retention_days",
+            "Keep finished operations this many days (and at most OPENBCS_OPERATION_RECORDS_KEPT per project).",
+            flag="--operation-retention",
+        ),
+    ] = None,
     login_max_failures: Annotated[
-        int | None, setting_option("login_max_failures", "Consecutive wrong passwords that lock a user name.")
+        int | None,
+        setting_option("login_max_failures", "Consecutive wrong passwords from one address that lock a name for it."),
     ] = None,
     login_lockout_minutes: Annotated[
-        float | None, setting_option("login_lockout_minutes", "How long such a lock lasts, in minutes.")
+        float | None, setting_option("login_lockout_minutes", "How long a first lock lasts (doubling), in minutes.")
+    ] = None,
+    login_source_burst: Annotated[
+        int | None, setting_option("login_source_burst", "Logins one client address may send at once.")
+    ] = None,
+    login_source_per_minute: Annotated[
+        float | None, setting_option("login_source_per_minute", "Logins a minute per client address after that.")
+    ] = None,
+    login_account_burst: Annotated[
+        int | None, setting_option("login_account_burst", "Logins for one account name at once (any address).")
+    ] = None,
+    login_account_per_minute: Annotated[
+        float | None, setting_option("login_account_per_minute", "Logins a minute per account name after that.")
     ] = None,
     fabric_runtime: Annotated[
         str | None,
@@ -104,6 +126,37 @@ def serve(
     ] = None,
     node_ports: Annotated[
         str | None, setting_option("node_ports", "Port range LOW-HIGH the local runtime's nodes get ports from.")
+    ] = None,
+    tls_cert: Annotated[
+        Path | None, setting_option("tls_cert", "Serve HTTPS with this certificate (PEM; the chain after it).")
+    ] = None,
+    tls_key: Annotated[Path | None, setting_option("tls_key", "The private key of --tls-cert (PEM).")] = None,
+    tls: Annotated[
+        str | None,
+        setting_option(
+            "tls", "self-signed: HTTPS with a development CA kept in DATA_DIR/tls (off: --tls-cert or HTTP)."
+        ),
+    ] = None,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        setting_option(
+            "forwarded_allow_ips", "Proxies whose X-Forwarded-For/-Proto are believed (comma-separated, * for any)."
+        ),
+    ] = None,
+    request_header_timeout: Annotated[
+        float | None, setting_option("request_header_timeout", "Close a connection whose headers take longer (s).")
+    ] = None,
+    request_body_timeout: Annotated[
+        float | None, setting_option("request_body_timeout", "Close a connection whose body takes longer (s).")
+    ] = None,
+    max_connections: Annotated[
+        int | None, setting_option("max_connections", "Connections per server process; more are answered 503.")
+    ] = None,
+    signature_ttl: Annotated[
+        int | None,
+        setting_option(
+            "signature_ttl_hours", "Hours a signature request waits for signatures (1-168).", flag="--signature-ttl"
+        ),
     ] = None,
     seed: Annotated[
         Path | None,
@@ -129,13 +182,26 @@ def serve(
         prometheus_url=prometheus_url,
         admin_token=admin_token,
         database_lock_wait_seconds=database_lock_wait_seconds,
+        operation_retention_days=operation_retention_days,
         login_max_failures=login_max_failures,
         login_lockout_minutes=login_lockout_minutes,
+        login_source_burst=login_source_burst,
+        login_source_per_minute=login_source_per_minute,
+        login_account_burst=login_account_burst,
+        login_account_per_minute=login_account_per_minute,
         fabric_runtime=fabric_runtime,
         fabric_bin=fabric_bin,
         fabric_config=fabric_config,
         node_host=node_host,
         node_ports=node_ports,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        tls=tls,
+        forwarded_allow_ips=forwarded_allow_ips,
+        request_header_timeout=request_header_timeout,
+        request_body_timeout=request_body_timeout,
+        max_connections=max_connections,
+        signature_ttl_hours=signature_ttl,
     )
     if settings.metrics_port is not None and settings.workers > 1:
         fail("--metrics-port serves one process's metrics: use it with --workers 1")
@@ -146,24 +212,27 @@ def serve(
     if problem:  # one line naming the directory and the cause, exit status 2, no traceback
         sock.close()
         fail(problem, code=2)
+    tls_material = _tls_files(settings, sock)
     bound_port = int(sock.getsockname()[1])
     # Exported so that --workers processes, which build their settings from the environment, get the flags too.
     for key, value in settings.model_dump(exclude_unset=True).items():
         os.environ[f"OPENBCS_{key.upper()}"] = str(value)
+    base = f"{'https' if tls_material else 'http'}://{settings.host}:{bound_port}"
     with open_database(settings, create=True) as db:
         _check_runtime(settings, db, sock)
         if seed is not None:
             _apply_seed(seed, settings, db)
         if demo:
-            _print_demo(settings, db, bound_port)
-    base = f"http://{settings.host}:{bound_port}"
+            _print_demo(settings, db, base)
     typer.echo(f"OpenBCS listening on {base} (database {describe(settings)})", err=True)
+    if tls_material and tls_material.ca:
+        typer.echo(f"OpenBCS TLS: self-signed; clients trust the CA certificate {tls_material.ca.resolve()}", err=True)
     typer.echo(
         f"OpenBCS API reference {base}/docs" + (f", console {base}/console" if settings.console_enabled else ""),
         err=True,
     )
     try:
-        _run(settings, sock)
+        _run(settings, sock, tls_material)
     finally:
         sock.close()
     typer.echo("OpenBCS stopped", err=True)
@@ -178,6 +247,15 @@ def _check_runtime(settings: Settings, db: Database, sock: socket.socket) -> Non
     if problem:
         sock.close()
         fail(problem, code=2)
+
+
+def _tls_files(settings: Settings, sock: socket.socket) -> TlsFiles | None:
+    """The TLS certificate and key to serve with (None: plain HTTP); a problem is one line naming the flag, exit 2."""
+    try:
+        return tls_files(settings)
+    except TlsProblem as exc:
+        sock.close()
+        fail(str(exc), code=2)
 
 
 def _apply_seed(path: Path, settings: Settings, db: Database) -> None:
@@ -198,7 +276,7 @@ def _stopped(signum: int, _frame: object) -> None:
     raise _Stopped(signum)
 
 
-def _run(settings: Settings, sock: socket.socket) -> None:
+def _run(settings: Settings, sock: socket.socket, tls_files: TlsFiles | None = None) -> None:
     """Serve on the bound socket until SIGINT or SIGTERM (``--workers``: one more socket per worker, see
     :mod:`openbcs.serving`).
 
@@ -208,18 +286,30 @@ def _run(settings: Settings, sock: socket.socket) -> None:
     call; docs/benchmarks.md)."""
     import uvicorn
 
-    common: dict[str, Any] = {"access_log": False, "log_level": "warning"}
+    from openbcs.serving import ServingConfig
+
+    common: dict[str, Any] = {
+        "access_log": False,
+        "log_level": "warning",
+        "proxy_headers": True,
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
+        "request_header_timeout": settings.request_header_timeout,
+        "request_body_timeout": settings.request_body_timeout,
+        "max_connections": settings.max_connections,
+    }
+    if tls_files:
+        common.update(ssl_certfile=str(tls_files.cert), ssl_keyfile=str(tls_files.key))
     previous = {sig: signal.signal(sig, _stopped) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         if settings.workers > 1:
             from openbcs.serving import run_workers
 
-            config = uvicorn.Config("openbcs.app:create_app_from_env", factory=True, workers=settings.workers, **common)
+            config = ServingConfig("openbcs.app:create_app_from_env", factory=True, workers=settings.workers, **common)
             run_workers(config, sock)
         else:
             from openbcs.app import create_app
 
-            server = uvicorn.Server(uvicorn.Config(create_app(settings), **common))
+            server = uvicorn.Server(ServingConfig(create_app(settings), **common))
             server.run(sockets=[sock])
             if not server.started:
                 fail("the server did not start (see the log above)")
@@ -230,7 +320,7 @@ def _run(settings: Settings, sock: socket.socket) -> None:
             signal.signal(sig, handler)
 
 
-def _print_demo(settings: Settings, db: Database, port: int) -> None:
+def _print_demo(settings: Settings, db: Database, base: str) -> None:
     """Create (or, without saved credentials, re-key) the demo accounts and print them as export lines."""
     saved = settings.data_dir / "demo-credentials.json"
     credentials: dict[str, dict[str, str]] = {}
@@ -253,7 +343,7 @@ def _print_demo(settings: Settings, db: Database, port: int) -> None:
             json.dump(credentials, handle, indent=2)
     lines = [
         f"# OpenBCS demo accounts (kept in {saved}); paste into a shell:",
-        f"export OPENBCS_ENDPOINT=http://{settings.host}:{port}",
+        f"export OPENBCS_ENDPOINT={base}",
     ]
     for name in DEMO_ACCOUNTS:
         c = credentials[name]

@@ -4,6 +4,7 @@ configuration history (blocks, signers, verification). Each action is the API ca
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -25,9 +26,11 @@ from openbcs.console.pages import PREFIX, ConsoleRoute, back_with_error, redirec
 from openbcs.console.session import CheckedForm, ConsoleSession
 from openbcs.console.session import Session as Session_
 from openbcs.http.context import Context, ServerContext
+from openbcs.http.fairness import project_turn
 from openbcs.instances import views as instance_views
 from openbcs.instances.schemas import BasicInfo, PeerInfo
 from openbcs.kernel import errors
+from openbcs.network import lookups
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
 # Errors of a page's own resources: the not-found page, not a message next to a form.
@@ -46,11 +49,12 @@ class ChannelPage:
 
 def channel_page(session: Session, *, project_id: str, blockchain_id: str, channel_name: str) -> ChannelPage:
     """The API's views of the instance, the channel and its configuration history, in one transaction."""
-    detail = instance_views.detail(session, project_id=project_id, blockchain_id=blockchain_id)
-    history = views.config_history(
-        session, project_id=project_id, blockchain_id=blockchain_id, channel_name=channel_name
-    )
-    listed = views.channels(session, project_id=project_id, blockchain_id=blockchain_id).channels
+    with lookups.channel_views_remembered(session):  # the detail and the channel list read the channels once
+        detail = instance_views.detail(session, project_id=project_id, blockchain_id=blockchain_id)
+        history = views.config_history(
+            session, project_id=project_id, blockchain_id=blockchain_id, channel_name=channel_name
+        )
+        listed = views.channels(session, project_id=project_id, blockchain_id=blockchain_id).channels
     own = next((c for c in listed if c.name == channel_name), None)
     return ChannelPage(detail.basic_info, detail.peer_info, own, history)
 
@@ -113,10 +117,15 @@ async def create_channel(target: Target, form: CheckedForm) -> Response:
 async def _show(
     request: Request, ctx: Context, session: Session_, blockchain_id: str, channel_name: str, template: str, title: str
 ) -> Response:
-    page = await ctx.db.read(
-        channel_page, project_id=session.caller.project_id, blockchain_id=blockchain_id, channel_name=channel_name
-    )
-    return render(request, template, session, title=title, page=page, blockchain_id=blockchain_id)
+    project_id = session.caller.project_id
+    # The page verifies up to 101 config blocks: in a thread, one of the project's at a time (openbcs.http.fairness).
+    async with project_turn(project_id):
+        page = await asyncio.to_thread(
+            ctx.db.run_read, channel_page, project_id=project_id, blockchain_id=blockchain_id, channel_name=channel_name
+        )
+        return await asyncio.to_thread(
+            render, request, template, session, title=title, page=page, blockchain_id=blockchain_id
+        )
 
 
 @router.get("/instances/{blockchain_id}/channels/{channel_name}", name="ConsoleChannel")

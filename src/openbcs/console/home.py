@@ -25,6 +25,7 @@ from openbcs.console.session import (
 from openbcs.engine import records
 from openbcs.http.context import Context
 from openbcs.iam import login
+from openbcs.iam.gate import client_source
 from openbcs.iam.schemas import TokenRequest
 from openbcs.kernel import errors
 from openbcs.kernel.clock import utcnow
@@ -107,6 +108,7 @@ async def sign_in(request: Request, ctx: Context) -> Response:
             password=password.user.password,
             project_id=None,
             project_name=ctx.settings.region,
+            source=client_source(request.scope),
             settings=ctx.settings,
             server_key=ctx.server_key,
             now=utcnow(),

@@ -1,5 +1,5 @@
 """Wiring the console into the app: its routers, its static files (shipped in the package: it works air-gapped),
-``/`` → ``/console/``, and a not-found page for any other ``/console/...`` URL."""
+``/`` → ``/console/``, a not-found page for any other ``/console/...`` URL, and its security headers."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from openbcs.console import certs, channels, consortium, health, home, instances
+from openbcs.console.headers import ConsoleHeadersMiddleware
 from openbcs.console.pages import PREFIX, ConsoleRoute, not_found
 
 _fallback = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
@@ -37,3 +38,5 @@ def install(app: FastAPI) -> None:
         app.include_router(module.router, include_in_schema=False)
     app.mount(f"{PREFIX}/static", StaticFiles(packages=[("openbcs.console", "static")]), name="console-static")
     app.include_router(_fallback)
+    # Outermost: every console answer carries them, the last-resort 500 and the body-size refusal included.
+    app.add_middleware(ConsoleHeadersMiddleware)

@@ -7,6 +7,7 @@ route calls (``instances.service.create``/``update``/``delete``), with the calle
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -19,8 +20,10 @@ from openbcs.channels.schemas import ListBlockchainChannelsResponse
 from openbcs.console import forms, health
 from openbcs.console.pages import PREFIX, ConsoleRoute, back_with_error, field_errors, redirect, render
 from openbcs.console.session import CheckedForm, ConsoleSession
+from openbcs.consortium import states
 from openbcs.consortium import views as consortium_views
 from openbcs.http.context import Context
+from openbcs.http.fairness import project_turn
 from openbcs.instances import service
 from openbcs.instances import views as instance_views
 from openbcs.instances.schemas import (
@@ -31,6 +34,7 @@ from openbcs.instances.schemas import (
 )
 from openbcs.kernel import errors
 from openbcs.kernel.caller import Caller
+from openbcs.network import lookups
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
 ORG_ROWS = 3  # peer organisation rows of the create form
@@ -151,6 +155,7 @@ async def create_instance(request: Request, ctx: Context, session: ConsoleSessio
             domain_id=caller.domain_id,
             body=body,
             runtime=ctx.settings.fabric_runtime,
+            invited=states.invitation_waiting,
         )
     except errors.BCSError as exc:
         return render(
@@ -180,9 +185,10 @@ class InstancePage:
 def instance_page(session: Session, *, project_id: str, blockchain_id: str) -> InstancePage:
     """The API's detail, nodes and channel views of the caller's instance, with its nodes' health and its operations
     (one transaction)."""
-    detail = instance_views.detail(session, project_id=project_id, blockchain_id=blockchain_id)
-    nodes = instance_views.nodes(session, project_id=project_id, blockchain_id=blockchain_id)
-    channels = channel_views.channels(session, project_id=project_id, blockchain_id=blockchain_id)
+    with lookups.channel_views_remembered(session):  # the detail and the channel list read the channels once
+        detail = instance_views.detail(session, project_id=project_id, blockchain_id=blockchain_id)
+        nodes = instance_views.nodes(session, project_id=project_id, blockchain_id=blockchain_id)
+        channels = channel_views.channels(session, project_id=project_id, blockchain_id=blockchain_id)
     own = {c.name for c in channels.channels}
     joined = sorted({name for org in nodes.node_orgs.values() for p in org.peers.values() for name in p.channels})
     return InstancePage(
@@ -199,19 +205,25 @@ async def instance(request: Request, ctx: Context, session: ConsoleSession, bloc
     """Organisations, peers, orderers, channels, status, node health (with the end of each node's log, local runtime)
     and running operations of one of the caller's instances."""
     project_id = session.caller.project_id
-    page = await ctx.db.read(instance_page, project_id=project_id, blockchain_id=blockchain_id)
-    tails = await health.log_tails(ctx, project_id=project_id, blockchain_id=blockchain_id, health=page.live.health)
-    name = page.detail.basic_info.name
-    return render(
-        request,
-        "instance.html",
-        session,
-        title=name,
-        page=page,
-        blockchain_id=blockchain_id,
-        logs=tails,
-        log_lines=health.LOG_LINES,
-    )
+    # The largest instance's page takes tens of ms of CPU: read and rendered in a thread, one of the project's at a
+    # time, while the event loop goes on serving everyone else (openbcs.http.fairness).
+    async with project_turn(project_id):
+        page = await asyncio.to_thread(
+            ctx.db.run_read, instance_page, project_id=project_id, blockchain_id=blockchain_id
+        )
+        tails = await health.log_tails(ctx, project_id=project_id, blockchain_id=blockchain_id, health=page.live.health)
+        name = page.detail.basic_info.name
+        return await asyncio.to_thread(
+            render,
+            request,
+            "instance.html",
+            session,
+            title=name,
+            page=page,
+            blockchain_id=blockchain_id,
+            logs=tails,
+            log_lines=health.LOG_LINES,
+        )
 
 
 async def _update(

@@ -1,7 +1,9 @@
 """The console's session and CSRF protection.
 
 The session is the IAM token that ``POST /v3/auth/tokens`` would have issued, kept in an HttpOnly, SameSite=Strict
-cookie (Secure over TLS); every page checks it with the API's own token check, so a password change, a disabled user
+cookie, Secure when the request's scheme is https (``pages.set_cookie``): served over TLS (``--tls-cert``, ``--tls
+self-signed``), or behind a proxy listed in ``--forwarded-allow-ips`` that says ``X-Forwarded-Proto: https``
+(docs/tls.md); every page checks it with the API's own token check, so a password change, a disabled user
 or the token's expiry ends the console session too. Forms carry a double-submit CSRF token: the HMAC of the session
 cookie under a key derived from the server key, which a page of another site can neither read nor compute. Before
 sign-in the cookie bound to is a random pre-session nonce.

@@ -84,3 +84,18 @@ def member_event(session: Session, invitation: Invitation, name: str, message: s
                 invitee=invitation.invitee_name,
                 inviter=invitation.inviter_name,
             )
+
+
+def invitation_waiting(session: Session, *, invitee_domain_id: str, inviter_blockchain_id: str) -> bool:
+    """Whether an invitation of the instance ``inviter_blockchain_id`` waits for the account ``invitee_domain_id``:
+    what an invitee instance for that inviter needs (``instances.creation.InvitationCheck``)."""
+    found = session.scalar(
+        select(Invitation.id)
+        .where(
+            Invitation.inviter_blockchain_id == inviter_blockchain_id,
+            Invitation.invitee_domain_id == invitee_domain_id,
+            Invitation.status == WAITING,
+        )
+        .limit(1)
+    )
+    return found is not None

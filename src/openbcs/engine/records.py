@@ -1,11 +1,12 @@
-"""Operation records as ListOpRecord (and the instance views) read them: operations with their steps."""
+"""Operation records as ListOpRecord (and the instance views) read them: operations with their steps; and their
+retention (``prune``): finished operations are kept for a period and up to a number per project."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import and_, bindparam, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from openbcs.engine.models import FAILED, FINISHED, PROCESSING, STOPPED, WAITING, Operation, OperationSubStep
@@ -77,6 +78,7 @@ _OPERATION_COLUMNS = (
     "status",
     "messages",
     "description",
+    "version",  # not shown: with the rest of the row, it tells whether a record shown before is still the same
 )
 _SUB_STEP_COLUMNS = (
     "operation_id",
@@ -116,6 +118,54 @@ def _statements_for(filters: tuple[str, ...]) -> tuple[Statement, Statement]:
     return found
 
 
+_SUB_STEPS_OF = Statement(
+    select(*(OperationSubStep.__table__.c[c] for c in _SUB_STEP_COLUMNS))
+    .where(OperationSubStep.__table__.c.operation_id == bindparam("operation_id"))
+    .order_by(OperationSubStep.__table__.c.serial_num)
+)
+
+
+def _given(
+    blockchain_id: str | None,
+    operation_status: str | None,
+    resource_type: str | None,
+    operation_type: str | None,
+    operation_id: str | None,
+) -> dict[str, str]:
+    values = zip(_FILTERS, (blockchain_id, operation_status, resource_type, operation_type, operation_id), strict=True)
+    return {name: value for name, value in values if value is not None}
+
+
+def operation_rows(rows: Rows, *, project_id: str, **filters: str | None) -> list[tuple[Any, ...]]:
+    """The project's operations' rows (the columns shown, then ``version``), newest first, narrowed by ``filters``
+    (ListOpRecord's query parameters)."""
+    given = _given(**filters)
+    return rows.all(_statements_for(tuple(given))[0], project_id=project_id, **given)
+
+
+def sub_step_rows(
+    rows: Rows, operations: list[tuple[Any, ...]], *, project_id: str, **filters: str | None
+) -> dict[str, list[tuple[Any, ...]]]:
+    """The sub-step rows of ``operations`` (as :func:`operation_rows` read them with the same ``filters``): one
+    statement per operation when there are few of them, else one join on the same conditions for all."""
+    by_operation: dict[str, list[tuple[Any, ...]]] = {row[0]: [] for row in operations}
+    if len(operations) <= FEW_OPERATIONS:
+        for operation_id in by_operation:
+            by_operation[operation_id] = rows.all(_SUB_STEPS_OF, operation_id=operation_id)
+        return by_operation
+    given = _given(**filters)
+    for sub_step in rows.all(_statements_for(tuple(given))[1], project_id=project_id, **given):
+        # Rows' transactions read one snapshot; an ORM session on PostgreSQL (READ COMMITTED) may see an operation
+        # reach the filtered status between the two statements: its sub-steps are not in this list, so skip them.
+        of_operation = by_operation.get(sub_step[0])
+        if of_operation is not None:
+            of_operation.append(sub_step)
+    return by_operation
+
+
+FEW_OPERATIONS = 16  # up to this many, sub-steps are read per operation rather than by a join over all listed
+
+
 def list_records(
     source: Rows | Session,
     *,
@@ -129,22 +179,18 @@ def list_records(
     """The project's operations, newest first, narrowed by the given filters (read on the raw driver: this answers
     ListOpRecord, where ORM entities cost several times as much)."""
     rows = source if isinstance(source, Rows) else Rows.of(source)
-    values = dict(
-        zip(_FILTERS, (blockchain_id, operation_status, resource_type, operation_type, operation_id), strict=True)
-    )
-    given = {name: value for name, value in values.items() if value is not None}
-    listed, steps = _statements_for(tuple(given))
-    operations = rows.all(listed, project_id=project_id, **given)
+    filters = {
+        "blockchain_id": blockchain_id,
+        "operation_status": operation_status,
+        "resource_type": resource_type,
+        "operation_type": operation_type,
+        "operation_id": operation_id,
+    }
+    operations = operation_rows(rows, project_id=project_id, **filters)
     if not operations:
         return []
-    by_operation: dict[str, list[tuple[Any, ...]]] = {row[0]: [] for row in operations}
-    for sub_step in rows.all(steps, project_id=project_id, **given):
-        # Rows' transactions read one snapshot; an ORM session on PostgreSQL (READ COMMITTED) may see an operation
-        # reach the filtered status between the two statements: its sub-steps are not in this list, so skip them.
-        of_operation = by_operation.get(sub_step[0])
-        if of_operation is not None:
-            of_operation.append(sub_step)
-    return [_record(row, by_operation[row[0]]) for row in operations]
+    by_operation = sub_step_rows(rows, operations, project_id=project_id, **filters)
+    return [record_of(row, by_operation[row[0]]) for row in operations]
 
 
 def get_record(session: Session, *, project_id: str, operation_id: str) -> OperationRecord | None:
@@ -158,7 +204,7 @@ def _messages(value: Any) -> list[str]:
     return [] if value == "[]" or value == [] else list(json_value(value))
 
 
-def _record(operation: tuple[Any, ...], sub_steps: list[tuple[Any, ...]]) -> OperationRecord:
+def record_of(operation: tuple[Any, ...], sub_steps: list[tuple[Any, ...]]) -> OperationRecord:
     """A record from an operation's row and its sub-steps' rows (columns as listed in the selects above)."""
     steps: dict[int, list[SubStepRecord]] = {}
     names: dict[int, str] = {}
@@ -176,7 +222,7 @@ def _record(operation: tuple[Any, ...], sub_steps: list[tuple[Any, ...]]) -> Ope
             StepRecord(names[serial], serial, step_status(statuses), active.name if active else "", members)
         )
     op_id, resource_type, operation_type, domain_id, project, bc_id, bc_name, record_time, status, messages, desc = (
-        operation
+        operation[:11]
     )
     return OperationRecord(
         op_id,
@@ -192,3 +238,54 @@ def _record(operation: tuple[Any, ...], sub_steps: list[tuple[Any, ...]]) -> Ope
         desc,
         step_records,
     )
+
+
+# Operations that will not change any more: retention may delete them. Waiting and processing ones are never pruned.
+DONE = (FINISHED, FAILED, STOPPED)
+PRUNE_BATCH = 500  # operations deleted per transaction: bounds how long one pruning transaction holds the database
+
+
+def prune(session: Session, *, older_than: int, keep_per_project: int, batch: int = PRUNE_BATCH) -> int:
+    """Delete at most ``batch`` finished (or failed, or stopped) operations with their sub-steps: those recorded
+    before ``older_than`` (ns), then each project's beyond its ``keep_per_project`` newest. Returns how many went;
+    a caller repeats (each time in a transaction of its own) while that is ``batch``."""
+    done = Operation.status.in_(DONE)
+    ids = list(session.scalars(select(Operation.id).where(done, Operation.record_time < older_than).limit(batch)))
+    if len(ids) < batch:
+        ids += _beyond_kept(session, keep_per_project, batch - len(ids), exclude=set(ids))
+    if not ids:
+        return 0
+    # Explicitly, not by the foreign key's cascade: PostgreSQL and SQLite then delete alike, whatever the pragma.
+    session.execute(delete(OperationSubStep).where(OperationSubStep.operation_id.in_(ids)))
+    session.execute(delete(Operation).where(Operation.id.in_(ids), done))
+    return len(ids)
+
+
+def _beyond_kept(session: Session, keep: int, limit: int, *, exclude: set[str]) -> list[str]:
+    """Up to ``limit`` ids of finished operations past the ``keep`` newest of their project (oldest first)."""
+    done = Operation.status.in_(DONE)
+    crowded = session.scalars(
+        select(Operation.project_id).where(done).group_by(Operation.project_id).having(func.count() > keep)
+    ).all()
+    found: list[str] = []
+    for project_id in crowded:
+        of_project = (Operation.project_id == project_id, done)
+        # The newest operation that is one too many: it and everything older (by record time, then id) goes.
+        edge = session.execute(
+            select(Operation.record_time, Operation.id)
+            .where(*of_project)
+            .order_by(Operation.record_time.desc(), Operation.id.desc())
+            .offset(keep)
+            .limit(1)
+        ).first()
+        if edge is None:
+            continue
+        older = or_(Operation.record_time < edge[0], and_(Operation.record_time == edge[0], Operation.id <= edge[1]))
+        wanted = limit - len(found) + len(exclude)
+        rows = session.scalars(
+            select(Operation.id).where(*of_project, older).order_by(Operation.record_time, Operation.id).limit(wanted)
+        )
+        found += [op for op in rows if op not in exclude][: limit - len(found)]
+        if len(found) >= limit:
+            break
+    return found

@@ -1,6 +1,7 @@
 """The worker inside the server that advances due operations: one transaction per transition, or per operation
 when steps take no time (``--operation-step-seconds 0``), which it then also finishes before the starting call
-answers."""
+answers. It also prunes finished operations past their retention (``Retention``), in small transactions of its own.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import asyncio
 import contextlib
 import logging
 import time
+from dataclasses import dataclass
 
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from openbcs.engine import engine
+from openbcs.engine import engine, records
 from openbcs.engine.kinds import Registry
 from openbcs.engine.models import Operation
 from openbcs.kernel.clock import now_ns
@@ -23,6 +25,16 @@ log = logging.getLogger("openbcs.worker")
 
 _running: set[OperationWorker] = set()
 MAX_BACKOFF_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long finished operations are kept (``--operation-retention``) and how many per project at most; pruned
+    every ``interval_seconds`` (first when the worker starts)."""
+
+    days: float
+    per_project: int
+    interval_seconds: float = 300.0
 
 
 @event.listens_for(Session, "after_commit")
@@ -44,6 +56,7 @@ class OperationWorker:
         step_seconds: float,
         poll_seconds: float,
         server_key: ServerKey | None = None,
+        retention: Retention | None = None,
     ) -> None:
         self.db = db
         self.registry = registry
@@ -55,6 +68,8 @@ class OperationWorker:
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
+        self._pruner: asyncio.Task[None] | None = None
+        self.retention = retention
         self._stopping = False
 
     @property
@@ -76,6 +91,8 @@ class OperationWorker:
         self._wake = asyncio.Event()
         self._stopping = False
         self._task = asyncio.create_task(self._run(), name="openbcs-operation-worker")
+        if self.retention is not None:
+            self._pruner = asyncio.create_task(self._prune_forever(self.retention), name="openbcs-operation-pruner")
         _running.add(self)
 
     async def stop(self) -> None:
@@ -86,6 +103,10 @@ class OperationWorker:
         self._stopping = True
         if self._wake is not None:
             self._wake.set()
+        if self._pruner is not None:
+            self._pruner.cancel()
+            await asyncio.gather(self._pruner, return_exceptions=True)
+            self._pruner = None
         if self._task is not None:
             await self._task
 
@@ -114,6 +135,29 @@ class OperationWorker:
                 )
         self.transitions += made
         return made
+
+    async def prune(self, retention: Retention) -> int:
+        """Delete the finished operations ``retention`` no longer keeps, a batch per transaction (requests get in
+        between them); how many went."""
+        older_than = now_ns() - int(retention.days * 86400 * 1e9)
+        gone = 0
+        while not self._stopping:
+            batch = await self.db.write(records.prune, older_than=older_than, keep_per_project=retention.per_project)
+            gone += batch
+            if batch < records.PRUNE_BATCH:
+                break
+            await asyncio.sleep(0)
+        return gone
+
+    async def _prune_forever(self, retention: Retention) -> None:
+        while not self._stopping:
+            try:
+                gone = await self.prune(retention)
+                if gone:
+                    log.info("pruned %d finished operations past their retention", gone)
+            except Exception:
+                log.exception("pruning finished operations failed; trying again later")
+            await asyncio.sleep(retention.interval_seconds)
 
     def _finish_started(self, session: Session) -> None:
         """Before a transaction that started operations commits: run them to their end in it (zero-length steps)."""

@@ -33,7 +33,7 @@ Final API (see ``docs/fabric-config.md`` for the Fabric semantics behind each fu
     application_orgs(config) -> list[str];  anchor_peers(config, msp_id) -> list[AnchorPeer]
     signers_of(update_envelope_bytes) -> list[str]               # CONFIG_UPDATE Envelope or ConfigUpdateEnvelope bytes
 
-    verify_chain(blocks: Sequence[bytes], updates: Mapping[int, bytes] | None = None) -> list[Problem]
+    verify_chain(blocks: Sequence[bytes], updates: Mapping[int, bytes] | None = None, *, after=None) -> list[Problem]
     next_config_block(previous_block, target_spec, admins, submitter, orderer, timestamp)
         -> tuple[Block, Envelope, list[str]] | None
 

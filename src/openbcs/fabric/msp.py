@@ -44,12 +44,17 @@ def msp_config(spec: MSPSpec) -> MSPConfig:
         enable=True,
         client_ou_identifier=FabricOUIdentifier(certificate=ca, organizational_unit_identifier="client"),
         peer_ou_identifier=FabricOUIdentifier(certificate=ca, organizational_unit_identifier="peer"),
-        admin_ou_identifier=FabricOUIdentifier(certificate=ca, organizational_unit_identifier="admin"),
         orderer_ou_identifier=FabricOUIdentifier(certificate=ca, organizational_unit_identifier="orderer"),
     )
+    if not spec.admins:
+        # Explicit admins (external custody): only they are admins, the admin OU is then an unknown OU.
+        node_ous.admin_ou_identifier.CopyFrom(
+            FabricOUIdentifier(certificate=ca, organizational_unit_identifier="admin")
+        )
     fabric = FabricMSPConfig(
         name=spec.msp_id,
         root_certs=list(spec.root_certs),
+        admins=list(spec.admins),
         revocation_list=list(spec.revocation_list),
         crypto_config=FabricCryptoConfig(signature_hash_family="SHA2", identity_identifier_hash_function="SHA256"),
         tls_root_certs=list(spec.tls_root_certs),

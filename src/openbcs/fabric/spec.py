@@ -18,12 +18,15 @@ class MSPSpec:
     """An organisation's verifying MSP: signing root CAs, TLS root CAs and CRLs (all PEM).
 
     NodeOUs are always enabled, with the OU identifiers (admin/client/peer/orderer) certified by ``root_certs[0]``.
+    ``admins`` (an organisation whose admin key its tenant holds, docs/governance.md): the explicitly listed admin
+    certificates; the admin OU then confers no role, so that no certificate the CA issues later is an admin.
     """
 
     msp_id: str
     root_certs: tuple[bytes, ...]
     tls_root_certs: tuple[bytes, ...]
     revocation_list: tuple[bytes, ...] = ()
+    admins: tuple[bytes, ...] = ()
 
 
 @dataclass(frozen=True)

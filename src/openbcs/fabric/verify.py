@@ -57,12 +57,23 @@ class _Broken(Exception):
     """A block fails a check that later checks depend on."""
 
 
-def verify_chain(blocks: Sequence[bytes], updates: Mapping[int, bytes] | None = None) -> list[Problem]:
+def verify_chain(
+    blocks: Sequence[bytes], updates: Mapping[int, bytes] | None = None, *, after: bytes | None = None
+) -> list[Problem]:
     """The problems of the first broken block of ``blocks`` (serialized, genesis first); empty when the whole chain
     verifies. ``updates[n]``, when given, is the separately stored CONFIG_UPDATE envelope of block n and must be
-    byte-identical to the block's ``last_update``."""
+    byte-identical to the block's ``last_update``. ``after``, when given, is the block just before ``blocks[0]``
+    (taken as it is, not checked itself): ``blocks`` are then a later part of the chain, checked against it."""
     previous: tuple[Block, Config, str] | None = None
-    for number, raw in enumerate(blocks):
+    first = 0
+    if after is not None:
+        try:
+            block = _decode(Block, after, "block")
+            channel_header, config_envelope = config_envelope_of(block)
+        except (DecodeError, ConfigError, ValueError, _Broken) as exc:
+            return [Problem(0, f"the block before cannot be read: {exc}")]
+        previous, first = (block, config_envelope.config, channel_header.channel_id), int(block.header.number) + 1
+    for number, raw in enumerate(blocks, first):
         reasons: list[str] = []
         try:
             previous = _check_block(number, raw, previous, (updates or {}).get(number), reasons)

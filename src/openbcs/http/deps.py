@@ -5,7 +5,7 @@ body would have been judged)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from fastapi import Depends, Request
 from pydantic import BaseModel
@@ -46,10 +46,19 @@ def optional_json_body(model: type[M]) -> Callable[..., Awaitable[M]]:
     return dependency
 
 
-def query(model: type[M]) -> Callable[..., Awaitable[M]]:
-    """A dependency yielding the query string parsed as ``model``, after the caller is authenticated."""
+def query(model: type[M], *, unknown: Literal["ignore", "refuse"] = "ignore") -> Callable[..., Awaitable[M]]:
+    """A dependency yielding the query string parsed as ``model``, after the caller is authenticated.
+
+    The parameters ``model`` names are strict (their rule, and given at most once). Others are ignored, as the cloud
+    does and as every route without query parameters does (``docs/api.md``, "Query parameters");
+    ``unknown="refuse"`` answers them with ``400 BCS.4006014 ... unknown field`` instead (DeleteBlockchain: a
+    misspelt flag of a deletion must not pass unnoticed)."""
+    known = {field.alias or name for name, field in model.model_fields.items()}
 
     async def dependency(request: Request, _caller: CurrentCaller) -> M:
-        return parse_query(model, request.query_params, [k for k, _ in request.query_params.multi_items()])
+        items = request.query_params.multi_items()
+        if unknown == "ignore":
+            items = [(name, value) for name, value in items if name in known]
+        return parse_query(model, dict(items), [name for name, _ in items])
 
     return dependency

@@ -12,10 +12,24 @@ from openbcs.kernel import errors
 from openbcs.kernel.validation import to_bcs_error
 
 
+def is_iam_path(path: str) -> bool:
+    """True under ``/v3``: the IAM endpoints, whose every error answers in Keystone's shape (docs/api.md)."""
+    return path == "/v3" or path.startswith("/v3/")
+
+
 def bcs_response(request: Request, error: errors.BCSError) -> JSONResponse:
-    """The answer for a BCS error (its code is remembered for the request metrics)."""
+    """The answer for a BCS error (its code is remembered for the request metrics); under ``/v3`` the same status
+    and message in Keystone's shape."""
     request.scope.setdefault("state", {})["error_code"] = error.error.code
+    if is_iam_path(request.url.path):
+        return iam_response(request, errors.iam_shaped(error))
     return JSONResponse(error.body(), status_code=error.status)
+
+
+def iam_response(request: Request, error: errors.IAMError) -> JSONResponse:
+    """The answer for an IAM error, in Keystone's shape, with its headers (``Retry-After``)."""
+    request.scope.setdefault("state", {})["error_code"] = f"IAM.{error.status}"  # for the request metrics
+    return JSONResponse(error.body(), status_code=error.status, headers=error.headers or None)
 
 
 async def _on_bcs_error(request: Request, exc: Exception) -> JSONResponse:
@@ -25,8 +39,7 @@ async def _on_bcs_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_iam_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.IAMError)
-    request.scope.setdefault("state", {})["error_code"] = f"IAM.{exc.status}"  # for the request metrics
-    return JSONResponse(exc.body(), status_code=exc.status)
+    return iam_response(request, exc)
 
 
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:

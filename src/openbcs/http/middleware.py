@@ -1,4 +1,5 @@
-"""ASGI middleware: request ids, one log line per request, the body-size limit, and the last-resort 500.
+"""ASGI middleware: request ids, one log line per request, the body-size limit, HEAD served as GET, and the
+last-resort 500.
 
 Written as plain ASGI (no ``BaseHTTPMiddleware``) because it runs on every request and must not cost a task switch.
 """
@@ -16,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from openbcs.http.error_handlers import is_iam_path
 from openbcs.kernel import errors
 
 MAX_BODY_BYTES = 12 * 1024 * 1024
@@ -34,6 +36,11 @@ def _json_response_messages(status: int, body: dict[str, Any], request_id: str) 
         ],
     }
     return start, {"type": "http.response.body", "body": payload}
+
+
+def _error_body(scope: Scope, error: errors.BCSError) -> dict[str, Any]:
+    """The error's body in the BCS shape, or in Keystone's under ``/v3`` (every IAM answer is)."""
+    return errors.iam_shaped(error).body() if is_iam_path(scope["path"]) else error.body()
 
 
 Observer = Callable[..., None]
@@ -74,11 +81,11 @@ class RequestContextMiddleware:
             status = 499
         except Exception as exc:
             database_error = isinstance(exc, SQLAlchemyError)
-            state["error_code"] = errors.INTERNAL.code
+            state["error_code"] = "IAM.500" if is_iam_path(scope["path"]) else errors.INTERNAL.code
             log.exception("unexpected error in request %s %s %s", request_id, scope["method"], scope["path"])
             if not response_started:
                 error = errors.BCSError(errors.INTERNAL)
-                for message in _json_response_messages(500, error.body(), request_id):
+                for message in _json_response_messages(500, _error_body(scope, error), request_id):
                     await send(message)
             status = 500
         finally:
@@ -129,7 +136,7 @@ class BodyLimitMiddleware:
                     error = errors.BCSError(errors.BODY_TOO_LARGE)
                     scope.setdefault("state", {})["error_code"] = error.error.code
                     request_id = scope.get("state", {}).get("request_id", "")
-                    start, body = _json_response_messages(400, error.body(), request_id)
+                    start, body = _json_response_messages(400, _error_body(scope, error), request_id)
                     # The request id header is added by the outer middleware's send wrapper.
                     start["headers"] = [h for h in start["headers"] if h[0] != b"x-request-id"]
                     await send(start)
@@ -147,3 +154,42 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, counting_receive, send)
+
+
+_HEAD = "openbcs.head"  # scope key: the client sent HEAD, served as GET
+
+
+def request_method(scope: Scope) -> str:
+    """The method the client sent: ``HEAD`` for a HEAD request that :class:`HeadMiddleware` serves as ``GET`` (what
+    an AK/SK signature covers)."""
+    return "HEAD" if scope.get(_HEAD) else str(scope["method"])
+
+
+class HeadMiddleware:
+    """HEAD on any GET route answers as that GET would, status and headers (``Content-Length`` included), without a
+    body (RFC 9110 9.3.2): the routes are declared for GET only, and FastAPI does not add HEAD to them.
+
+    The request goes down as GET (so routing, the console's pages and static files treat it as one) in a copy of
+    the scope that also says the client sent HEAD, for the signature check (:func:`request_method`). The server's own
+    scope still says HEAD (uvicorn then expects no body), and the route found is copied back for the log line and
+    the metrics."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {"type": "http.response.body", "body": b"", "more_body": message.get("more_body", False)}
+            await send(message)
+
+        as_get = {**scope, "method": "GET", _HEAD: True}
+        try:
+            await self.app(as_get, receive, without_body)
+        finally:
+            if "route" in as_get:
+                scope["route"] = as_get["route"]

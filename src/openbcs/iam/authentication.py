@@ -9,6 +9,7 @@ from datetime import timedelta
 from fastapi import Request
 
 from openbcs.http.context import ServerContext
+from openbcs.http.middleware import request_method
 from openbcs.iam import signatures, tokens
 from openbcs.iam.failures import AuthenticationError, forbidden_project
 from openbcs.kernel import errors
@@ -34,7 +35,7 @@ async def _by_signature(
     request: Request, ctx: ServerContext, headers: dict[str, str], project_id: str | None
 ) -> Caller:
     signed = signatures.SignedRequest(
-        method=request.method,
+        method=request_method(request.scope),  # HEAD, though served as GET: what the client signed
         raw_path=request.scope.get("raw_path", b"").decode("latin-1") or request.url.path,
         query_string=request.scope.get("query_string", b"").decode("latin-1"),
         headers=headers,

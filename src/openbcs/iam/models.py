@@ -56,13 +56,20 @@ class AccessKey(Base):
 
 
 class LoginFailure(Base):
-    """Consecutive wrong passwords for a user name (``POST /v3/auth/tokens``) and the lock they led to. Kept by
-    the names as given, whether or not such a user exists, so a lock reveals nothing about which names do."""
+    """Wrong passwords for a user name from one source address (``POST /v3/auth/tokens``, the console's sign-in),
+    the checks of it running now, and the lock they led to. Kept by the names as given, whether or not such a user
+    exists, so a lock reveals nothing about which names do; by source, so that nobody else's wrong passwords lock
+    the owner out (docs/auth.md)."""
 
     __tablename__ = "iam_login_failures"
 
     domain_name: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)  # client address (an IPv6 one's /64)
     failures: Mapped[int] = mapped_column(Integer)
-    last_failure: Mapped[int] = mapped_column(BigInteger, index=True)  # ns
+    # Checks reserved and not finished yet: counted with the failures, so a burst cannot check more than the limit.
+    in_flight: Mapped[int] = mapped_column(Integer, default=0)
+    last_attempt: Mapped[int] = mapped_column(BigInteger, index=True)  # ns
     locked_until: Mapped[int | None] = mapped_column(BigInteger)  # ns
+    # Locks in a row without a success: each one lasts twice as long as the one before.
+    lockouts: Mapped[int] = mapped_column(Integer, default=0)

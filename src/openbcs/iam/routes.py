@@ -15,6 +15,7 @@ from openbcs.http.openapi import documented
 from openbcs.http.routing import API_DEPENDENCIES
 from openbcs.iam import login, service
 from openbcs.iam.authentication import authenticate
+from openbcs.iam.gate import ADMITTED, client_source
 from openbcs.iam.schemas import (
     CatalogEntry,
     DomainRef,
@@ -82,6 +83,7 @@ async def create_token(
     scope = body.auth.scope.project
     if password.user.domain.name is None:
         raise errors.iam_bad_request("auth.identity.password.user.domain.name is required")
+    source = client_source(request.scope)
     issued = await login.password_token(
         ctx.db,
         user_name=password.user.name,
@@ -89,6 +91,8 @@ async def create_token(
         password=password.user.password,
         project_id=scope.id,
         project_name=scope.name,
+        source=source,
+        source_admitted=request.scope.get("state", {}).get(ADMITTED) == source,
         settings=ctx.settings,
         server_key=ctx.server_key,
         now=utcnow(),

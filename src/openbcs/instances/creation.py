@@ -4,6 +4,7 @@ channels, an invitee's match with its inviter, the name and the quota."""
 from __future__ import annotations
 
 import re
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,6 +23,28 @@ DEFAULT_CHANNEL_NAME = "channel"
 ORDERERS_FOR = {"etcdraft": 3, "SFLIC": 4}
 SECRET_FIELDS = ("resource_password",)
 _SPECIAL = re.compile(r"[^A-Za-z0-9]")
+# One answer for every invitee instance that may not be created, whether or not the named instance exists, so that
+# an account never invited learns nothing about other tenants' instances (issue 21 item 6).
+NOT_INVITED = "no invitation for this account waits from a consortium instance with these tenant, project and ids"
+
+
+class InvitationCheck(Protocol):
+    """Whether an invitation of the instance ``inviter_blockchain_id`` waits for the account ``invitee_domain_id``.
+
+    The consortium domain, above this one, answers it (``consortium.states.invitation_waiting``); the app hands it
+    to the routes that create instances."""
+
+    def __call__(self, session: Session, *, invitee_domain_id: str, inviter_blockchain_id: str) -> bool: ...
+
+
+def no_invitation(session: Session, *, invitee_domain_id: str, inviter_blockchain_id: str) -> bool:
+    """Where nothing answers for the consortium, nobody has been invited: no invitee instance can be created."""
+    return False
+
+
+def any_invitation(session: Session, *, invitee_domain_id: str, inviter_blockchain_id: str) -> bool:
+    """For operators' seed files, which state invitee instances before the invitations that they answer."""
+    return True
 
 
 def _check_password(password: str) -> None:
@@ -119,14 +142,24 @@ def _check_channels(body: CreateRequestBody, known_orgs: set[str]) -> None:
         raise errors.invalid_parameter("channels", "channel names must be unique")
 
 
-def validate(session: Session, *, project_id: str, domain_id: str, body: CreateRequestBody) -> str:
-    """Every rule of CreateNewBlockchain beyond shape, in the order a client meets them; returns the consensus."""
+def validate(
+    session: Session,
+    *,
+    project_id: str,
+    domain_id: str,
+    body: CreateRequestBody,
+    invited: InvitationCheck = no_invitation,
+) -> str:
+    """Every rule of CreateNewBlockchain beyond shape, in the order a client meets them; returns the consensus.
+    ``invited`` tells whether an invitation waits for the caller (an invitee instance needs one)."""
     consensus = _check_platform(body)
     _check_password(body.resource_password)
     if body.is_invitee:
-        _validate_invitee(session, domain_id=domain_id, body=body, consensus=consensus)
+        _validate_invitee(session, domain_id=domain_id, body=body, consensus=consensus, invited=invited)
     _check_orderers(body, consensus)
     _check_channels(body, _check_orgs(body))
+    # Everything above reads only the body (and the inviter): the project's own counts come after its lock.
+    quotas.lock_project(session, project_id=project_id)
     if session.scalar(select(Instance.id).where(Instance.project_id == project_id, Instance.name == body.name)):
         raise errors.BCSError(errors.DUPLICATE_NAME)
     used = quotas.count_instances(session, project_id=project_id)
@@ -135,23 +168,30 @@ def validate(session: Session, *, project_id: str, domain_id: str, body: CreateR
     return consensus
 
 
-def _validate_invitee(session: Session, *, domain_id: str, body: CreateRequestBody, consensus: str) -> None:
+def _validate_invitee(
+    session: Session, *, domain_id: str, body: CreateRequestBody, consensus: str, invited: InvitationCheck
+) -> None:
+    """An invitee instance needs an invitation of the named inviter instance waiting for the caller's account; only
+    then is the inviter's instance compared with it (its settings are the inviter's, shown to invitees only)."""
     if body.invitor_infos is None:
         raise errors.missing_parameter("invitor_infos")
     if body.blockchain_type != "union":
         raise errors.invalid_parameter("blockchain_type", "an invitee instance is a consortium (union) instance")
     info = body.invitor_infos
     inviter = lookups.find(session, blockchain_id=info.blockchain_id)
+    if inviter is not None and inviter.domain_id == domain_id:  # the caller's own instance: nothing to hide
+        raise errors.invalid_parameter("invitor_infos", "an instance cannot be invited by its own tenant")
+    # Asked whether or not the instance exists: the refusal costs the same either way.
+    waiting = invited(session, invitee_domain_id=domain_id, inviter_blockchain_id=info.blockchain_id)
     if (
-        inviter is None
+        not waiting
+        or inviter is None
         or inviter.project_id != info.project_id
         or inviter.domain_id != info.tenant_id
         or inviter.blockchain_type != "union"
         or inviter.is_invitee
     ):
-        raise errors.invalid_parameter("invitor_infos", "no consortium instance with these tenant, project and ids")
-    if inviter.domain_id == domain_id:
-        raise errors.invalid_parameter("invitor_infos", "an instance cannot be invited by its own tenant")
+        raise errors.invalid_parameter("invitor_infos", NOT_INVITED)
     for field, mine, theirs in (
         ("consensus", consensus, inviter.consensus),
         ("sign_algorithm", body.sign_algorithm, inviter.sign_algorithm),

@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from openbcs.instances.models import Quota
 from openbcs.network import limits
 from openbcs.network.models import Instance
+
+
+def lock_project(session: Session, *, project_id: str) -> None:
+    """Serialize the project's instance creations until this transaction ends: the quota and name checks count what
+    exists and then insert, which is only a limit if no concurrent creation of the project counts in between.
+
+    PostgreSQL runs writes concurrently (READ COMMITTED): a transaction-scoped advisory lock keyed by the project
+    makes a second creation wait here until the first commits, after which its counts (each statement a fresh
+    snapshot) see the new instance. It works whether or not the project has a quota row, and the wait is bounded by
+    the connection's ``lock_timeout`` (then ``503 BCS.5030001``). SQLite's write transactions never overlap
+    (``BEGIN IMMEDIATE``), so there is nothing to do.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    digest = hashlib.sha256(b"openbcs.instances.quota:" + project_id.encode()).digest()
+    session.execute(select(func.pg_advisory_xact_lock(int.from_bytes(digest[:8], "big", signed=True))))
 
 
 def count_instances(session: Session, *, project_id: str) -> int:

@@ -75,11 +75,18 @@ def _planned_channels(body: CreateRequestBody, org_names: list[str]) -> list[kin
 
 
 def create(
-    session: Session, *, project_id: str, domain_id: str, body: CreateRequestBody, runtime: str = "modelled"
+    session: Session,
+    *,
+    project_id: str,
+    domain_id: str,
+    body: CreateRequestBody,
+    runtime: str = "modelled",
+    invited: creation.InvitationCheck = creation.no_invitation,
 ) -> Created:
     """Validate and record a new instance (``IsCreating``), its organisations and nodes, run by ``runtime`` (the
-    server's ``--fabric-runtime``); start its creation."""
-    consensus = creation.validate(session, project_id=project_id, domain_id=domain_id, body=body)
+    server's ``--fabric-runtime``); start its creation. ``invited`` answers whether an invitation waits for the
+    caller (an invitee instance needs one; without it none can be created)."""
+    consensus = creation.validate(session, project_id=project_id, domain_id=domain_id, body=body, invited=invited)
     if runtime == "local" and consensus != "etcdraft":
         raise errors.invalid_parameter("consensus", f"{consensus}: the local runtime runs etcdraft orderers only")
     info = body.invitor_infos

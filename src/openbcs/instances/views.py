@@ -30,7 +30,7 @@ from openbcs.instances.schemas import (
 )
 from openbcs.kernel.clock import iso_time
 from openbcs.network import endpoints, guards, limits, lookups
-from openbcs.network.models import Instance, Organization
+from openbcs.network.models import Instance, Node, Organization
 from openbcs.network.naming import msp_id, node_address, org_domain
 
 _DETAIL_STATUS = {
@@ -42,8 +42,7 @@ _DETAIL_STATUS = {
 }
 
 
-def _peer_info(session: Session, org: Organization, allocated: endpoints.Allocated) -> PeerInfo:
-    nodes = lookups.nodes_of(session, org.id)
+def _peer_info(org: Organization, nodes: list[Node], allocated: endpoints.Allocated) -> PeerInfo:
     healthy = sum(1 for node in nodes if node.status == guards.NODE_NORMAL)
     return PeerInfo(
         name=org.name,
@@ -76,7 +75,8 @@ def detail(session: Session, *, project_id: str, blockchain_id: str) -> ShowBloc
     peer_orgs = lookups.orgs_of(session, instance.id, role="peer")
     orderer_orgs = lookups.orgs_of(session, instance.id, role="orderer")
     # The data-plane agent is modelled on the first peer's host.
-    first_nodes = lookups.nodes_of(session, peer_orgs[0].id) if peer_orgs else []
+    by_org = lookups.nodes_by_org(session, instance.id)  # every node in one statement, not one per organisation
+    first_nodes = by_org.get(peer_orgs[0].id, []) if peer_orgs else []
     agent_ip = node_address(peer_orgs[0], first_nodes[0])[1].split(":")[0] if first_nodes else "127.0.0.1"
     basic = BasicInfo(
         id=instance.id,
@@ -122,9 +122,11 @@ def detail(session: Session, *, project_id: str, blockchain_id: str) -> ShowBloc
             ChannelInfo(name=v.name, org_names=v.org_names, org_name_hash=v.org_hashes, peers=v.peers)
             for v in lookups.channel_views(session, blockchain_id=instance.id)
         ],
-        peer_info=[_peer_info(session, org, allocated) for org in peer_orgs],
+        peer_info=[_peer_info(org, by_org.get(org.id, []), allocated) for org in peer_orgs],
         light_peer_info=[],
-        orderer_info=_peer_info(session, orderer_orgs[0], allocated) if orderer_orgs else None,
+        orderer_info=_peer_info(orderer_orgs[0], by_org.get(orderer_orgs[0].id, []), allocated)
+        if orderer_orgs
+        else None,
         couch_db_info=CouchDBInfo(user=settings["couchdb_user"]) if "couchdb_user" in settings else None,
         sfs_info=(
             SfsInfo(
@@ -190,9 +192,12 @@ def nodes(session: Session, *, project_id: str, blockchain_id: str) -> ShowBlock
     instance = lookups.get_owned(session, project_id=project_id, blockchain_id=blockchain_id)
     views: dict[str, OrgView] = {}
     allocated = endpoints.ports_of_instance(session, instance.id)
-    for org in lookups.orgs_of(session, instance.id, role="peer"):
-        org_nodes = lookups.nodes_of(session, org.id)
-        in_channels = lookups.channels_by_node(session, node_ids=[n.id for n in org_nodes])
+    orgs = lookups.orgs_of(session, instance.id, role="peer")
+    by_org = lookups.nodes_by_org(session, instance.id)
+    # Every peer's channels in one statement, not one per organisation.
+    in_channels = lookups.channels_by_node(session, node_ids=[n.id for org in orgs for n in by_org.get(org.id, [])])
+    for org in orgs:
+        org_nodes = by_org.get(org.id, [])
         shown = endpoints.addresses(org, org_nodes, allocated)
         views[org.name] = OrgView(
             org_msp_id=msp_id(org),

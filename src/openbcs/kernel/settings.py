@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from openbcs.kernel.config_file import FileSettingsSource
 
 
 class Settings(BaseSettings):
@@ -33,12 +35,22 @@ class Settings(BaseSettings):
     metrics_queries_file: Path | None = None
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     event_retention_days: float = Field(default=30, gt=0)
+    # Finished operations (ListOpRecord) are kept this many days, and at most this many per project (oldest go first).
+    operation_retention_days: float = Field(default=30, gt=0)
+    operation_records_kept: int = Field(default=1000, ge=1)
     # How long a request waits for a database lock held by someone else before 503 BCS.5030001 (database busy).
     database_lock_wait_seconds: float = Field(default=5.0, ge=0)
-    # Login lock-out, as Huawei IAM's account lockout policy: after this many consecutive wrong passwords for a
-    # user name, POST /v3/auth/tokens refuses it for that many minutes (a success or `openbcs user unlock` resets).
+    # Login lock-out (docs/auth.md): after this many consecutive wrong passwords for a user name from one source
+    # address, POST /v3/auth/tokens refuses it from that source for that many minutes, each further lock twice as
+    # long (to 24 h); a success, a quiet day or `openbcs user unlock` resets.
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_minutes: float = Field(default=15, gt=0)
+    # Login rate (docs/auth.md, limits.md): token buckets per source address and per account name, in memory per
+    # process; a login finding one empty is answered 429 with Retry-After, without a password check.
+    login_source_burst: int = Field(default=20, ge=1)
+    login_source_per_minute: float = Field(default=60, gt=0)
+    login_account_burst: int = Field(default=10, ge=1)
+    login_account_per_minute: float = Field(default=30, gt=0)
     # Turns on the admin API (/openbcs/admin/...: reset, state export and import, apply); None keeps it off.
     admin_token: str | None = Field(default=None, min_length=16)
     # The web console at /console (docs/console.md); off, its URLs answer 404 like any unknown URL.
@@ -46,6 +58,8 @@ class Settings(BaseSettings):
     # What runs each instance's orderers and peers (docs/runtime.md): "modelled" keeps them as rows of the model;
     # "local" runs them as Hyperledger Fabric 2.5 processes found in fabric_bin (default: on PATH).
     fabric_runtime: Literal["modelled", "local"] = "modelled"
+    # How long a signature request (docs/governance.md) waits for the external organisations' admins, in hours.
+    signature_ttl_hours: int = Field(default=72, ge=1, le=168)
     fabric_bin: Path | None = None
     fabric_config: Path | None = None
     # The local runtime's nodes: the host they advertise (in their TLS certificates and the channel configuration)
@@ -54,6 +68,32 @@ class Settings(BaseSettings):
     node_ports: str = "20000-29999"
     # Registers the engine's diagnostic operation kind; only the engine's own tests turn it on.
     enable_test_kinds: bool = False
+    # HTTPS on the same port (docs/tls.md): a certificate chain and its key (PEM), or "self-signed" for development
+    # (a CA and a server certificate kept in <data_dir>/tls). Neither: plain HTTP.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls: Literal["off", "self-signed"] = "off"
+    # Proxies (comma-separated addresses or networks, "*" for any) whose X-Forwarded-For/-Proto are believed: the
+    # client address and the scheme (https: Secure console cookies) then come from those headers (uvicorn's rule).
+    forwarded_allow_ips: str = "127.0.0.1"
+    # A connection whose request headers (body) have not fully arrived this many seconds after it opened (after the
+    # headers) is closed; at most max_connections connections per server process, more are answered 503 (limits.md).
+    request_header_timeout: float = Field(default=10.0, gt=0)
+    request_body_timeout: float = Field(default=30.0, gt=0)
+    max_connections: int = Field(default=1000, ge=1)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Flags (given as arguments), then the environment, then the settings file the CLI read (openbcs.toml,
+        docs/configuration.md; none elsewhere), then the defaults."""
+        return init_settings, env_settings, dotenv_settings, FileSettingsSource(settings_cls), file_secret_settings
 
     @field_validator("node_ports")
     @classmethod

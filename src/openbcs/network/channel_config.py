@@ -55,12 +55,35 @@ def _instance(session: Session, blockchain_id: str) -> Instance:
     return instance
 
 
-def _msp(org: Organization, ca_cert: str | None, tlsca_cert: str | None) -> fabric.MSPSpec:
-    """The organisation's verifying MSP: its signing root CA and TLS root CA (the certificates downloads hand out);
-    ``BCS.4001015`` while its instance is still being created (no CAs yet)."""
+# The role of the admin certificate whose key the organisation's tenant holds (docs/governance.md): while one exists,
+# the organisation's MSP lists exactly these certificates as admins and its hosted admin key is gone.
+EXTERNAL_ADMIN = "admin-external"
+
+
+def _msp(
+    org: Organization, ca_cert: str | None, tlsca_cert: str | None, admins: tuple[bytes, ...] = ()
+) -> fabric.MSPSpec:
+    """The organisation's verifying MSP: its signing root CA and TLS root CA (the certificates downloads hand out),
+    and its explicit admins when its tenant holds its admin key; ``BCS.4001015`` while its instance is still being
+    created (no CAs yet)."""
     if ca_cert is None or tlsca_cert is None:
         raise errors.BCSError(errors.INSTANCE_CREATING)
-    return fabric.MSPSpec(msp_id(org), (ca_cert.encode(),), (tlsca_cert.encode(),))
+    return fabric.MSPSpec(msp_id(org), (ca_cert.encode(),), (tlsca_cert.encode(),), admins=admins)
+
+
+def external_admins(session: Session, org_ids: Sequence[int]) -> dict[int, tuple[bytes, ...]]:
+    """``{org id: its tenant-held admin certificates}`` of those of ``org_ids`` with external custody."""
+    if not org_ids:
+        return {}
+    found: dict[int, tuple[bytes, ...]] = {}
+    rows = session.execute(
+        select(IssuedCert.org_id, IssuedCert.cert)
+        .where(IssuedCert.org_id.in_(org_ids), IssuedCert.role == EXTERNAL_ADMIN)
+        .order_by(IssuedCert.id)
+    )
+    for org_id, cert in rows:
+        found[org_id] = (*found.get(org_id, ()), cert.encode())
+    return found
 
 
 @dataclass(frozen=True)
@@ -181,11 +204,14 @@ def members_and_spec(session: Session, channel: Channel) -> tuple[list[Organizat
     ).all()
     anchors = _anchor_peers(session, channel)
     allocated = endpoints.ports_of(session, [n.id for n in anchors.values()]) if _local(session, instance) else {}
+    external = external_admins(session, [org.id for org, _, _ in rows])
     spec = fabric.ChannelSpec(
         channel_id=channel.name,
         orderer=_orderers(session, instance).spec,
         application_orgs=tuple(
-            fabric.ApplicationOrg(_msp(org, ca_cert, tlsca_cert), _anchor(org, anchors.get(org.id), allocated))
+            fabric.ApplicationOrg(
+                _msp(org, ca_cert, tlsca_cert, external.get(org.id, ())), _anchor(org, anchors.get(org.id), allocated)
+            )
             for org, ca_cert, tlsca_cert in rows
         ),
     )
@@ -206,7 +232,8 @@ def _signer(
 def admin_signer(session: Session, org: Organization, server_key: ServerKey) -> fabric.Signer:
     """The organisation's admin identity, which OpenBCS holds for every organisation it hosts."""
     admin = identities.issued(session, org.id, "admin")
-    assert admin.key is not None  # admins' keys are always hosted
+    if admin.key is None:
+        raise errors.wrong_state(f"org {org.name}", "its admin key is held by its tenant (external custody)")
     return _signer(session, ("admin", org.id), msp_id(org), admin.cert, admin.key, server_key)
 
 
@@ -240,10 +267,11 @@ def admins_by_msp(
     ).all()
     admins: dict[int, tuple[Organization, str, str | None]] = {}
     for org, cert, key in rows:
-        admins.setdefault(org.id, (org, cert, key))
+        if key is not None:  # an organisation in external custody has no hosted admin key: it cannot sign here
+            admins.setdefault(org.id, (org, cert, key))
     ordered = sorted(admins.values(), key=lambda a: (a[0].blockchain_id != first, hashes.index(a[0].name_hash)))
     signers = []
     for org, cert, key in ordered:
-        assert key is not None  # admins' keys are always hosted
+        assert key is not None  # filtered above
         signers.append(_signer(session, ("admin", org.id), msp_id(org), cert, key, server_key))
     return signers

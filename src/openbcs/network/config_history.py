@@ -21,7 +21,7 @@ from openbcs import events, fabric
 from openbcs.fabric.read import config_envelope_of, update_envelope_of
 from openbcs.kernel.clock import now_ns, utcnow
 from openbcs.kernel.keys import ServerKey
-from openbcs.network import channel_config, lookups
+from openbcs.network import channel_config, gate, lookups
 from openbcs.network.models import Channel, ConfigBlock, Organization
 from openbcs.network.naming import msp_id
 
@@ -87,7 +87,8 @@ def _next_block(
             session, channel_config.orderer_org(session, channel.blockchain_id), keys
         )
     orderer = channel_config.orderer_signer(session, channel.blockchain_id, keys)
-    made = fabric.next_config_block(previous, spec, admins, submitter, orderer, utcnow())
+    # Through the signature gate: an update that needs an external organisation's signature waits for it there.
+    made = gate.next_block(session, channel.id, previous, spec, admins, submitter, orderer, utcnow())
     if made is None:
         return None
     block, envelope, signers = made
@@ -225,6 +226,40 @@ def verify(session: Session, channel: Channel) -> list[str]:
         if fabric.application_orgs(fabric.config_of(Block.FromString(rows[-1].block))) != current:
             problems.append(f"block {rows[-1].number}: its organisations differ from the channel's current ones")
     return problems
+
+
+def page(session: Session, channel: Channel, *, limit: int, marker: int | None) -> tuple[list[ConfigBlock], list[str]]:
+    """The channel's newest ``limit`` blocks numbered below ``marker`` (all, without one), oldest first, and what a
+    Fabric orderer would refuse in them (:func:`verify`'s checks, bounded by the page): each block chained to and
+    allowed by the one before it, the block before the page included; and, on the page holding the newest block, its
+    organisations the channel's current ones. Reads ``limit`` + 1 blocks whatever the history's length."""
+    query = select(ConfigBlock).where(ConfigBlock.channel_id == channel.id)
+    if marker is not None:
+        query = query.where(ConfigBlock.number < marker)
+    rows = list(session.scalars(query.order_by(ConfigBlock.number.desc()).limit(limit + 1)))[::-1]
+    before = rows.pop(0) if len(rows) > limit else None
+    if not rows:
+        return [], ["no configuration blocks"]
+    updates = {row.number: row.config_update for row in rows if row.config_update is not None}
+    after = before.block if before is not None else None
+    problems = [str(p) for p in fabric.verify_chain([row.block for row in rows], updates, after=after)]
+    first = before.number + 1 if before is not None else 0
+    for expected, row in enumerate(rows, first):
+        problems.extend(_row_problems(row, expected))
+    newest = (
+        marker is None
+        or session.scalar(
+            select(ConfigBlock.number)
+            .where(ConfigBlock.channel_id == channel.id, ConfigBlock.number >= marker)
+            .limit(1)
+        )
+        is None
+    )
+    if not problems and newest:
+        current = sorted(msp_id(org) for org in channel_config.member_orgs(session, channel))
+        if fabric.application_orgs(fabric.config_of(Block.FromString(rows[-1].block))) != current:
+            problems.append(f"block {rows[-1].number}: its organisations differ from the channel's current ones")
+    return rows, problems
 
 
 def history_of(session: Session, *, blockchain_id: str, name: str) -> list[tuple[int, bytes, bytes | None]]:

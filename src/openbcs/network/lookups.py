@@ -6,6 +6,8 @@ indistinguishable from none. :func:`find` is only for rules that span tenants (a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy import Select, case, func, select
@@ -76,6 +78,20 @@ def org_by_id(session: Session, org_id: int) -> Organization:
 def nodes_of(session: Session, org_id: int) -> list[Node]:
     """An organisation's nodes by ordinal."""
     return list(session.scalars(select(Node).where(Node.org_id == org_id).order_by(Node.ordinal)))
+
+
+def nodes_by_org(session: Session, blockchain_id: str) -> dict[int, list[Node]]:
+    """Every node of the instance by organisation id, each list by ordinal (one statement for all organisations)."""
+    found: dict[int, list[Node]] = {}
+    query = (
+        select(Node)
+        .join(Organization, Organization.id == Node.org_id)
+        .where(Organization.blockchain_id == blockchain_id)
+        .order_by(Node.org_id, Node.ordinal)
+    )
+    for node in session.scalars(query):
+        found.setdefault(node.org_id, []).append(node)
+    return found
 
 
 @dataclass(frozen=True)
@@ -210,21 +226,66 @@ class ChannelView:
     peers: dict[str, list[str]] = field(default_factory=dict)
 
 
+_REMEMBERED = "openbcs.lookups.channel_views"
+
+
+@contextmanager
+def channel_views_remembered(session: Session) -> Iterator[None]:
+    """Within the block, :func:`channel_views` reads each instance's channels once (a read-only page that shows
+    several of the API's views of one instance); nothing may change them in the block."""
+    session.info[_REMEMBERED] = {}
+    try:
+        yield
+    finally:
+        session.info.pop(_REMEMBERED, None)
+
+
 def channel_views(session: Session, *, blockchain_id: str) -> list[ChannelView]:
-    """Every channel of the instance, organisations in joining order, peers by ordinal."""
-    views = []
-    for channel in session.scalars(select(Channel).where(Channel.blockchain_id == blockchain_id).order_by(Channel.id)):
-        view = ChannelView(channel.name, channel.description, channel.created_time)
-        joined = peer_ids_in(session, channel)
-        for member in session.scalars(
-            select(ChannelOrg).where(ChannelOrg.channel_id == channel.id).order_by(ChannelOrg.id)
-        ):
-            org = org_by_id(session, member.org_id)
-            # A consortium member's organisation may share its name with one of the channel's own ones
-            # ("organization" is everyone's default): it is then told apart by the start of its name hash.
-            label = org.name if org.name not in view.peers else f"{org.name}-{org.name_hash[:8]}"
-            view.org_names.append(label)
-            view.org_hashes.append(org.name_hash)
-            view.peers[label] = [n.name for n in nodes_of(session, org.id) if n.id in joined]
-        views.append(view)
-    return views
+    """Every channel of the instance, organisations in joining order, peers by ordinal: four statements whatever the
+    number of channels, organisations and peers (this is ShowBlockchainDetail's, ListBlockchainChannels' and the
+    console's instance page's read)."""
+    remembered: dict[str, list[ChannelView]] | None = session.info.get(_REMEMBERED)
+    if remembered is not None:
+        if blockchain_id not in remembered:
+            remembered[blockchain_id] = _channel_views(session, blockchain_id)
+        return remembered[blockchain_id]
+    return _channel_views(session, blockchain_id)
+
+
+def _channel_views(session: Session, blockchain_id: str) -> list[ChannelView]:
+    channels = session.execute(
+        select(Channel.id, Channel.name, Channel.description, Channel.created_time)
+        .where(Channel.blockchain_id == blockchain_id)
+        .order_by(Channel.id)
+    ).all()
+    if not channels:
+        return []
+    of_instance = select(Channel.id).where(Channel.blockchain_id == blockchain_id).scalar_subquery()
+    members = session.execute(
+        select(ChannelOrg.channel_id, Organization.id, Organization.name, Organization.name_hash)
+        .join(Organization, Organization.id == ChannelOrg.org_id)
+        .where(ChannelOrg.channel_id.in_(of_instance))
+        .order_by(ChannelOrg.id)
+    ).all()
+    joined = {
+        (channel_id, node_id)
+        for channel_id, node_id in session.execute(
+            select(ChannelPeer.channel_id, ChannelPeer.node_id).where(ChannelPeer.channel_id.in_(of_instance))
+        )
+    }
+    member_orgs = select(ChannelOrg.org_id).where(ChannelOrg.channel_id.in_(of_instance)).scalar_subquery()
+    nodes: dict[int, list[tuple[int, str]]] = {}
+    for org_id, node_id, node_name in session.execute(
+        select(Node.org_id, Node.id, Node.name).where(Node.org_id.in_(member_orgs)).order_by(Node.org_id, Node.ordinal)
+    ):
+        nodes.setdefault(org_id, []).append((node_id, node_name))
+    views = {channel_id: ChannelView(name, description, created) for channel_id, name, description, created in channels}
+    for channel_id, org_id, org_name, name_hash in members:
+        view = views[channel_id]
+        # A consortium member's organisation may share its name with one of the channel's own ones
+        # ("organization" is everyone's default): it is then told apart by the start of its name hash.
+        label = org_name if org_name not in view.peers else f"{org_name}-{name_hash[:8]}"
+        view.org_names.append(label)
+        view.org_hashes.append(name_hash)
+        view.peers[label] = [name for node_id, name in nodes.get(org_id, []) if (channel_id, node_id) in joined]
+    return list(views.values())

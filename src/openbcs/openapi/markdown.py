@@ -52,7 +52,10 @@ How long an operation takes is the server's `--operation-step-seconds` (0.5 s pe
 An invited tenant takes part with an instance of its own made for that consortium. From its notification
 (ListNotifications), it creates one with `is_invitee: true`, `invitor_infos` naming the inviter's account, project and
 instance, no orderers (no `orderer_node_number`), and the inviter's `consensus`, `sign_algorithm`, `database_type` and
-`version_type` (the notification's `invitor_info` gives them all):
+`version_type` (the notification's `invitor_info` gives them all). Only an account that an invitation of that
+instance waits for can create one: any other gets `400 BCS.4006014 Invalid Parameter invitor_infos : no invitation
+for this account waits from a consortium instance with these tenant, project and ids`, the same answer whether the
+instance exists or not, and never the inviter's settings:
 
 ```
 POST /v2/{{project_id}}/blockchains
@@ -172,7 +175,8 @@ def _section(method: str, path: str, op: dict[str, Any]) -> list[str]:
             lines.append(f"| {entry.status} | {code} | {entry.message} | {entry.when} |")
         lines.append("")
     elif path.startswith("/v3/"):
-        lines += ['Errors: Keystone-shaped `{"error": {"code", "title", "message"}}` answers (401, 400).', ""]
+        statuses = ", ".join(sorted(op.get("responses", {}).keys() - {"200", "201"}))
+        lines += [f'Errors: Keystone-shaped `{{"error": {{"code", "title", "message"}}}}` answers ({statuses}).', ""]
     return lines
 
 

@@ -16,11 +16,20 @@ what the SDK sends. The `{project_id}` of the path must be the caller's own proj
 
 **Errors** answer `{"error_code": "BCS.xxxxxxx", "error_msg": "..."}`; each operation lists every code it can
 answer with (`x-error-codes`), traced from the code. An unknown URL, or a method a path does not have, answers
-`404 BCS.4040404`. The IAM endpoints answer in Keystone's shape.
+`404 BCS.4040404`. Every answer of the IAM endpoints (`/v3/...`), errors of any layer included (a body too large,
+an unknown path, a crash), is in Keystone's shape `{"error": {"code", "title", "message"}}`.
 
 **Asynchronous operations.** Calls that change instances, channels or memberships answer `operation_id` at once
 and finish later: poll `ListOpRecord` (`GET /v2/{project_id}/operation/record?operation_id=...`) until
 `operation_status` is `finished` (or `failed`).
+
+**Query parameters.** Each operation's query parameters keep their rules (type, range, given at most once). A
+parameter an operation does not have is ignored, as the cloud ignores it — on every read and list operation alike
+(`?limit=10` on ListBlockchains or ListOpRecord changes nothing). DeleteBlockchain alone refuses one
+(`400 BCS.4006014 Invalid Parameter <name> : unknown field`): a misspelt flag of a deletion must not pass unnoticed.
+
+**HEAD.** `HEAD` on any `GET` path answers as the `GET` does (status, `Content-Type`, `Content-Length`, the same
+authentication; an AK/SK signature covers `HEAD`) without a body.
 """
 
 TAG_ORDER = (
@@ -43,7 +52,7 @@ TAGS = {
     "Monitoring": "Events, alarms and node metrics (operations 25-29).",
     "Operations": "The records of asynchronous operations (operation 30).",
     "OpenBCS extensions": "Not in the cloud's API: the Fabric configuration of channels, node logs, health and "
-    "metrics.",
+    "metrics, organisations' admin custody and signature requests (docs/governance.md).",
     "Admin (OpenBCS)": "Only when the server runs with `--admin-token`: reset, state export and import, seed files. "
     "Send `Authorization: Bearer <admin token>`.",
 }
@@ -70,6 +79,7 @@ SUCCESS = {
     "CreateBlockchainCertByUserName": "The user's certificate, private key and CA chain, as a zip.",
     "ShowChannelConfigBlock": "A serialized Fabric common.Block.",
     "ShowChannelConfigUpdate": "The CONFIG_UPDATE common.Envelope that produced the block.",
+    "ShowSignatureRequestEnvelope": "The CONFIG_UPDATE common.Envelope to sign with `peer channel signconfigtx`.",
     "KeystoneCreateUserTokenByPassword": "Created: the token is in the X-Subject-Token header.",
     "Metrics": "Prometheus exposition text.",
     "Health": "Migrated and the operation worker running.",
@@ -88,4 +98,11 @@ def keystone_errors(name: str) -> dict[str, Any]:
     }
     if name == "KeystoneCreateUserTokenByPassword":
         answers["400"] = {"description": "A malformed token request (the field is named).", "content": content}
+        answers["429"] = {
+            "description": "Too many logins from this address or for this account (docs/auth.md); see Retry-After.",
+            "headers": {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}},
+            "content": content,
+        }
+    else:
+        answers["400"] = {"description": "A query parameter that breaks its rule (it is named).", "content": content}
     return answers

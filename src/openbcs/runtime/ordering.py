@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from openbcs.engine.kinds import OperationContext, OperationFailed, Pending
 from openbcs.network import config_history, lookups
+from openbcs.network.gate import SignatureGate
 from openbcs.network.models import Channel, ChannelPeer, ConfigBlock, Node, Organization
 from openbcs.runtime import tasks
 from openbcs.runtime.config import RuntimeConfig
@@ -38,7 +39,18 @@ def runtime_of(ctx: OperationContext[Any]) -> RuntimeConfig:
 def through_runtime(
     session: Session, ctx: OperationContext[Any], change: Callable[[], str], *, instance_ids: Sequence[str]
 ) -> str | Pending:
-    """Run ``change`` (which may change channels of, or peers of, ``instance_ids``) so that real nodes follow it."""
+    """Run ``change`` (which may change channels of, or peers of, ``instance_ids``) so that real nodes follow it.
+    A change whose config update needs signatures OpenBCS cannot make waits for them (the governance domain's
+    signature gate, docs/governance.md) before anything below runs."""
+    signature_gate: SignatureGate | None = ctx.services.get(SignatureGate)
+    if signature_gate is not None:
+        return signature_gate.check(session, ctx, lambda: _through_runtime(session, ctx, change, instance_ids))
+    return _through_runtime(session, ctx, change, instance_ids)
+
+
+def _through_runtime(
+    session: Session, ctx: OperationContext[Any], change: Callable[[], str], instance_ids: Sequence[str]
+) -> str | Pending:
     if not runtime_of(ctx).local:
         return change()
     key = ctx.sub_step_name

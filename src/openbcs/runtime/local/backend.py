@@ -131,17 +131,7 @@ class LocalRuntime:
     def await_channel(self, orderers: Sequence[NodeSpec], channel: str, reader: Client) -> None:
         """Read the channel's newest block from an orderer until it answers: right after the joins the Raft cluster
         has no leader yet and Deliver answers SERVICE_UNAVAILABLE."""
-        deadline = time.monotonic() + ORDER_SECONDS
-        while True:
-            try:
-                wire.newest_block_number(
-                    orderers[0].endpoint.address(), orderers[0].identity.tlsca_cert, channel, _signer(reader)
-                )
-                return
-            except wire.DeliverRefused as refused:
-                if refused.status != SERVICE_UNAVAILABLE or time.monotonic() > deadline:
-                    raise
-            time.sleep(0.1)
+        _newest_block(orderers[0], channel, _signer(reader))
 
     def order(self, orderers: Sequence[NodeSpec], channel: str, envelope: bytes, reader: Client) -> bytes:
         """Broadcast to the first orderer that takes it, then read the block that holds the update (Deliver)."""
@@ -150,7 +140,8 @@ class LocalRuntime:
         orderer = orderers[0]
         address, tls_ca = orderer.endpoint.address(), orderer.identity.tlsca_cert
         reader_signer = _signer(reader)
-        newest = wire.newest_block_number(address, tls_ca, channel, reader_signer)
+        # After a restart (of the server, the nodes, or a restore) the channel has no Raft leader for some seconds.
+        newest = _newest_block(orderer, channel, reader_signer)
         deadline = time.monotonic() + ORDER_SECONDS
         while True:
             result = wire.broadcast(address, tls_ca, envelope)
@@ -170,6 +161,19 @@ class LocalRuntime:
                 self.stop(name)
             except Exception:  # one node that will not stop must not keep the others running
                 log.exception("stopping node %s failed", name)
+
+
+def _newest_block(orderer: NodeSpec, channel: str, signer: fabric.Signer) -> int:
+    """The number of the channel's newest block on ``orderer``, asked again while it answers SERVICE_UNAVAILABLE
+    (no Raft leader yet), for at most ``ORDER_SECONDS``."""
+    deadline = time.monotonic() + ORDER_SECONDS
+    while True:
+        try:
+            return wire.newest_block_number(orderer.endpoint.address(), orderer.identity.tlsca_cert, channel, signer)
+        except wire.DeliverRefused as refused:
+            if refused.status != SERVICE_UNAVAILABLE or time.monotonic() > deadline:
+                raise
+        time.sleep(0.1)
 
 
 def _check_holds(block: bytes, envelope: bytes) -> None:
