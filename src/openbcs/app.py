@@ -15,10 +15,8 @@ from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 
 from openbcs import catalog, migrations
-from openbcs.admin import routes as admin_routes
 from openbcs.certs import routes as cert_routes
 from openbcs.channels import routes as channel_routes
-from openbcs.console.install import install as install_console
 from openbcs.consortium import routes as consortium_routes
 from openbcs.consortium.states import invitation_waiting
 from openbcs.engine.worker import OperationWorker, Retention
@@ -239,9 +237,13 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         # their routes keep when added flat; tests/http checks every API route has them.
         app.router.routes.extend(router.routes)
     if settings.admin_token:
+        from openbcs.admin import routes as admin_routes  # with the seed loader: imported only when the API is on
+
         app.include_router(admin_routes.router)
     openapi_routes.install(app)
     if settings.console_enabled:
+        from openbcs.console.install import install as install_console  # its pages and templates: when it is on
+
         install_console(app)  # last: its not-found page catches only what no other route under /console matched
     return app
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from openbcs.app import create_app
 from openbcs.kernel.settings import Settings
 from tests.console.helpers import ConsoleUser
-from tests.console.test_csrf_and_tenancy import _owner_state, _posts
+from tests.console.test_csrf_and_tenancy import _owner_state, _posts, generic
 from tests.fuzz.openapi import served_routes
 from tests.support.bodies import CHANNEL
 
@@ -64,13 +64,7 @@ def _assert_answered(console: ConsoleUser, response: Any) -> None:
 def test_every_console_route_is_fuzzed(settings: Settings) -> None:
     console_routes = set(served_routes(create_app(settings), console=True))
     posts = {r.path for r in console_routes if r.method == "POST" and r.path != "/console/sign-out"}
-    covered = {
-        p.replace("BCS", "{blockchain_id}")
-        .replace(f"/{CHANNEL}/", "/{channel_name}/")
-        .replace("/users/freeze", "/users/{action}")
-        .replace("/users/unfreeze", "/users/{action}")
-        for p in FUZZED_POSTS
-    } | {"/console/sign-in", "/console/{rest}"}
+    covered = {generic(p) for p in FUZZED_POSTS} | {"/console/sign-in", "/console/{rest}"}
     assert posts == covered
     pages = {r.path for r in console_routes if r.method == "GET"}
     assert pages == set(PAGES) | {"/console/{rest}", "/console", "/"}
@@ -93,6 +87,10 @@ PAGES = [
     "/console/instances/{blockchain_id}/certificates/{org_name}/{cert_type}.zip",
     "/console/instances/{blockchain_id}/channels/{channel_name}",
     "/console/instances/{blockchain_id}/channels/{channel_name}/delete",
+    "/console/instances/{blockchain_id}/orgs/{org_name}/admin-custody",
+    "/console/signature-requests",
+    "/console/signature-requests/{request_id}",
+    "/console/signature-requests/{request_id}/envelope.pb",
 ]
 
 
@@ -117,11 +115,11 @@ def test_hostile_page_addresses_never_answer_a_server_error(tenant, console) -> 
     @given(page=st.sampled_from(PAGES), data=st.data())
     def visit(page: str, data: st.DataObject) -> None:
         path = page
-        for name in ("blockchain_id", "operation_id", "channel_name", "org_name", "cert_type"):
+        for name in ("blockchain_id", "operation_id", "channel_name", "org_name", "cert_type", "request_id"):
             if "{" + name + "}" in path:
                 value = data.draw(st.one_of(st.just(real.get(name, "organization")), HOSTILE_TEXT.filter(bool)))
                 path = path.replace("{" + name + "}", quote(value, safe=""))
-        names = st.sampled_from(["invitee_of", "page", "next", "x"])
+        names = st.sampled_from(["invitee_of", "page", "next", "status", "x"])
         query = data.draw(st.dictionaries(names, HOSTILE_TEXT, max_size=2))
         response = console.http.get(path, params=query, follow_redirects=False)
         assert response.status_code < 500, (path, response.text)

@@ -10,8 +10,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 from fabric_protos.common.configtx_pb2 import ConfigSignature
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -21,7 +23,9 @@ from openbcs.kernel import clock
 from openbcs.kernel.db import Database
 from openbcs.kernel.keys import ServerKey
 from openbcs.network import identities
-from openbcs.network.models import IssuedCert, OrgPki
+from openbcs.network.models import IssuedCert, Organization, OrgPki
+from openbcs.network.naming import msp_id
+from openbcs.runtime import nodespecs
 from tests.governance.helpers import (
     CHANNEL,
     TenantKey,
@@ -249,18 +253,36 @@ def test_requests_are_invisible_to_other_tenants(tenant: Tenant, other_tenant: T
     assert tenant.ok("GET", f"/signature-requests/{request['id']}")["status"] == "pending"
 
 
-def test_custody_is_refused_in_the_local_runtime(local_tenant: Tenant, db: Database) -> None:
-    """Its peers join channels with the hosted admin identity the switch would delete: refused, nothing changed."""
+def test_custody_in_the_local_runtime_leaves_a_node_operator(
+    local_tenant: Tenant, db: Database, server_key: ServerKey
+) -> None:
+    """The local runtime (fake nodes here; real ones in test_local_runtime.py): the switch goes through its orderers,
+    the hosted admin keys go, and the org's nodes are administered from then on by a node operator (OU admin) that
+    the channel MSP, its admin OU gone, does not take as an admin."""
     bid = local_tenant.create_instance("gov-local", peer_orgs=[("orga", 1)], channels=[(CHANNEL, ["orga"])])
-    response = local_tenant.call("POST", f"/blockchains/{bid}/orgs/orga/admin-custody", {"csr": TenantKey.new().csr()})
-    assert response.status_code == 400
-    assert response.json() == {
-        "error_code": "BCS.4006014",
-        "error_msg": "Invalid Parameter blockchain_id : "
-        "external admin custody is not supported in the local runtime yet",
-    }
-    assert [r["has_key"] for r in admin_rows(db, org_id(db, bid, "orga"))] == [True, True]
-    assert local_tenant.records(operation_type="08") == []
+    key = TenantKey.new()
+    response = local_tenant.call("POST", f"/blockchains/{bid}/orgs/orga/admin-custody", {"csr": key.csr()})
+    assert response.status_code == 200, response.text
+    local_tenant.wait(response.json()["operation_id"])
+    org = org_id(db, bid, "orga")
+    assert [(r["role"], r["has_key"]) for r in admin_rows(db, org)] == [
+        ("admin", False),
+        ("admin-tls", False),
+        ("admin-external", False),
+    ]
+
+    def operator(session: Session) -> tuple[bytes, str]:
+        org_row = session.get_one(Organization, org)
+        client = nodespecs.admin_client(session, org_row, keys=server_key)
+        return client.cert, msp_id(org_row)
+
+    cert_pem, msp = db.run_read(operator)
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "NodeOperator@orga"
+    assert cert.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)[0].value == "admin"
+    channel_msp = latest_msp(db, bid, CHANNEL, msp)
+    assert [bytes(a).decode() for a in channel_msp.admins] == [response.json()["admin_cert"]]
+    assert not channel_msp.fabric_node_ous.HasField("admin_ou_identifier")
 
 
 def test_a_stale_request_is_refused_at_submission(

@@ -1,22 +1,48 @@
 """The ``openbcs`` command. One module per command group — :mod:`.serve`, :mod:`.accounts` (account, key, user,
-quota), :mod:`.channels`, :mod:`.database` (db, reset, apply, state, errors), :mod:`.backup` (backup, restore),
-:mod:`.docs` — sharing the options and helpers of :mod:`.common`. A new command goes into the module of its group,
-or a new module registered here."""
+quota), :mod:`.channels`, :mod:`.governance` (signature-request, org), :mod:`.database` (db, reset, apply, state,
+errors), :mod:`.backup` (backup, restore), :mod:`.docs` — sharing the options and helpers of :mod:`.common`. A
+new command goes into the module of its group, or a new module registered here (:class:`_Openbcs`); the modules are
+imported only when their commands run (:mod:`.group`), so a module's imports cost only its own commands."""
 
 from __future__ import annotations
 
+import gc
 from typing import Annotated
 
 import typer
 
 from openbcs import __version__
-from openbcs.cli import accounts, backup, channels, database
-from openbcs.cli.config import Commands, config_app
-from openbcs.cli.docs import docs_app
-from openbcs.cli.serve import serve
+from openbcs.cli.group import Commands
+
+
+class _Openbcs(Commands):
+    """The commands, in the order ``--help`` lists them: name -> ``module:attribute`` (a command function or a
+    ``typer.Typer`` group). A module is imported only when one of its commands runs or ``--help`` lists it."""
+
+    lazy = {
+        "serve": "openbcs.cli.serve:serve",
+        "reset": "openbcs.cli.database:reset",
+        "apply": "openbcs.cli.database:apply",
+        "errors": "openbcs.cli.database:errors_table",
+        "backup": "openbcs.cli.backup:backup",
+        "restore": "openbcs.cli.backup:restore",
+        "db": "openbcs.cli.database:db_app",
+        "account": "openbcs.cli.accounts:account_app",
+        "key": "openbcs.cli.accounts:key_app",
+        "user": "openbcs.cli.accounts:user_app",
+        "quota": "openbcs.cli.accounts:quota_app",
+        "channel": "openbcs.cli.channels:channel_app",
+        "signature-request": "openbcs.cli.governance:signature_request_app",
+        "org": "openbcs.cli.governance:org_app",
+        "state": "openbcs.cli.database:state_app",
+        "docs": "openbcs.cli.docs:docs_app",
+        "config": "openbcs.cli.config:config_app",
+    }
+    own_start_up = frozenset({"serve"})
+
 
 app = typer.Typer(
-    cls=Commands, help="OpenBCS: a self-hosted BCS v2 management API.", no_args_is_help=True, add_completion=False
+    cls=_Openbcs, help="OpenBCS: a self-hosted BCS v2 management API.", no_args_is_help=True, add_completion=False
 )
 
 
@@ -35,23 +61,8 @@ def _main(
     """OpenBCS: a self-hosted BCS v2 management API."""
 
 
-app.command()(serve)
-app.add_typer(database.db_app, name="db")
-app.add_typer(accounts.account_app, name="account")
-app.add_typer(accounts.key_app, name="key")
-app.add_typer(accounts.user_app, name="user")
-app.add_typer(accounts.quota_app, name="quota")
-app.add_typer(channels.channel_app, name="channel")
-app.command("reset")(database.reset)
-app.command("apply")(database.apply)
-app.add_typer(database.state_app, name="state")
-app.command("errors")(database.errors_table)
-app.command("backup")(backup.backup)
-app.command("restore")(backup.restore)
-app.add_typer(docs_app, name="docs")
-app.add_typer(config_app, name="config")
-
-
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point. The collector is off until the command has what it needs built
+    (:func:`openbcs.cli.group.start_up_done`)."""
+    gc.disable()
     app()

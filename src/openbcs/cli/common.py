@@ -6,13 +6,13 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 
 from openbcs import migrations
+from openbcs.cli.group import CONFIG_GIVEN
 from openbcs.kernel import config_file
 from openbcs.kernel.config_file import ConfigFile
 from openbcs.kernel.db import Database
@@ -54,10 +54,6 @@ DatabaseUrl = Annotated[
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON (one document) instead of text.")]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
-
-
-# The settings file named by --config on the command line (set by its option, cli/config.py); None: not given.
-CONFIG_GIVEN: ContextVar[Path | None] = ContextVar("openbcs_config_given", default=None)
 
 
 def settings_file() -> ConfigFile | None:

@@ -1,8 +1,8 @@
 """``openbcs config``: the effective settings and where each comes from; and ``--config FILE`` on every command.
 
 Every command builds its settings with :func:`~openbcs.cli.common.make_settings`, which reads the settings file
-(:mod:`openbcs.kernel.config_file`). :class:`Commands`, the root command group, gives every command a ``--config``
-option (before or after the command's name) and shows boolean flags as flags in ``--help``.
+(:mod:`openbcs.kernel.config_file`). The root command group (:class:`openbcs.cli.group.Commands`) gives every command
+a ``--config`` option (before or after the command's name).
 """
 
 from __future__ import annotations
@@ -10,15 +10,12 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
 
 from openbcs.cli.common import (
-    CONFIG_GIVEN,
     AsJson,
     DatabaseUrl,
     DataDir,
@@ -27,7 +24,6 @@ from openbcs.cli.common import (
     make_settings,
     settings_file,
 )
-from openbcs.kernel.config_file import CONFIG_ENV
 from openbcs.kernel.settings import Settings
 
 config_app = typer.Typer(
@@ -37,69 +33,6 @@ config_app = typer.Typer(
 SECRETS = ("secret_key", "admin_token")
 _USERINFO_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@/\s]+@")
 MASK = "********"
-
-
-def _given_to_group(value: Path | None) -> Path | None:
-    CONFIG_GIVEN.set(value)  # every run passes here first: None clears a value left by an earlier run in this process
-    return value
-
-
-def _given_to_command(value: Path | None) -> Path | None:
-    if value is not None:  # a command's own --config wins over the group's
-        CONFIG_GIVEN.set(value)
-    return value
-
-
-def _config_option(remember: Callable[[Path | None], Path | None]) -> Any:
-    """The ``--config`` option, made by Typer itself from a one-option probe command (so it renders like the
-    others), and not passed to the commands' functions."""
-    probe = typer.Typer()
-
-    @probe.command()
-    def _probe(  # the option is the default, not in Annotated[...]: annotations are strings read at module level
-        config: Path | None = typer.Option(
-            None,
-            "--config",
-            help="Settings file (TOML; default ./openbcs.toml if present). Flags and environment win over it.",
-            envvar=CONFIG_ENV,
-            show_envvar=True,
-            callback=remember,
-            is_eager=True,
-        ),
-    ) -> None: ...
-
-    option = next(p for p in typer.main.get_command(probe).params if p.name == "config")
-    option.expose_value = False
-    return option
-
-
-def _flag_shown_as_flag(command: Any) -> None:
-    """Show boolean flags as ``--version``, not ``--version <bool>``: Typer's rich help prints an option's type unless
-    it has a metavar, even for a flag (which takes no value). ``--help`` is made on demand, then kept."""
-    params = list(command.params)
-    help_option = command.get_help_option(command.context_class(command))
-    if help_option is not None:
-        params.append(help_option)
-    for param in params:
-        if getattr(param, "is_flag", False) and param.metavar is None:
-            param.metavar = ""
-
-
-class Commands(TyperGroup):
-    """The ``openbcs`` group: adds ``--config`` to itself and to every command below it, and shows flags as flags."""
-
-    def __init__(self, **attrs: Any) -> None:
-        super().__init__(**attrs)
-        self.params.append(_config_option(_given_to_group))
-        _flag_shown_as_flag(self)
-        option = _config_option(_given_to_command)
-        pending: list[Any] = list(self.commands.values())
-        while pending:
-            command = pending.pop()
-            pending.extend(getattr(command, "commands", {}).values())
-            if not any("--config" in p.opts for p in command.params):
-                command.params.append(option)
-            _flag_shown_as_flag(command)
 
 
 def _masked_url(url: str | None) -> str | None:

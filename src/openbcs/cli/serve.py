@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from openbcs.cli.common import DatabaseUrl, DataDir, describe, fail, make_settings, open_database, setting_option
+from openbcs.cli.group import start_up_done
 from openbcs.cli.tls import TlsFiles, TlsProblem, tls_files
 from openbcs.iam import service as iam
 from openbcs.kernel.db import Database
@@ -304,12 +305,15 @@ def _run(settings: Settings, sock: socket.socket, tls_files: TlsFiles | None = N
         if settings.workers > 1:
             from openbcs.serving import run_workers
 
+            start_up_done()  # this process only supervises: the workers build the app
             config = ServingConfig("openbcs.app:create_app_from_env", factory=True, workers=settings.workers, **common)
             run_workers(config, sock)
         else:
             from openbcs.app import create_app
 
-            server = uvicorn.Server(ServingConfig(create_app(settings), **common))
+            app = create_app(settings)
+            start_up_done()  # the app is built: what remains (uvicorn's start, the lifespan) makes little
+            server = uvicorn.Server(ServingConfig(app, **common))
             server.run(sockets=[sock])
             if not server.started:
                 fail("the server did not start (see the log above)")

@@ -7,7 +7,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from openbcs.console import certs, channels, consortium, health, home, instances
+from openbcs.console import certs, channels, consortium, governance, health, home, instances
 from openbcs.console.headers import ConsoleHeadersMiddleware
 from openbcs.console.pages import PREFIX, ConsoleRoute, not_found
 
@@ -34,7 +34,7 @@ async def unknown(request: Request, rest: str) -> Response:
 
 def install(app: FastAPI) -> None:
     """Add the console to ``app`` (the app calls this when ``console_enabled``)."""
-    for module in (home, instances, health, channels, consortium, certs):
+    for module in (home, instances, health, channels, consortium, certs, governance):
         app.include_router(module.router, include_in_schema=False)
     app.mount(f"{PREFIX}/static", StaticFiles(packages=[("openbcs.console", "static")]), name="console-static")
     app.include_router(_fallback)

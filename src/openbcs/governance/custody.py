@@ -1,7 +1,10 @@
 """Switching an organisation's admin custody to ``external``: OpenBCS issues the admin certificate for the tenant's
 own key (from a CSR: P-256, proof of possession), changes the organisation's MSP in every channel it belongs to so
 that its admins are exactly that certificate (explicit admins; the admin OU confers nothing any more), signs that
-change with the hosted admin key — its last use — and then deletes the hosted admin keys."""
+change with the hosted admin key — its last use — and then deletes the hosted admin keys.
+
+OpenBCS keeps running the organisation's nodes: a "node operator" identity (OU admin, ``runtime.nodespecs``) is
+issued in the same transaction, an admin of the peers' local MSPs only (joining channels), never of the channel."""
 
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from openbcs.network.guards import require_idle
 from openbcs.network.models import Channel, ChannelOrg, IssuedCert, Organization
 from openbcs.network.naming import msp_id
 from openbcs.runtime import ordering
+from openbcs.runtime.nodespecs import NODE_OPERATOR
 
 
 class CustodyPayload(Payload):
@@ -134,9 +138,25 @@ def _switch(session: Session, ctx: OperationContext[CustodyPayload]) -> str | Pe
             hosted = identities.issued(session, org.id, role)
             hosted.key = None
             hosted.hosted = False
+        _issue_node_operator(session, ctx, org)
         return f"admin custody of {org.name} is external in {len(channels)} channel(s); hosted admin keys deleted"
 
     return ordering.through_runtime(session, ctx, change, instance_ids=instance_ids)
+
+
+def _issue_node_operator(session: Session, ctx: OperationContext[CustodyPayload], org: Organization) -> None:
+    """The identity the local runtime joins the organisation's peers to channels with once its admin key is gone
+    (``nodespecs.admin_client``). OU admin: the peers' local MSP (whose config.yaml keeps the admin OU) takes it as
+    its admin, which cscc JoinChain requires; the channel MSP, its admin OU removed just now, does not even take it
+    as a member, so it can sign nothing that counts on the channel. ``peer node unjoin`` needs no identity."""
+    org_pki, now = identities.pki_of(session, org), identities.utc_now()
+    who, msp = f"NodeOperator@{org.name}", msp_id(org)
+    ca = identities.ca_pair(org_pki, ctx.keys(), tls=False)
+    pair, serial = pki.issue(ca, common_name=who, organization=msp, unit="admin", now=now)
+    identities.store(session, ctx.keys(), org.id, NODE_OPERATOR, pair, serial, subject=who)
+    tlsca = identities.ca_pair(org_pki, ctx.keys(), tls=True)
+    pair, serial = pki.issue(tlsca, common_name=who, organization=msp, unit=None, tls=True, now=now)
+    identities.store(session, ctx.keys(), org.id, f"{NODE_OPERATOR}-tls", pair, serial, subject=who)
 
 
 def _done(_session: Session, _ctx: OperationContext[CustodyPayload]) -> str:
@@ -163,12 +183,6 @@ def start_switch(
     """Issue the tenant's admin certificate and start the switch; ``(admin certificate PEM, operation id)``."""
     instance = lookups.get_owned(session, project_id=project_id, blockchain_id=blockchain_id, lock=True)
     require_idle(session, instance)
-    if instance.runtime == "local":
-        # Its peers join and leave channels with the organisation's hosted admin identity (runtime/nodespecs.py),
-        # which the switch deletes: not supported there yet (docs/governance.md).
-        raise errors.invalid_parameter(
-            "blockchain_id", "external admin custody is not supported in the local runtime yet"
-        )
     org = lookups.org_named(session, instance.id, org_name)
     if is_external(session, org.id):
         raise errors.wrong_state(f"org {org_name}", "its admin custody is external already")

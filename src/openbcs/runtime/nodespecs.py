@@ -61,9 +61,20 @@ def node_spec(session: Session, node_id: int, *, keys: ServerKey, nodes_dir: Pat
     )
 
 
+# The identity OpenBCS administers an external-custody organisation's peers with (docs/governance.md): OU admin,
+# issued by the organisation's CA at the custody switch. The peers' LOCAL MSP (msp/config.yaml, render.py) keeps the
+# admin OU, so it is their local admin (cscc JoinChain checks the local MSP's Admins); the CHANNEL MSP no longer
+# has an admin OU, so there it is not even a valid identity and satisfies none of the channel's policies.
+NODE_OPERATOR = "node-operator"
+
+
 def admin_client(session: Session, org: Organization, *, keys: ServerKey) -> Client:
-    """The organisation's admin: its signing pair and its TLS client pair."""
+    """Who administers the organisation's nodes: its admin (signing pair and TLS client pair), or — its admin key
+    held by its tenant (external custody) — its node operator."""
     admin, admin_tls = identities.issued(session, org.id, "admin"), identities.issued(session, org.id, "admin-tls")
+    if admin.key is None:
+        admin = identities.issued(session, org.id, NODE_OPERATOR)
+        admin_tls = identities.issued(session, org.id, f"{NODE_OPERATOR}-tls")
     assert admin.key is not None
     assert admin_tls.key is not None
     return Client(
