@@ -181,7 +181,8 @@ def test_another_source_runs_beside_a_busy_one_and_never_more_than_the_slots() -
         await asyncio.gather(*flood, *others)
 
     asyncio.run(scenario())
-    assert ran.index("b") == 1  # beside flood-0, before the flood's queue
+    # b runs beside flood-0 (either thread may take the guard first), before the flood's queue.
+    assert set(ran[:2]) == {"flood-0", "b"}
     assert most == 2
     assert sorted(ran) == sorted(["flood-0", "flood-1", "flood-2", "flood-3", "b", "c", "d"])
 

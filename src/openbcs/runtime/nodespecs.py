@@ -65,7 +65,7 @@ def node_spec(session: Session, node_id: int, *, keys: ServerKey, nodes_dir: Pat
 # issued by the organisation's CA at the custody switch. The peers' LOCAL MSP (msp/config.yaml, render.py) keeps the
 # admin OU, so it is their local admin (cscc JoinChain checks the local MSP's Admins); the CHANNEL MSP no longer
 # has an admin OU, so there it is not even a valid identity and satisfies none of the channel's policies.
-NODE_OPERATOR = "node-operator"
+NODE_OPERATOR = "operator"  # a role of issued_certs (at most 16 characters, with "-tls")
 
 
 def admin_client(session: Session, org: Organization, *, keys: ServerKey) -> Client:
