@@ -8,6 +8,7 @@ script takes ``--seconds S`` (per load run) and ``--smoke`` (CI: a couple of sec
 - ``load``: wrk runs (Lua scripts for methods, bodies, replayed requests, status counts) and one measured run.
 - ``seeding``: accounts and bulk rows written before a server starts: operation records, other tenants' rows.
 - ``seed_network``: instances, channels with their configuration blocks, invitations and joined memberships.
+- ``api_seeding``: instances created through a running server's API (operations finishing at once), more operations.
 - ``scenarios``: the seeded states the scripts share (a reading tenant, memberships to quit).
 - ``signing``: AK/SK headers, checked byte-identical to ``huaweicloudsdkcore``'s Signer when it is installed.
 - ``calls``: the measured reads, the two servers they run on, the same-answer check.

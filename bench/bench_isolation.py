@@ -28,29 +28,16 @@ from pathlib import Path
 
 import _repo  # noqa: F401  (puts the repository root on sys.path)
 
-from bench.harness import BenchError, Server, free_port, get_token, http_call, running, serve_command
+from bench.api_seeding import Shape, create_instances, fresh_accounts, instant_server, more_operations, token_of
+from bench.harness import BenchError, Server, http_call
 from bench.load import Measurement, WrkResult, expect_statuses, finish_wrk, measure, start_wrk
 from bench.runner import Run, main, options
-from bench.seeding import PASSWORD, REGION, Seeder, Tenant
-from openbcs import migrations
-from openbcs.instances import kinds as instance_kinds
-from openbcs.kernel.db import Database
-from openbcs.kernel.keys import load_server_key
-from openbcs.kernel.settings import Settings
+from bench.seeding import Tenant
 
 HEAVY_CONNECTIONS = 8
 PAGE_TARGET_MS, ISOLATION_TARGET = 30.0, 2.0
-
-
-@dataclass(frozen=True)
-class Shape:
-    orgs: int
-    peers: int
-    channels: int
-    operations: int
-
-
-FULL, SMOKE = Shape(10, 5, 20, 1_000), Shape(2, 2, 2, 20)
+# The heavy instance and the heavy tenant's operations in all (the largest instance docs/limits.md allows).
+FULL, SMOKE = (Shape(10, 5, 20), 1_000), (Shape(2, 2, 2), 20)
 
 
 @dataclass(frozen=True)
@@ -61,40 +48,6 @@ class Call:
     path: str
     headers: dict[str, str]
     expect: str
-
-
-def _create(server: Server, tenant: Tenant, token: str, name: str, shape: Shape | None) -> str:
-    """An instance created through the API (``shape`` None: the default one organisation), waited for; its id."""
-    body: dict[str, object] = {
-        "name": name,
-        "version_type": 4,
-        "blockchain_type": "union",
-        "consensus": "etcdraft",
-        "enterprise_project_id": "0",
-        "evs_disk_type": "SSD",
-        "resource_password": PASSWORD,
-        "orderer_node_number": 3,
-        "cluster_type": "cce",
-        "create_new_cluster": False,
-        "cce_cluster_info": {"cluster_id": "c-1", "cluster_name": "cce", "cluster_platform_type": "VirtualMachine"},
-    }
-    if shape is not None:
-        orgs = [f"org{i:02d}" for i in range(shape.orgs)]
-        body["peer_orgs"] = [{"name": org, "node_count": shape.peers} for org in orgs]
-        body["channels"] = [{"name": f"chan{i:02d}", "org_names": orgs} for i in range(shape.channels)]
-    headers = {"X-Auth-Token": token, "Content-Type": "application/json"}
-    v2 = f"/v2/{tenant.project_id}"
-    status, answer, _ = http_call(server.port, "POST", f"{v2}/blockchains", headers, json.dumps(body).encode(), 600)
-    if status != 200:
-        raise BenchError(f"CreateNewBlockchain answered {status}: {answer!r:.300}")
-    path = f"{v2}/operation/record?operation_id={answer['operation_id']}"
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        records = http_call(server.port, "GET", path, headers)[1]["operation_records"]
-        if records and records[0]["operation_status"] == "finished":
-            return str(answer["blockchain_id"])
-        time.sleep(0.2)
-    raise BenchError("the instance was not created within 10 minutes")
 
 
 def _heavy_calls(tenant: Tenant, token: str, bid: str, name: str, operations: int) -> list[Call]:
@@ -159,34 +112,21 @@ def _loaded(run: Run, server: Server, quiet: Call, mix: Path) -> tuple[Measureme
 
 
 def body(run: Run) -> None:
-    shape = SMOKE if run.smoke else FULL
-    settings = Settings(data_dir=run.tmp / "data", database_url=run.args.database_url)
-    settings.data_dir.mkdir(parents=True)
-    db = Database(settings.resolved_database_url)
-    migrations.upgrade(db)
-    key = load_server_key(settings)
-    heavy_tenant, quiet_tenant = Seeder(db, key).accounts(["isolation-heavy", "isolation-quiet"])
+    shape, operations = SMOKE if run.smoke else FULL
+    store, (heavy_tenant, quiet_tenant) = fresh_accounts(
+        run, ["isolation-heavy", "isolation-quiet"], run.args.database_url
+    )
     backend = "PostgreSQL" if run.args.database_url else "SQLite"
     run.report.header(run.settings(f"uvicorn --workers 1, {backend}"))
-    port = free_port()
-    cmd = serve_command(
-        settings.data_dir, port, database_url=run.args.database_url, extra=["--operation-step-seconds", "0"]
-    )
-    with running("OpenBCS", cmd, env=run.env, log=run.tmp / "openbcs.log", port=port, health="/healthz") as server:
-        tokens = [
-            get_token(server.port, user=t.name, domain=t.name, password=PASSWORD, region=REGION)
-            for t in (heavy_tenant, quiet_tenant)
-        ]
+    with instant_server(run, store) as server:
+        tokens = [token_of(server, t) for t in (heavy_tenant, quiet_tenant)]
         started = time.monotonic()
-        bid = _create(server, heavy_tenant, tokens[0], "isolation-heavy", shape)
-        _create(server, quiet_tenant, tokens[1], "isolation-quiet", None)
-        seeder = Seeder(db, key)
-        for _ in range(shape.operations - 1):
-            seeder.operation(instance_kinds.SCALE, heavy_tenant, (bid, "isolation-heavy"), {"change": "add_peers"}, [])
-        seeder.flush()
-        db.dispose()
-        print(f"  heavy instance and {shape.operations} operations in {time.monotonic() - started:.1f} s", flush=True)
-        calls = _heavy_calls(heavy_tenant, tokens[0], bid, "isolation-heavy", shape.operations)
+        ((bid, name),) = create_instances(server, heavy_tenant, tokens[0], ["isolation-heavy"], shape)
+        create_instances(server, quiet_tenant, tokens[1], ["isolation-quiet"])
+        more_operations(store, heavy_tenant, [(bid, name)], operations - 1)
+        store.db.dispose()
+        print(f"  heavy instance and {operations} operations in {time.monotonic() - started:.1f} s", flush=True)
+        calls = _heavy_calls(heavy_tenant, tokens[0], bid, name, operations)
         quiet = Call(
             "ListMembers (other tenant)", f"/v2/{quiet_tenant.project_id}/members", {"X-Auth-Token": tokens[1]}, ""
         )
@@ -203,11 +143,17 @@ def body(run: Run) -> None:
         )
         loaded, heavy = _loaded(run, server, quiet, _mix_script(run.tmp / "mix.lua", calls))
     run.problems += [f"heavy mix: {p}" for p in expect_statuses(200)(heavy)]
-    _report(run, shape, alone, calm, loaded, heavy)
+    _report(run, shape, operations, alone, calm, loaded, heavy)
 
 
 def _report(
-    run: Run, shape: Shape, alone: list[Measurement], calm: Measurement, loaded: Measurement, heavy: WrkResult
+    run: Run,
+    shape: Shape,
+    operations: int,
+    alone: list[Measurement],
+    calm: Measurement,
+    loaded: Measurement,
+    heavy: WrkResult,
 ) -> None:
     # A page's server CPU is the figure (as bench_console's): on a machine shared with other work, one connection's
     # latency is mostly the wait for a CPU.
@@ -216,7 +162,7 @@ def _report(
     median_ratio = loaded.result.p50_ms / max(calm.result.p50_ms, 1e-3)
     run.report.add(
         f"Heavy tenant: one instance of {shape.orgs} organisations x {shape.peers} peers, {shape.channels} channels "
-        f"of all of them, {shape.operations} operations. Quiet tenant: one default instance.",
+        f"of all of them, {operations} operations. Quiet tenant: one default instance.",
         "",
         "| call (heavy tenant, one connection) | req/s | p50 (ms) | p99 (ms) | server CPU (us/req) |",
         "|---|---:|---:|---:|---:|",

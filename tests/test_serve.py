@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,45 +13,7 @@ import pytest
 from openbcs.kernel.db import Database
 from tests.support.accounts import TestAccount
 from tests.support.diagnostic import all_stored, seed
-from tests.support.servers import free_port
-
-OPENBCS = str(Path(sys.executable).with_name("openbcs"))
-
-
-def _wait_healthy(url: str, process: subprocess.Popen[str], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "server exited early"
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("server never became healthy")
-
-
-def _stop(process: subprocess.Popen[str]) -> str:
-    process.send_signal(signal.SIGINT)
-    try:
-        out, _ = process.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        out, _ = process.communicate()
-    return out
-
-
-def _serve(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("OPENBCS_")}
-    environment.update(env or {})
-    return subprocess.Popen(
-        [OPENBCS, "serve", *args],
-        cwd=cwd,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+from tests.support.servers import CONSOLE_SCRIPT, free_port, start_serve, stop_serve, wait_healthy
 
 
 def _exports(text: str) -> dict[str, str]:
@@ -63,7 +21,7 @@ def _exports(text: str) -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_first_command_serves_demo_accounts(tmp_path):
+def test_first_command_serves_demo_accounts(tmp_path: Path) -> None:
     """``openbcs serve --demo`` with every default but the port (any free one, so the suite needs no fixed port):
     SQLite in ./openbcs-data, owner-only files, demo credentials, a line when it listens and one when it stops."""
     from huaweicloudsdkbcs.v2 import BcsClient, ListOpRecordRequest
@@ -71,11 +29,11 @@ def test_first_command_serves_demo_accounts(tmp_path):
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    process = _serve(["--demo"], cwd=tmp_path, env={"OPENBCS_PORT": str(port)})
+    process = start_serve(["--demo"], cwd=tmp_path, env={"OPENBCS_PORT": str(port)}, command=CONSOLE_SCRIPT)
     try:
-        _wait_healthy(url, process)
+        wait_healthy(url, process, timeout=30)
     finally:
-        first = _stop(process)
+        first = stop_serve(process).stdout
     exports = _exports(first)
     assert exports["OPENBCS_ENDPOINT"] == url
     assert process.returncode == 0
@@ -91,16 +49,16 @@ def test_first_command_serves_demo_accounts(tmp_path):
         assert len(exports[f"{prefix}_SK"]) == 40
 
     # A second start on the same data dir is idempotent: same accounts, same credentials, and they work.
-    process = _serve(["--demo"], cwd=tmp_path, env={"OPENBCS_PORT": str(port)})
+    process = start_serve(["--demo"], cwd=tmp_path, env={"OPENBCS_PORT": str(port)}, command=CONSOLE_SCRIPT)
     try:
-        _wait_healthy(url, process)
+        wait_healthy(url, process, timeout=30)
         credentials = BasicCredentials(
             exports["DEMO_INVITER_AK"], exports["DEMO_INVITER_SK"], exports["DEMO_INVITER_PROJECT_ID"]
         )
         client = BcsClient.new_builder().with_credentials(credentials).with_endpoints([url]).build()
         assert client.list_op_record(ListOpRecordRequest()).count == 0
     finally:
-        second = _stop(process)
+        second = stop_serve(process).stdout
     assert _exports(second) == exports
 
 
@@ -116,13 +74,14 @@ def test_two_worker_processes_share_the_database(
     token = token_for(account)
     finished = db.run_write(seed, "finished", domain_id=account.domain_id, project_id=account.project_id)
     port = free_port()
-    process = _serve(
+    process = start_serve(
         ["--workers", "2", "--port", str(port), "--data-dir", str(tmp_path / "d"), "--database-url", database_url],
         cwd=tmp_path,
         env={"OPENBCS_SECRET_KEY": os.environ["OPENBCS_SECRET_KEY"]},
+        command=CONSOLE_SCRIPT,
     )
     try:
-        _wait_healthy(f"http://127.0.0.1:{port}", process)
+        wait_healthy(f"http://127.0.0.1:{port}", process, timeout=30)
         for _ in range(6):  # spread over both processes by the kernel: each reads the operation stored here
             response = httpx.get(
                 f"http://127.0.0.1:{port}/v2/{account.project_id}/operation/record",
@@ -136,5 +95,5 @@ def test_two_worker_processes_share_the_database(
                 (finished, "finished")
             ]
     finally:
-        _stop(process)
+        stop_serve(process)
     assert [(op.id, op.status) for op in all_stored(db)] == [(finished, "finished")]

@@ -8,15 +8,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from click.testing import Result
 from fabric_protos.common import common_pb2
 from sqlalchemy import delete, text, update
-from sqlalchemy.orm import Session
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from openbcs.cli import app
 from openbcs.kernel.db import Database
 from openbcs.network.models import ChannelOrg, ConfigBlock
+from tests.channels.conftest import BLOCK_FIELDS, FourBlocks, tamper
 from tests.channels.helpers import block_orgs, check_links, header_hashes
 from tests.support.errors import INSTANCE_NOT_FOUND, assert_error
 from tests.support.expected import msp_id
@@ -37,38 +36,14 @@ def verify_cli(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Callable[.
     return run
 
 
-def _history_of_four_blocks(tenant: Tenant) -> tuple[str, list[str]]:
-    """Channel ``trade``: created empty, orga joins, orgb joins, orga leaves (and ``keep`` with orga, untouched);
-    the instance and the ids of the operations that made the four blocks."""
-    bid = tenant.create_instance("chan-history", peer_orgs=[("orga", 2), ("orgb", 1)], channels=[("keep", ["orga"])])
-    causes = []
-    for call in (
-        lambda: tenant.create_channels(bid, "trade"),
-        lambda: tenant.add_peers(bid, "trade", {"orga": 2}),
-        lambda: tenant.add_peers(bid, "trade", {"orgb": 1}),
-        lambda: tenant.remove_peers(bid, "trade", "orga", 1),  # no block
-        lambda: tenant.remove_orgs(bid, "trade", ["orga"]),
-    ):
-        response = call()
-        tenant.run(response)
-        causes.append(response.json()["operation_id"])
-    del causes[3]
-    return bid, causes
-
-
 def _block(db: Database, bid: str, channel: str, number: int) -> dict[str, Any]:
     """The stored block ``number`` of the channel, as a dict of its columns."""
     (block,) = [b for b in config_blocks(db, bid, channel) if b["number"] == number]
     return block
 
 
-def _tamper(db: Database, statement: Any, **params: Any) -> None:
-    """Change stored rows behind the API's back."""
-    db.run_write(Session.execute, statement, params)
-
-
-def test_the_history_is_a_chain_of_fabric_config_blocks(tenant: Tenant, db: Database) -> None:
-    bid, causes = _history_of_four_blocks(tenant)
+def test_the_history_is_a_chain_of_fabric_config_blocks(tenant: Tenant, four_blocks: FourBlocks, db: Database) -> None:
+    bid, causes = four_blocks
     history = tenant.history(bid, "trade")
     assert set(history) == {"channel_name", "blocks", "verified"}
     assert (history["channel_name"], history["verified"]) == ("trade", True)
@@ -79,19 +54,7 @@ def test_the_history_is_a_chain_of_fabric_config_blocks(tenant: Tenant, db: Data
         ("org_added", block_orgs(bid, "orga", "orgb"), causes[2]),
         ("org_removed", block_orgs(bid, "orgb"), causes[3]),
     ]
-    fields = {
-        "number",
-        "previous_hash",
-        "hash",
-        "tx_id",
-        "config_sequence",
-        "signers",
-        "event",
-        "orgs",
-        "cause",
-        "time",
-    }
-    assert all(set(b) == fields for b in blocks)
+    assert all(set(b) == BLOCK_FIELDS for b in blocks)
     assert [b["config_sequence"] for b in blocks] == [0, 1, 2, 3]
     # Nobody's admin was needed to add the first organisation; orga's admin let orgb in; taking orga out needed a
     # majority of the two members' admins.
@@ -122,8 +85,10 @@ def test_channels_made_by_one_operation_have_blocks_of_their_own(tenant: Tenant,
         assert common_pb2.ChannelHeader.FromString(payload.header.channel_header).channel_id == name
 
 
-def test_the_cli_passes_intact_chains(tenant: Tenant, verify_cli: Callable[..., Result]) -> None:
-    bid, _ = _history_of_four_blocks(tenant)
+def test_the_cli_passes_intact_chains(
+    tenant: Tenant, four_blocks: FourBlocks, verify_cli: Callable[..., Result]
+) -> None:
+    bid, _ = four_blocks
     result = verify_cli()
     assert result.exit_code == 0, result.output
     assert sorted(result.stdout.splitlines()) == sorted([f"ok\t{bid}/keep", f"ok\t{bid}/trade"])
@@ -153,11 +118,11 @@ def _assert_broken(tenant: Tenant, bid: str, verify_cli: Callable[..., Result], 
 
 
 def test_a_block_whose_shown_orgs_were_changed_is_detected(
-    tenant: Tenant, db: Database, verify_cli: Callable[..., Result]
+    tenant: Tenant, four_blocks: FourBlocks, db: Database, verify_cli: Callable[..., Result]
 ) -> None:
-    bid, _ = _history_of_four_blocks(tenant)
+    bid, _ = four_blocks
     forged = block_orgs(bid, "orgb")
-    _tamper(db, update(ConfigBlock).where(ConfigBlock.id == _block(db, bid, "trade", 1)["id"]).values(orgs=forged))
+    tamper(db, update(ConfigBlock).where(ConfigBlock.id == _block(db, bid, "trade", 1)["id"]).values(orgs=forged))
 
     history = tenant.history(bid, "trade")
     assert history["verified"] is False
@@ -165,19 +130,21 @@ def test_a_block_whose_shown_orgs_were_changed_is_detected(
     _assert_broken(tenant, bid, verify_cli, ["block 1: the stored organisations are not the block's"])
 
 
-def test_a_replaced_hash_is_detected(tenant: Tenant, db: Database, verify_cli: Callable[..., Result]) -> None:
-    bid, _ = _history_of_four_blocks(tenant)
+def test_a_replaced_hash_is_detected(
+    tenant: Tenant, four_blocks: FourBlocks, db: Database, verify_cli: Callable[..., Result]
+) -> None:
+    bid, _ = four_blocks
     block_id = _block(db, bid, "trade", 2)["id"]
-    _tamper(db, text("UPDATE channel_config_blocks SET hash = :h WHERE id = :id"), h="f" * 64, id=block_id)
+    tamper(db, text("UPDATE channel_config_blocks SET hash = :h WHERE id = :id"), h="f" * 64, id=block_id)
     _assert_broken(tenant, bid, verify_cli, ["block 2: the stored hash is not the block header's hash"])
 
 
 def test_a_block_swapped_for_another_channels_is_detected(
-    tenant: Tenant, db: Database, verify_cli: Callable[..., Result]
+    tenant: Tenant, four_blocks: FourBlocks, db: Database, verify_cli: Callable[..., Result]
 ) -> None:
-    bid, _ = _history_of_four_blocks(tenant)
+    bid, _ = four_blocks
     keep = _block(db, bid, "keep", 0)
-    _tamper(
+    tamper(
         db,
         update(ConfigBlock).where(ConfigBlock.id == _block(db, bid, "trade", 0)["id"]).values(block=keep["block"]),
     )
@@ -188,17 +155,19 @@ def test_a_block_swapped_for_another_channels_is_detected(
 
 
 def test_a_membership_changed_behind_the_history_is_detected(
-    tenant: Tenant, db: Database, verify_cli: Callable[..., Result]
+    tenant: Tenant, four_blocks: FourBlocks, db: Database, verify_cli: Callable[..., Result]
 ) -> None:
-    bid, _ = _history_of_four_blocks(tenant)
+    bid, _ = four_blocks
     channel_id = _block(db, bid, "trade", 0)["channel_id"]
-    _tamper(db, delete(ChannelOrg).where(ChannelOrg.channel_id == channel_id))
+    tamper(db, delete(ChannelOrg).where(ChannelOrg.channel_id == channel_id))
     _assert_broken(tenant, bid, verify_cli, [MEMBERS_DIFFER])
 
 
-def test_a_removed_block_is_detected(tenant: Tenant, db: Database, verify_cli: Callable[..., Result]) -> None:
-    bid, _ = _history_of_four_blocks(tenant)
-    _tamper(db, delete(ConfigBlock).where(ConfigBlock.id == _block(db, bid, "trade", 1)["id"]))
+def test_a_removed_block_is_detected(
+    tenant: Tenant, four_blocks: FourBlocks, db: Database, verify_cli: Callable[..., Result]
+) -> None:
+    bid, _ = four_blocks
+    tamper(db, delete(ConfigBlock).where(ConfigBlock.id == _block(db, bid, "trade", 1)["id"]))
     assert [b["number"] for b in tenant.history(bid, "trade")["blocks"]] == [0, 2, 3]
     assert tenant.history(bid, "trade")["verified"] is False
     result = verify_cli()
@@ -207,10 +176,10 @@ def test_a_removed_block_is_detected(tenant: Tenant, db: Database, verify_cli: C
 
 
 def test_a_channel_without_blocks_does_not_verify(
-    tenant: Tenant, db: Database, verify_cli: Callable[..., Result]
+    tenant: Tenant, four_blocks: FourBlocks, db: Database, verify_cli: Callable[..., Result]
 ) -> None:
-    bid, _ = _history_of_four_blocks(tenant)
-    _tamper(db, delete(ConfigBlock).where(ConfigBlock.channel_id == _block(db, bid, "trade", 0)["channel_id"]))
+    bid, _ = four_blocks
+    tamper(db, delete(ConfigBlock).where(ConfigBlock.channel_id == _block(db, bid, "trade", 0)["channel_id"]))
     assert tenant.history(bid, "trade")["blocks"] == []
     _assert_broken(tenant, bid, verify_cli, ["no configuration blocks"])
 

@@ -7,36 +7,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import delete, insert, update
-from sqlalchemy.orm import Session
 
 from openbcs.network.models import ChannelOrg, ConfigBlock
+from tests.channels.conftest import BLOCK_FIELDS, FourBlocks, tamper
 from tests.channels.helpers import block_orgs, check_links
 from tests.support.errors import INSTANCE_NOT_FOUND, assert_error
 from tests.support.snapshots import config_blocks
 from tests.support.tenants import Tenant
-
-BLOCK_FIELDS = {
-    "number",
-    "previous_hash",
-    "hash",
-    "tx_id",
-    "config_sequence",
-    "signers",
-    "event",
-    "orgs",
-    "cause",
-    "time",
-}
-
-
-def _four_blocks(tenant: Tenant) -> str:
-    """Channel ``trade`` with blocks 0-3: created empty, orga joins, orgb joins, orga leaves."""
-    bid = tenant.create_instance("chan-pages", peer_orgs=[("orga", 1), ("orgb", 1)], channels=[])
-    tenant.run(tenant.create_channels(bid, "trade"))
-    tenant.run(tenant.add_peers(bid, "trade", {"orga": 1}))
-    tenant.run(tenant.add_peers(bid, "trade", {"orgb": 1}))
-    tenant.run(tenant.remove_orgs(bid, "trade", ["orga"]))
-    return bid
 
 
 def _page(tenant: Tenant, bid: str, query: str) -> dict[str, Any]:
@@ -52,13 +29,11 @@ def _numbers(page: dict[str, Any]) -> list[int]:
     return [b["number"] for b in page["blocks"]]
 
 
-def _tamper(session: Session, statement: Any) -> None:
-    session.execute(statement)
-
-
 @pytest.mark.parametrize("limit", [1, 2, 3])
-def test_walking_the_markers_gives_the_whole_chain(tenant: Tenant, db: Any, limit: int) -> None:
-    bid = _four_blocks(tenant)
+def test_walking_the_markers_gives_the_whole_chain(
+    tenant: Tenant, four_blocks: FourBlocks, db: Any, limit: int
+) -> None:
+    bid = four_blocks.blockchain_id
     whole = tenant.history(bid, "trade")
     assert (_numbers(whole), whole["verified"]) == ([0, 1, 2, 3], True)
     check_links(whole)
@@ -86,8 +61,10 @@ def test_walking_the_markers_gives_the_whole_chain(tenant: Tenant, db: Any, limi
     assert len(config_blocks(db, bid, "trade")) == 4
 
 
-def test_a_marker_past_the_end_is_the_newest_page_and_the_default_is_the_newest_100(tenant: Tenant, db: Any) -> None:
-    bid = _four_blocks(tenant)
+def test_a_marker_past_the_end_is_the_newest_page_and_the_default_is_the_newest_100(
+    tenant: Tenant, four_blocks: FourBlocks, db: Any
+) -> None:
+    bid = four_blocks.blockchain_id
     assert _numbers(_page(tenant, bid, "limit=2&marker=2147483647")) == [2, 3]
     assert _numbers(_page(tenant, bid, "marker=1")) == [0]
     # 101 more rows (copies of block 3 renumbered: they do not verify, but they page like any block).
@@ -95,7 +72,7 @@ def test_a_marker_past_the_end_is_the_newest_page_and_the_default_is_the_newest_
     copies = [{**stored, "id": None, "number": n} for n in range(4, 105)]
     for copy in copies:
         copy.pop("id")
-    db.run_write(_tamper, insert(ConfigBlock).values(copies))
+    tamper(db, insert(ConfigBlock).values(copies))
     page = tenant.history(bid, "trade")
     assert _numbers(page) == list(range(5, 105))
     assert page["verified"] is False  # the copies are not chained to one another
@@ -106,11 +83,11 @@ def test_a_marker_past_the_end_is_the_newest_page_and_the_default_is_the_newest_
     assert len(config_blocks(db, bid, "trade")) == 105
 
 
-def test_each_page_verifies_only_what_it_holds(tenant: Tenant, db: Any) -> None:
-    bid = _four_blocks(tenant)
+def test_each_page_verifies_only_what_it_holds(tenant: Tenant, four_blocks: FourBlocks, db: Any) -> None:
+    bid = four_blocks.blockchain_id
     blocks = config_blocks(db, bid, "trade")
     forged = block_orgs(bid, "orgb")
-    db.run_write(_tamper, update(ConfigBlock).where(ConfigBlock.id == blocks[1]["id"]).values(orgs=forged))
+    tamper(db, update(ConfigBlock).where(ConfigBlock.id == blocks[1]["id"]).values(orgs=forged))
     # Block 1's shown organisations are checked on the pages that show it, not where it is only the block before.
     assert _page(tenant, bid, "limit=2")["verified"] is True
     older = _page(tenant, bid, "limit=2&marker=2")
@@ -118,15 +95,15 @@ def test_each_page_verifies_only_what_it_holds(tenant: Tenant, db: Any) -> None:
     assert tenant.history(bid, "trade")["verified"] is False
 
     # The channel's organisations are compared with the newest block only.
-    db.run_write(_tamper, delete(ChannelOrg).where(ChannelOrg.channel_id == blocks[0]["channel_id"]))
+    tamper(db, delete(ChannelOrg).where(ChannelOrg.channel_id == blocks[0]["channel_id"]))
     assert _page(tenant, bid, "limit=2")["verified"] is False
     assert _page(tenant, bid, "limit=1&marker=3")["verified"] is True
 
 
-def test_a_page_after_a_missing_block_does_not_verify(tenant: Tenant, db: Any) -> None:
-    bid = _four_blocks(tenant)
+def test_a_page_after_a_missing_block_does_not_verify(tenant: Tenant, four_blocks: FourBlocks, db: Any) -> None:
+    bid = four_blocks.blockchain_id
     blocks = config_blocks(db, bid, "trade")
-    db.run_write(_tamper, delete(ConfigBlock).where(ConfigBlock.id == blocks[1]["id"]))
+    tamper(db, delete(ConfigBlock).where(ConfigBlock.id == blocks[1]["id"]))
     page = _page(tenant, bid, "limit=1")
     assert (_numbers(page), page["verified"]) == ([3], True)  # block 2 before it is intact
     page = _page(tenant, bid, "limit=1&marker=3")

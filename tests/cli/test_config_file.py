@@ -7,10 +7,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +17,7 @@ from typer.testing import CliRunner, Result
 from openbcs.cli import app
 from openbcs.cli.config import TABLE_BEGIN, TABLE_END, reference_table
 from openbcs.kernel.settings import Settings
-from tests.support.servers import free_port
+from tests.support.servers import free_port, start_serve, stop_serve, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -165,26 +161,13 @@ def test_serve_takes_port_workers_and_data_dir_from_the_file(tmp_path: Path) -> 
     port = free_port()
     data = tmp_path / "served"
     (tmp_path / "openbcs.toml").write_text(f'port = {port}\nworkers = 2\ndata_dir = "{data}"\nregion = "cn-south-1"\n')
-    environment = {k: v for k, v in os.environ.items() if not k.upper().startswith("OPENBCS_")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "openbcs", "serve"], cwd=tmp_path, env=environment, stderr=subprocess.PIPE, text=True
-    )
+    process = start_serve([], cwd=tmp_path)  # the port, workers and data directory all from ./openbcs.toml
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, process.communicate()
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        wait_healthy(f"http://127.0.0.1:{port}", process)
         projects = httpx.get(f"http://127.0.0.1:{port}/v3/projects", timeout=5)  # any answer shows the app runs
         assert projects.status_code == 401
     finally:
-        process.send_signal(signal.SIGINT)
-        _, err = process.communicate(timeout=30)
+        err = stop_serve(process).stderr
     assert f"OpenBCS listening on http://127.0.0.1:{port} (database {(data / 'openbcs.db').resolve()})" in err
     assert (data / "openbcs.db").is_file()
     assert process.returncode == 0

@@ -3,12 +3,9 @@ once the port is bound and the database migrated, a "stopped" line at the end; `
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -16,13 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from openbcs.cli import app
-from tests.support.servers import free_port
-
-OPENBCS = [sys.executable, "-m", "openbcs"]
-
-
-def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("OPENBCS_")}
+from tests.support.servers import MODULE, free_port, serve_env, start_serve, stop_serve, wait_healthy
 
 
 def test_taken_port_fails_before_any_listening_line(tmp_path: Path) -> None:
@@ -49,24 +40,11 @@ def test_listening_line_then_stopped_line_and_seed(tmp_path: Path) -> None:
     seed = tmp_path / "seed.yaml"
     seed.write_text("accounts:\n  - name: seeded-corp\n    password: Seeded-Passw0rd\n")
     port = free_port()
-    process = subprocess.Popen(
-        [*OPENBCS, "serve", "--port", str(port), "--data-dir", str(tmp_path / "data"), "--seed", str(seed)],
-        env=_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    process = start_serve(
+        ["--port", str(port), "--data-dir", str(tmp_path / "data"), "--seed", str(seed)], cwd=tmp_path
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, process.communicate()
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        wait_healthy(f"http://127.0.0.1:{port}", process)
         token = httpx.post(
             f"http://127.0.0.1:{port}/v3/auth/tokens",
             json={
@@ -88,8 +66,8 @@ def test_listening_line_then_stopped_line_and_seed(tmp_path: Path) -> None:
         )
         assert token.status_code == 201, token.text
     finally:
-        process.send_signal(signal.SIGTERM)  # as a service manager stops it (tests/test_serve.py sends SIGINT)
-        _, err = process.communicate(timeout=30)
+        # SIGTERM, as a service manager stops it (the other serve tests send SIGINT, as Ctrl-C does).
+        err = stop_serve(process, signal.SIGTERM).stderr
     lines = [line for line in err.splitlines() if line.startswith(("OpenBCS", "seed", "error"))]
     database = tmp_path / "data" / "openbcs.db"
     assert lines == [
@@ -106,8 +84,8 @@ def test_seed_file_with_a_mistake_stops_serve(tmp_path: Path) -> None:
     seed = tmp_path / "seed.yaml"
     seed.write_text("accounts:\n  - name: seeded-corp\n    pasword: typo-Passw0rd\n")
     result = subprocess.run(
-        [*OPENBCS, "serve", "--port", "0", "--data-dir", str(tmp_path / "data"), "--seed", str(seed)],
-        env=_env(),
+        [*MODULE, "serve", "--port", "0", "--data-dir", str(tmp_path / "data"), "--seed", str(seed)],
+        env=serve_env(),
         capture_output=True,
         text=True,
         timeout=60,

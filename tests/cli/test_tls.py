@@ -5,13 +5,7 @@ behind a trusted TLS-terminating proxy; certificate problems stop ``serve`` with
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import signal
-import ssl
-import subprocess
-import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,58 +18,12 @@ from openbcs.cli import app
 from openbcs.cli.tls import self_signed
 from openbcs.kernel.db import Database
 from openbcs.network import pki
+from tests.conftest import SECRET_KEY
 from tests.support.accounts import TestAccount
 from tests.support.diagnostic import seed
-from tests.support.servers import free_port
+from tests.support.servers import free_port, serve_env, start_serve, stop_serve, trusting, wait_healthy
 
-OPENBCS = [sys.executable, "-m", "openbcs"]
-
-
-def _env(**extra: str) -> dict[str, str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("OPENBCS_")}
-    environment.update(extra)
-    return environment
-
-
-def _start(args: list[str], cwd: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [*OPENBCS, "serve", *args],
-        cwd=cwd,
-        env=_env(OPENBCS_SECRET_KEY=os.environ["OPENBCS_SECRET_KEY"]),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _trusting(ca: Path) -> ssl.SSLContext:
-    """A client context that trusts only ``ca``."""
-    return ssl.create_default_context(cafile=str(ca))
-
-
-def _wait_healthy(url: str, process: subprocess.Popen[str], ca: Path | None = None) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.communicate()
-        if ca is None or ca.exists():  # the CA is written once serve starts
-            try:
-                verify = _trusting(ca) if ca else True
-                if httpx.get(f"{url}/healthz", timeout=1, verify=verify).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-        time.sleep(0.1)
-    raise AssertionError("server never became healthy")
-
-
-def _stop(process: subprocess.Popen[str]) -> str:
-    process.send_signal(signal.SIGINT)
-    try:
-        _, err = process.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        _, err = process.communicate()
-    return err
+SECRET = {"OPENBCS_SECRET_KEY": SECRET_KEY}  # the suite's key: the server reads what the test stored
 
 
 @pytest.mark.slow
@@ -96,11 +44,11 @@ def test_sdk_lists_operation_records_over_https_with_the_printed_ca(
     port = free_port()
     data = tmp_path / "data"
     args = ["--tls", "self-signed", "--port", str(port), "--data-dir", str(data), "--database-url", database_url]
-    process = _start([*args, "--workers", str(workers)], cwd=tmp_path)
+    process = start_serve([*args, "--workers", str(workers)], cwd=tmp_path, env=SECRET)
     url = f"https://127.0.0.1:{port}"
     ca = data / "tls" / "ca.pem"
     try:
-        _wait_healthy(url, process, ca)
+        wait_healthy(url, process, ca=ca)
         config = HttpConfig.get_default_config()
         config.ssl_ca_cert = str(ca)
         client = (
@@ -117,9 +65,9 @@ def test_sdk_lists_operation_records_over_https_with_the_printed_ca(
             httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
         with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):  # a client not trusting the CA
             httpx.get(f"{url}/healthz", timeout=5)
-        assert httpx.get(f"{url}/healthz", timeout=5, verify=_trusting(ca)).json()["status"] == "ok"
+        assert httpx.get(f"{url}/healthz", timeout=5, verify=trusting(ca)).json()["status"] == "ok"
     finally:
-        err = _stop(process)
+        err = stop_serve(process).stderr
     assert f"OpenBCS listening on {url} (database " in err
     assert f"OpenBCS TLS: self-signed; clients trust the CA certificate {ca.resolve()}\n" in err
     assert process.returncode == 0
@@ -137,17 +85,17 @@ def test_console_cookie_is_secure_over_tls_and_behind_a_trusted_proxy(tmp_path: 
     --forwarded-allow-ips that says X-Forwarded-Proto: https; a peer not listed (here 127.0.0.2, another loopback
     address) cannot claim it."""
     tls_port, plain_port = free_port(), free_port()
-    tls = _start(["--tls", "self-signed", "--port", str(tls_port), "--data-dir", str(tmp_path / "a")], tmp_path)
-    plain = _start(
-        ["--port", str(plain_port), "--data-dir", str(tmp_path / "b"), "--forwarded-allow-ips", "127.0.0.1"], tmp_path
-    )
+    tls_args = ["--tls", "self-signed", "--port", str(tls_port), "--data-dir", str(tmp_path / "a")]
+    tls = start_serve(tls_args, cwd=tmp_path, env=SECRET)
+    plain_args = ["--port", str(plain_port), "--data-dir", str(tmp_path / "b"), "--forwarded-allow-ips", "127.0.0.1"]
+    plain = start_serve(plain_args, cwd=tmp_path, env=SECRET)
     try:
         ca = tmp_path / "a" / "tls" / "ca.pem"
-        _wait_healthy(f"https://127.0.0.1:{tls_port}", tls, ca)
-        _wait_healthy(f"http://127.0.0.1:{plain_port}", plain)
+        wait_healthy(f"https://127.0.0.1:{tls_port}", tls, ca=ca)
+        wait_healthy(f"http://127.0.0.1:{plain_port}", plain)
 
         def cookie(url: str, source: str = "127.0.0.1", **headers: str) -> str:
-            transport = httpx.HTTPTransport(local_address=source, verify=_trusting(ca))
+            transport = httpx.HTTPTransport(local_address=source, verify=trusting(ca))
             with httpx.Client(transport=transport, timeout=10) as client:
                 response = client.get(f"{url}/console/sign-in", headers=headers)
             assert response.status_code == 200
@@ -159,8 +107,10 @@ def test_console_cookie_is_secure_over_tls_and_behind_a_trusted_proxy(tmp_path: 
         bare = cookie(f"http://127.0.0.1:{plain_port}")
         claimed = cookie(f"http://127.0.0.1:{plain_port}", "127.0.0.2", **{"X-Forwarded-Proto": "https"})
     finally:
-        for process in (tls, plain):
-            _stop(process)
+        try:
+            stop_serve(tls)
+        finally:  # the other one too, even when the first did not stop
+            stop_serve(plain)
     for header in (direct, proxied, bare, claimed):
         assert header.startswith("openbcs_console_pre=")
         assert "; HttpOnly;" in header
@@ -226,7 +176,7 @@ def test_unusable_certificate_or_key_stops_serve_naming_the_flag(tmp_path: Path,
         "both": ["--tls", "self-signed", "--tls-cert", str(a_cert), "--tls-key", str(a_key)],
     }[case]
     data = tmp_path / "data"
-    result = CliRunner().invoke(app, ["serve", "--port", "0", "--data-dir", str(data), *args], env=_env())
+    result = CliRunner().invoke(app, ["serve", "--port", "0", "--data-dir", str(data), *args], env=serve_env())
     assert result.exit_code == 2
     assert re.fullmatch("error: " + expected.format(d=re.escape(str(tmp_path))) + "\n", result.stderr), result.stderr
     assert "listening" not in result.output

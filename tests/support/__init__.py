@@ -21,7 +21,8 @@
 - :mod:`tests.support.expected` — names as the docs define them, computed independently of OpenBCS: ``org_hash``,
   ``msp_id``, ``peer_names``, ``orderer_names``, ``org_domain``, ``block_orgs`` (a configuration block's orgs).
 - :mod:`tests.support.servers` — ``LiveServer`` (the app on a loopback port), ``free_port``, ``sdk_signed_headers``,
-  ``race`` and ``request`` (calls fired at the same moment from their own threads).
+  ``race`` and ``request`` (calls fired at the same moment from their own threads); ``start_serve``,
+  ``wait_healthy``, ``stop_serve``, ``serve_env``, ``trusting`` (``openbcs serve`` as a process).
 
 Fixtures (``tests/conftest.py``): ``db``, ``settings``, ``client``, ``frozen_client``, ``live_server``,
 ``make_account``, ``make_tenant``, ``tenant``, ``other_tenant``, ``token_for``, ``sdk_client``, ``server_key``.

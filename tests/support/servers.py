@@ -1,14 +1,21 @@
-"""Live servers for the official SDK and signed requests made by the SDK's own signer."""
+"""Live servers: the app in a thread of the test process (``LiveServer``), ``openbcs serve`` as a process of its own
+(``start_serve``, ``wait_healthy``, ``stop_serve``), signed requests made by the SDK's own signer, and races."""
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import signal
 import socket
+import ssl
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -98,6 +105,86 @@ class LiveServer:
     def __exit__(self, *exc: Any) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=20)
+
+
+# --- `openbcs serve` as a process ----------------------------------------------------------------------------------
+
+MODULE = [sys.executable, "-m", "openbcs"]  # the package of this interpreter, whatever PATH holds
+CONSOLE_SCRIPT = [str(Path(sys.executable).with_name("openbcs"))]  # the command a user types, as installed
+HEALTHY_SECONDS = 60.0  # a cold start on a busy machine: imports, migrations, --workers processes
+STOP_SECONDS = 30.0
+
+
+def serve_env(**extra: str) -> dict[str, str]:
+    """This process's environment without any ``OPENBCS_*`` variable (the suite sets some), plus ``extra``: a server
+    started with it reads only its flags, its settings file and what the test hands it."""
+    environment = {k: v for k, v in os.environ.items() if not k.upper().startswith("OPENBCS_")}
+    environment.update(extra)
+    return environment
+
+
+def start_serve(
+    args: list[str], *, cwd: Path, env: dict[str, str] | None = None, command: list[str] = MODULE
+) -> subprocess.Popen[str]:
+    """``openbcs serve ARGS`` in ``cwd`` (where it looks for ``openbcs.toml`` and puts ``./openbcs-data``), with
+    :func:`serve_env` plus ``env``. Both outputs are piped for :func:`stop_serve` to return (serve writes a few lines:
+    no access log, warnings only, so the pipes never fill while the test runs)."""
+    return subprocess.Popen(
+        [*command, "serve", *args],
+        cwd=cwd,
+        env=serve_env(**(env or {})),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def trusting(ca: Path) -> ssl.SSLContext:
+    """A client context that trusts only ``ca``."""
+    return ssl.create_default_context(cafile=str(ca))
+
+
+def wait_healthy(
+    url: str, process: subprocess.Popen[str], *, ca: Path | None = None, timeout: float = HEALTHY_SECONDS
+) -> None:
+    """Wait until ``url``/healthz answers 200; over HTTPS trusting only ``ca`` (serve writes it once it starts, so
+    the wait covers its appearing). Fails at once, with the server's output, if the process exits meanwhile."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"server exited early: {process.communicate()}"
+        if ca is None or ca.exists():
+            try:
+                verify: ssl.SSLContext | bool = trusting(ca) if ca else True
+                if httpx.get(f"{url}/healthz", timeout=1, verify=verify).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+        time.sleep(0.1)
+    raise AssertionError(f"server never became healthy within {timeout}s")
+
+
+@dataclasses.dataclass(frozen=True)
+class ServeOutput:
+    """What a stopped ``openbcs serve`` wrote."""
+
+    stdout: str
+    stderr: str
+
+
+def stop_serve(
+    process: subprocess.Popen[str], sig: signal.Signals = signal.SIGINT, *, timeout: float = STOP_SECONDS
+) -> ServeOutput:
+    """Stop the server by its PID with ``sig`` (SIGINT as Ctrl-C does, SIGTERM as a service manager does): serve then
+    shuts down as for a user and prints its "OpenBCS stopped" line, which a kill would not; its output. A server
+    still running after ``timeout`` is killed (none is left behind) and fails the test."""
+    process.send_signal(sig)
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, err = process.communicate()
+        raise AssertionError(f"server did not stop within {timeout}s of {sig.name}: {err}") from None
+    return ServeOutput(out, err)
 
 
 # --- racing ---------------------------------------------------------------------------------------------------------

@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from openbcs.cli.common import AsJson, DatabaseUrl, DataDir, emit, fail, make_settings, open_database
-from openbcs.kernel import errors
+from openbcs.cli.common import AsJson, DatabaseUrl, DataDir, emit, make_settings, open_database, read_or_fail
 from openbcs.network.config_history import history_of, verify_all
 
 channel_app = typer.Typer(help="Channels.", no_args_is_help=True)
@@ -40,17 +39,14 @@ def channel_fetch(
 ) -> None:
     """Write a channel's config blocks (serialized common.Block) and the CONFIG_UPDATE envelopes that produced them,
     as Fabric's tools read them (configtxlator proto_decode --type common.Block; osnadmin channel join)."""
-    with open_database(make_settings(data_dir=data_dir, database_url=database_url)) as db:
-        try:
-            blocks = db.run_read(history_of, blockchain_id=blockchain_id, name=channel)
-        except errors.BCSError as exc:
-            fail(exc.message)
-        output.mkdir(parents=True, exist_ok=True)
-        written = []
-        for number, block, update in blocks:
-            (output / f"{number}.block").write_bytes(block)
-            written.append(f"{number}.block")
-            if update is not None:
-                (output / f"{number}.update.envelope").write_bytes(update)
-                written.append(f"{number}.update.envelope")
-        emit({"directory": str(output), "files": written}, as_json, "\n".join(str(output / f) for f in written))
+    settings = make_settings(data_dir=data_dir, database_url=database_url)
+    blocks = read_or_fail(settings, history_of, blockchain_id=blockchain_id, name=channel)
+    output.mkdir(parents=True, exist_ok=True)
+    written = []
+    for number, block, update in blocks:
+        (output / f"{number}.block").write_bytes(block)
+        written.append(f"{number}.block")
+        if update is not None:
+            (output / f"{number}.update.envelope").write_bytes(update)
+            written.append(f"{number}.update.envelope")
+    emit({"directory": str(output), "files": written}, as_json, "\n".join(str(output / f) for f in written))

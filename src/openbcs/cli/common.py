@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, Concatenate, NoReturn, ParamSpec, TypeVar
 
 import typer
 
 from openbcs import migrations
 from openbcs.cli.group import CONFIG_GIVEN
-from openbcs.kernel import config_file
+from openbcs.kernel import config_file, errors
 from openbcs.kernel.config_file import ConfigFile
 from openbcs.kernel.db import Database
 from openbcs.kernel.files import create_private_database, sqlite_path
 from openbcs.kernel.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def setting_default(name: str) -> str:
@@ -144,3 +150,16 @@ def open_database(settings: Settings, *, create: bool = False) -> Iterator[Datab
         yield db
     finally:
         db.dispose()
+
+
+def read_or_fail(
+    settings: Settings, fn: Callable[Concatenate[Session, P], T], /, *args: P.args, **kwargs: P.kwargs
+) -> T:
+    """``fn(session, *args, **kwargs)`` in one read transaction on the database of ``settings``; a refusal
+    (:class:`~openbcs.kernel.errors.BCSError`: no such account, no such resource) ends the command with its message
+    (exit 1), as the API would have answered it."""
+    with open_database(settings) as db:
+        try:
+            return db.run_read(fn, *args, **kwargs)
+        except errors.BCSError as exc:
+            fail(exc.message)

@@ -4,18 +4,21 @@ directly. An operation started here (the custody switch) is carried out by the s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from sqlalchemy.orm import Session
 
-from openbcs.cli.common import AsJson, DatabaseUrl, DataDir, emit, fail, make_settings, open_database
+from openbcs.cli.common import AsJson, DatabaseUrl, DataDir, emit, fail, make_settings, open_database, read_or_fail
 from openbcs.governance import custody, service
 from openbcs.governance.schemas import SignatureRequestView
 from openbcs.iam import service as iam
 from openbcs.kernel import errors
 from openbcs.kernel.keys import load_server_key
+
+T = TypeVar("T")
 
 signature_request_app = typer.Typer(help="Signature requests of channel changes (external admin custody).")
 org_app = typer.Typer(help="Peer organisations.", no_args_is_help=True)
@@ -29,6 +32,13 @@ def _project_of(session: Session, account: str, region: str) -> str:
     if tenant is None or tenant.project_id is None:
         raise errors.invalid_parameter("account", f"no account {account} with a project in {region}")
     return tenant.project_id
+
+
+def _read_for(account: str, data_dir: Path | None, database_url: str | None, read: Callable[[Session, str], T]) -> T:
+    """``read(session, project_id)`` for the account's project in the server's region, in one read transaction; an
+    unknown account or a refusal of the read ends the command with its message (exit 1)."""
+    settings = make_settings(data_dir=data_dir, database_url=database_url)
+    return read_or_fail(settings, lambda s: read(s, _project_of(s, account, settings.region)))
 
 
 def _line(r: SignatureRequestView) -> str:
@@ -46,16 +56,11 @@ def request_list(
     as_json: AsJson = False,
 ) -> None:
     """The account's signature requests, newest first (ListSignatureRequests)."""
-    settings = make_settings(data_dir=data_dir, database_url=database_url)
-    with open_database(settings) as db:
-        try:
-            found = db.run_read(
-                lambda s: service.list_requests(s, project_id=_project_of(s, account, settings.region), status=status)
-            )
-        except errors.BCSError as exc:
-            fail(exc.message)
-        lines = "\n".join(_line(r) for r in found.signature_requests)
-        emit(found.model_dump(), as_json, lines or "no signature requests")
+    found = _read_for(
+        account, data_dir, database_url, lambda s, project: service.list_requests(s, project_id=project, status=status)
+    )
+    lines = "\n".join(_line(r) for r in found.signature_requests)
+    emit(found.model_dump(), as_json, lines or "no signature requests")
 
 
 @signature_request_app.command("show")
@@ -67,16 +72,11 @@ def request_show(
     as_json: AsJson = False,
 ) -> None:
     """One signature request (ShowSignatureRequest)."""
-    settings = make_settings(data_dir=data_dir, database_url=database_url)
-    with open_database(settings) as db:
-        try:
-            shown = db.run_read(
-                lambda s: service.show(s, project_id=_project_of(s, account, settings.region), request_id=request_id)
-            )
-        except errors.BCSError as exc:
-            fail(exc.message)
-        text = "\n".join(f"{k}: {', '.join(v) if isinstance(v, list) else v}" for k, v in shown.model_dump().items())
-        emit(shown.model_dump(), as_json, text)
+    shown = _read_for(
+        account, data_dir, database_url, lambda s, project: service.show(s, project_id=project, request_id=request_id)
+    )
+    text = "\n".join(f"{k}: {', '.join(v) if isinstance(v, list) else v}" for k, v in shown.model_dump().items())
+    emit(shown.model_dump(), as_json, text)
 
 
 @signature_request_app.command("envelope")
@@ -89,18 +89,14 @@ def request_envelope(
     as_json: AsJson = False,
 ) -> None:
     """Write the request's CONFIG_UPDATE envelope with the signatures so far (ShowSignatureRequestEnvelope)."""
-    settings = make_settings(data_dir=data_dir, database_url=database_url)
-    with open_database(settings) as db:
-        try:
-            content = db.run_read(
-                lambda s: service.envelope(
-                    s, project_id=_project_of(s, account, settings.region), request_id=request_id
-                )
-            )
-        except errors.BCSError as exc:
-            fail(exc.message)
-        output.write_bytes(content)
-        emit({"file": str(output), "bytes": len(content)}, as_json, str(output))
+    content = _read_for(
+        account,
+        data_dir,
+        database_url,
+        lambda s, project: service.envelope(s, project_id=project, request_id=request_id),
+    )
+    output.write_bytes(content)
+    emit({"file": str(output), "bytes": len(content)}, as_json, str(output))
 
 
 @org_app.command("admin-custody")
