@@ -60,6 +60,22 @@ def _record_error_codes() -> Iterator[None]:
     Telemetry.observe_request = original  # type: ignore[method-assign]
 
 
+# Tests that never touch the database: the PostgreSQL pass (OPENBCS_TEST_DATABASE_URL) skips them, saying so, as they
+# would only repeat the SQLite pass; CI runs both passes side by side, and the wheel build writes into the source tree.
+DATABASE_INDEPENDENT = ("tests/fabric/", "tests/deploy/", "tests/test_packaging.py", "tests/test_architecture.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On the PostgreSQL pass, skip the database-independent tests (they ran on the SQLite pass)."""
+    if not os.environ.get("OPENBCS_TEST_DATABASE_URL"):
+        return
+    skip = pytest.mark.skip(reason="database-independent: runs on the SQLite pass")
+    for item in items:
+        where = item.path.relative_to(config.rootpath).as_posix()
+        if where.startswith(DATABASE_INDEPENDENT):
+            item.add_marker(skip)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the run if a test provoked an error code the API reference does not list for its operation."""
     if not _PROVOKED:
