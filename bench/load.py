@@ -212,6 +212,7 @@ class Measurement:
     cpu_us: float  # server CPU per request
     others_cores: float  # CPU the rest of the machine used meanwhile
     problems: list[str] = field(default_factory=list)
+    database_cpu_us: float | None = None  # the PostgreSQL cluster's CPU per request, when it was sampled
 
 
 def measure(
@@ -226,13 +227,15 @@ def measure(
     script: Path | None = None,
     check: Callable[[WrkResult], list[str]] | None = None,
     interrupt_after: float | None = None,
+    database: int | None = None,
 ) -> Measurement:
-    """Warm up (unmeasured), then load ``path`` while sampling the server; ``check`` lists unexpected answers
-    (default: any non-2xx answer or socket error). ``interrupt_after`` cuts the run short (smoke runs)."""
+    """Warm up (unmeasured), then load ``path`` while sampling the server (and the PostgreSQL cluster whose
+    postmaster is ``database``); ``check`` lists unexpected answers (default: any non-2xx answer or socket error).
+    ``interrupt_after`` cuts the run short (smoke runs)."""
     url = server.url(path)
     if warmup > 0:
         run_wrk(url, connections=connections, seconds=warmup, script=script, headers=headers)
-    with Sampler(server.pid) as sampled:
+    with Sampler(server.pid, database=database) as sampled:
         result = run_wrk(
             url,
             connections=connections,
@@ -250,11 +253,13 @@ def measure(
         sampled.cpu_seconds * 1e6 / max(1, result.requests),
         sampled.others_cores,
         [f"{call} on {server.name}: {p}" for p in problems],
+        sampled.database_cpu_seconds * 1e6 / max(1, result.requests) if database is not None else None,
     )
+    database_cpu = f", PostgreSQL {found.database_cpu_us:.0f} us/req" if found.database_cpu_us is not None else ""
     print(
         f"  {call} [{server.name}]: {result.rps:,.0f} req/s, p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms, "
-        f"CPU {found.cpu_us:.0f} us/req, RSS {found.rss_kib / 1024:.1f} MiB, others {found.others_cores:.2f} cores"
-        + (f"  PROBLEMS: {'; '.join(problems)}" if problems else ""),
+        f"CPU {found.cpu_us:.0f} us/req{database_cpu}, RSS {found.rss_kib / 1024:.1f} MiB, "
+        f"others {found.others_cores:.2f} cores" + (f"  PROBLEMS: {'; '.join(problems)}" if problems else ""),
         flush=True,
     )
     return found

@@ -10,7 +10,7 @@ import importlib.util
 import sys
 
 from bench.harness import free_port, running
-from bench.load import measure
+from bench.load import Measurement, measure
 from bench.report import pairs_table
 from bench.runner import Run
 
@@ -23,10 +23,10 @@ MEMBER = {
 POLICY = {"ApprovalThresholdPolicy": {"ThresholdPercentage": 50, "ProposalDurationInHours": 24}}
 
 
-def measure_moto(run: Run) -> str:
-    """Markdown for the report: moto's ListMembers table, or why it was skipped."""
+def measure_moto(run: Run) -> tuple[str, Measurement | None]:
+    """Markdown for the report (moto's ListMembers table, or why it was skipped) and the measurement, if any."""
     if not all(importlib.util.find_spec(name) for name in ("moto", "boto3", "flask")):
-        return "moto is not installed (`pip install 'moto[server]'`): the moto comparison was skipped."
+        return "moto is not installed (`pip install -e '.[bench]'`): the moto comparison was skipped.", None
     import boto3
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
@@ -51,10 +51,11 @@ def measure_moto(run: Run) -> str:
         SigV4Auth(credentials, "managedblockchain", "us-east-1").add_auth(request)
         headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
         found = run.keep(measure("AMB ListMembers (moto server)", server, path, headers=headers, **run.load()))
-    return "\n".join(
+    text = "\n".join(
         [
             "Context: moto's server (one network, one member), SigV4-signed.",
             "",
             *pairs_table([(found, None)], notes=False),
         ]
     )
+    return text, found

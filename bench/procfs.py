@@ -63,6 +63,34 @@ def tree_cpu(root: int) -> dict[int, float]:
     return seconds
 
 
+def postmaster_of(port: int) -> int | None:
+    """The PID of the local PostgreSQL cluster listening on ``port`` (its postmaster: a ``postgres`` process whose
+    working directory is the data directory, where ``postmaster.pid`` names it and its port), or None."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if Path(f"/proc/{entry}/comm").read_text().strip() != "postgres":
+                continue
+            lines = Path(f"/proc/{entry}/cwd/postmaster.pid").read_text().splitlines()
+        except OSError:
+            continue
+        if len(lines) > 3 and lines[0].strip() == entry and lines[3].strip() == str(port):
+            return int(entry)
+    return None
+
+
+def cluster_cpu(postmaster: int) -> float:
+    """CPU seconds of a PostgreSQL cluster: the postmaster, its live backends and helpers, and (the postmaster's
+    reaped children's time) the backends that have exited."""
+    try:
+        fields = Path(f"/proc/{postmaster}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    reaped = (int(fields[13]) + int(fields[14])) / CLOCK_TICKS
+    return reaped + sum(tree_cpu(postmaster).values())
+
+
 def busy_ticks() -> int:
     """User + nice + system ticks of all CPUs (interrupt time, mostly loopback traffic, is left out)."""
     fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
@@ -115,19 +143,23 @@ def machine_info() -> dict[str, str]:
 
 @dataclass
 class Sampler:
-    """While active: the peak RSS of a process tree (sampled every ``interval`` s), its CPU time, and the CPU the
-    rest of the machine used (this process and its children, wrk, excluded), in cores."""
+    """While active: the peak RSS of a process tree (sampled every ``interval`` s), its CPU time, the CPU time of
+    the PostgreSQL cluster it uses (``database``: the postmaster's PID, see :func:`postmaster_of`), and the CPU the
+    rest of the machine used (this process and its children, wrk, and that cluster excluded), in cores."""
 
     root: int
     interval: float = 0.2
+    database: int | None = None
     max_rss_kib: int = 0
     cpu_seconds: float = 0.0
+    database_cpu_seconds: float = 0.0
     others_cores: float = 0.0
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
     def __enter__(self) -> Sampler:
         self._cpu0, self._busy0, self._own0 = tree_cpu(self.root), busy_ticks(), own_cpu()
+        self._database0 = cluster_cpu(self.database) if self.database is not None else 0.0
         self._started = time.monotonic()
         self.max_rss_kib = tree_rss_kib(self.root)
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -145,7 +177,9 @@ class Sampler:
         self.max_rss_kib = max(self.max_rss_kib, tree_rss_kib(self.root))
         after = tree_cpu(self.root)
         self.cpu_seconds = sum(t - self._cpu0.get(pid, 0.0) for pid, t in after.items())
+        if self.database is not None:
+            self.database_cpu_seconds = cluster_cpu(self.database) - self._database0
         machine = (busy_ticks() - self._busy0) / CLOCK_TICKS
         own = own_cpu() - self._own0
         elapsed = max(1e-6, time.monotonic() - self._started)
-        self.others_cores = max(0.0, machine - self.cpu_seconds - own) / elapsed
+        self.others_cores = max(0.0, machine - self.cpu_seconds - self.database_cpu_seconds - own) / elapsed

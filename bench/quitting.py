@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+from fabric_protos.common.common_pb2 import Block
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,7 +24,7 @@ from bench.scenarios import Store
 from bench.seed_network import Membership
 from bench.seeding import dumps
 from bench.signing import signed_headers
-from openbcs.network import config_history
+from openbcs import fabric
 from openbcs.network import membership as network_membership
 from openbcs.network.models import Channel
 
@@ -145,6 +146,35 @@ def polled_finish_ms(server: Server, requests: Sequence[QuitRequest], path: Path
     return Paced(found, done_at_once)
 
 
+def floor_channel_problems(path: Path, membership: Membership) -> tuple[int, list[str]]:
+    """After the floor's quit of ``membership``: the inviter channel's newest block number, and what is wrong with
+    the channel's stored history — every block checked as ``openbcs channel verify`` checks it
+    (``fabric.verify_chain``: chained, hashed, signed, each update allowed by the config before it and applied to
+    it), the newest block's config and the row's organisations without the invitee's, and no ``channel_orgs`` row
+    left for it."""
+    leaving = f"{membership.invitee.peer_org.name_hash}MSP"
+    with _connect(path) as db:
+        (channel_id,) = db.execute(
+            "SELECT id FROM channels WHERE blockchain_id = ? AND name = ?", (membership.inviter.id, membership.channel)
+        ).fetchone()
+        rows = db.execute(
+            "SELECT number, block, config_update, orgs FROM channel_config_blocks WHERE channel_id = ? ORDER BY number",
+            (channel_id,),
+        ).fetchall()
+        left = db.execute(
+            "SELECT count(*) FROM channel_orgs WHERE channel_id = ? AND org_id = ?",
+            (channel_id, membership.invitee.peer_org.id),
+        ).fetchone()[0]
+    updates = {number: update for number, _, update, _ in rows if update is not None}
+    problems = [str(p) for p in fabric.verify_chain([bytes(row[1]) for row in rows], updates)]
+    newest = fabric.application_orgs(fabric.config_of(Block.FromString(bytes(rows[-1][1]))))
+    if leaving in newest or leaving in [o["msp_id"] for o in json.loads(rows[-1][3])]:
+        problems.append(f"block {rows[-1][0]} still lists {leaving}")
+    if left:
+        problems.append("the channel still has the invitee's organisation")
+    return int(rows[-1][0]), problems
+
+
 def percentiles(samples: Sequence[float]) -> str:
     """``median X ms, p99 Y ms (n=N)``."""
     if not samples:
@@ -179,7 +209,7 @@ def fabric_share_ms(store: Store, memberships: Sequence[Membership]) -> tuple[fl
     block, their storage) and of the Fabric part alone (``fabric.next_config_block``: update, admin signatures,
     orderer-signed block), each membership in a transaction rolled back afterwards (nothing changes)."""
     fabric_times: list[float] = []
-    real = config_history.fabric.next_config_block
+    real = fabric.next_config_block
 
     def timed(*args: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()
@@ -189,7 +219,7 @@ def fabric_share_ms(store: Store, memberships: Sequence[Membership]) -> tuple[fl
             fabric_times.append((time.perf_counter() - started) * 1000)
 
     leave_times = []
-    with mock.patch.object(config_history.fabric, "next_config_block", timed):
+    with mock.patch.object(fabric, "next_config_block", timed):
         for membership in memberships:
             with store.db.engine.connect() as connection, connection.begin() as transaction:
                 session = Session(bind=connection)

@@ -1,17 +1,23 @@
 """The floor's quit (``PUT /v2/{project_id}/members/quit``), in one write transaction: find the caller's membership,
 check it is joined and both instances are Normal and idle, take both instances' locks, record the quit operation
-(waiting, its two sub-steps, the OperationStarted event) and move the invitation to ``quitting``. Nothing runs the
-operation afterwards: that is the worker's job, not the call's."""
+(waiting, its two sub-steps, the OperationStarted event), move the invitation to ``quitting``, and do the quit's
+Fabric work (:mod:`bench.floors.leave`: the organisations leave the inviter's channel with its next signed config
+block), which OpenBCS's operation does in the quit's own transaction when its steps take no time. The operation's
+bookkeeping after that (sub-steps and operation finished, locks released, the invitation ``quit``) is left out."""
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from bench.floors.auth import FORBIDDEN, Caller, Denied
 from bench.floors.db import Query
+from bench.floors.leave import Sealed, leave
 
 FIELDS = (
     "inviter_bcsid",
@@ -37,6 +43,11 @@ _INSTANCE = "SELECT id, name, status, project_id FROM blockchains WHERE id = ?"
 _HOLDER = "SELECT operation_id FROM operation_locks WHERE resource = ?"
 _last_ns = 0
 _lock = threading.Lock()
+
+
+@functools.cache
+def _sealed() -> Sealed:
+    return Sealed(Path(os.environ["FLOOR_SERVER_KEY"]))
 
 
 def parse(raw: bytes) -> dict[str, str]:
@@ -88,8 +99,10 @@ def quit_membership(q: Query, caller: Caller, body: dict[str, str]) -> str:
         raise Denied(NOT_FOUND)
     current = [row[0] for row in matching if row[1] in ("joined", "quitting")]
     invitation_id = current[0] if current else matching[0][0]
-    status, inviter_id = q.one(
-        "SELECT status, inviter_blockchain_id FROM consortium_invitations WHERE id = ?", (invitation_id,)
+    status, inviter_id, channel_name, invitee_id, orgs = q.one(
+        "SELECT status, inviter_blockchain_id, channel_name, invitee_blockchain_id, orgs FROM consortium_invitations "
+        "WHERE id = ?",
+        (invitation_id,),
     )
     if status != "joined":
         raise Denied(WRONG_STATE)
@@ -138,4 +151,5 @@ def quit_membership(q: Query, caller: Caller, body: dict[str, str]) -> str:
         "updated_time = ? WHERE id = ?",
         (operation_id, now, invitation_id),
     )
+    leave(q, _sealed(), (inviter_id, channel_name, invitee_id, orgs), operation_id, now)
     return operation_id

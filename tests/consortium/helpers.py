@@ -29,7 +29,7 @@ from tests.support.snapshots import invitations, snapshot
 from tests.support.tenants import Tenant
 
 OPENBCS = str(Path(sys.executable).with_name("openbcs"))
-TIMEOUT = 30.0
+TIMEOUT = 60.0  # a server's start or stop: generous, as CI runs two test passes side by side on two cores
 NO_NOTIFICATION = (400, "BCS.4001062", "Operation failed. The notification does not exist.")
 NO_MEMBERSHIP = (400, "BCS.4001061", "Operation failed. The consortium membership does not exist.")
 _NO_PERMISSION = "No permissions to request this method"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy.orm import Session
 
 from openbcs.engine import engine
+from openbcs.engine import worker as worker_module
 from openbcs.engine.kinds import OperationContext, OperationFailed, OperationKind, Payload, Registry, Step, SubStep
 from openbcs.engine.models import PROCESSING, WAITING
 from openbcs.engine.worker import OperationWorker
@@ -38,8 +40,11 @@ BROKEN: OperationKind[Payload] = OperationKind(
 
 @pytest.mark.parametrize(("step_seconds", "left"), [(1e-9, PROCESSING), (0, WAITING)])
 def test_failing_transaction_backs_off_and_keeps_the_operation_due(
-    db: Database, step_seconds: float, left: str
+    db: Database, step_seconds: float, left: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The backoff's clock stands still, so the 20 passes are "immediate" however slowly a busy machine runs them
+    # (on a loaded CI machine they once took longer than the first 0.2 s delay).
+    monkeypatch.setattr(worker_module, "time", SimpleNamespace(monotonic=lambda: 1_000.0))
     domain_id, project_id = new_project()
     operation_id = db.run_write(engine.start, BROKEN, Payload(), domain_id=domain_id, project_id=project_id)
     worker = OperationWorker(db, registry=Registry([BROKEN]), step_seconds=step_seconds, poll_seconds=0.05)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
@@ -117,6 +118,40 @@ def test_each_project_keeps_its_newest_finished_operations_in_batches(
     statuses = {op.id: op.status for op in all_stored(db)}
     assert sorted(statuses) == sorted([ids[1], ids[5], ids[6], ids[7], *others])
     assert row_count(db, OperationSubStep) == len(statuses) * len(SUB_STEPS)
+
+
+def test_a_run_of_many_batches_scans_the_whole_table_once(
+    db: Database, tenant: Tenant, other_tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A backlog is deleted batch by batch, but which projects are crowded and whether anything is past the age limit
+    are found once per run, not once per batch (each is a scan of every finished operation)."""
+    today = now_ns()
+    old = db.run_write(
+        _seed, ["finished"] * 5, project=(tenant.domain_id, tenant.project_id), start=today - 40 * DAY_NS
+    )
+    crowded = db.run_write(
+        _seed, ["finished"] * 7, project=(other_tenant.domain_id, other_tenant.project_id), start=today - DAY_NS
+    )
+    monkeypatch.setattr(records, "PRUNE_BATCH", 2)
+    original = records.prune
+    monkeypatch.setattr(records, "prune", lambda session, **kwargs: original(session, **kwargs, batch=2))
+    statements: list[str] = []
+
+    def note(*args: Any) -> None:
+        statements.append(args[2])  # (connection, cursor, statement, ...)
+
+    sa.event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        assert _prune(db, Retention(days=30, per_project=2)) == 5 + 5
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", note)
+    grouped = [q for q in statements if "GROUP BY" in q]
+    aged = [q for q in statements if "operations.record_time <" in q and "project_id" not in q]
+    assert len(grouped) == 1
+    assert len(aged) == 3  # 2, 2, then 1 of the 5 old ones: none can be left after a short answer
+    assert _listed(other_tenant) == [crowded[6], crowded[5]]
+    assert _listed(tenant) == []
+    assert not set(old) & {op.id for op in all_stored(db)}
 
 
 def test_the_server_prunes_with_its_settings(settings: Settings) -> None:

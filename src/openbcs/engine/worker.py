@@ -140,9 +140,11 @@ class OperationWorker:
         """Delete the finished operations ``retention`` no longer keeps, a batch per transaction (requests get in
         between them); how many went."""
         older_than = now_ns() - int(retention.days * 86400 * 1e9)
-        gone = 0
+        gone, run = 0, records.PruneRun()
         while not self._stopping:
-            batch = await self.db.write(records.prune, older_than=older_than, keep_per_project=retention.per_project)
+            batch = await self.db.write(
+                records.prune, older_than=older_than, keep_per_project=retention.per_project, run=run
+            )
             gone += batch
             if batch < records.PRUNE_BATCH:
                 break
