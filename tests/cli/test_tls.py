@@ -21,7 +21,7 @@ from openbcs.network import pki
 from tests.conftest import SECRET_KEY
 from tests.support.accounts import TestAccount
 from tests.support.diagnostic import seed
-from tests.support.servers import free_port, serve_env, start_serve, stop_serve, trusting, wait_healthy
+from tests.support.servers import cli_env, free_port, start_serve, stop_serve, trusting, wait_healthy
 
 SECRET = {"OPENBCS_SECRET_KEY": SECRET_KEY}  # the suite's key: the server reads what the test stored
 
@@ -176,7 +176,7 @@ def test_unusable_certificate_or_key_stops_serve_naming_the_flag(tmp_path: Path,
         "both": ["--tls", "self-signed", "--tls-cert", str(a_cert), "--tls-key", str(a_key)],
     }[case]
     data = tmp_path / "data"
-    result = CliRunner().invoke(app, ["serve", "--port", "0", "--data-dir", str(data), *args], env=serve_env())
+    result = CliRunner().invoke(app, ["serve", "--port", "0", "--data-dir", str(data), *args], env=cli_env())
     assert result.exit_code == 2
     assert re.fullmatch("error: " + expected.format(d=re.escape(str(tmp_path))) + "\n", result.stderr), result.stderr
     assert "listening" not in result.output
@@ -191,6 +191,7 @@ def test_unreadable_key_is_refused(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         app,
         ["serve", "--port", "0", "--data-dir", str(tmp_path / "d"), "--tls-cert", str(cert), "--tls-key", str(folder)],
+        env=cli_env(),
     )
     assert result.exit_code == 2
     assert result.stderr == f"error: --tls-key {folder}: cannot read it: Is a directory\n"

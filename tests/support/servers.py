@@ -123,6 +123,12 @@ def serve_env(**extra: str) -> dict[str, str]:
     return environment
 
 
+def cli_env() -> dict[str, str | None]:
+    """For ``CliRunner().invoke(..., env=...)``, which only adds to this process's environment: every ``OPENBCS_*``
+    variable removed (``None``), as :func:`serve_env` leaves them out of a server process's."""
+    return {k: None for k in os.environ if k.upper().startswith("OPENBCS_")}
+
+
 def start_serve(
     args: list[str], *, cwd: Path, env: dict[str, str] | None = None, command: list[str] = MODULE
 ) -> subprocess.Popen[str]:
