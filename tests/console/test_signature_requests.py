@@ -10,8 +10,6 @@ import html
 import re
 from collections.abc import Callable
 
-from fabric_protos.common.configtx_pb2 import ConfigSignature
-
 from openbcs.kernel.db import Database
 from tests.console.helpers import ConsoleUser, flashes, text_of
 from tests.governance.helpers import (
@@ -21,6 +19,7 @@ from tests.governance.helpers import (
     latest_msp,
     org_id,
     setup_external,
+    signature_body,
     start_removal,
     update_of,
     verify,
@@ -30,13 +29,6 @@ from tests.support.snapshots import config_blocks
 from tests.support.tenants import Tenant
 
 UPDATE = re.compile(r'data-update="([^"]*)"')
-
-
-def _fields(signature: ConfigSignature) -> dict[str, str]:
-    return {
-        "signature_header": base64.b64encode(signature.signature_header).decode(),
-        "signature": base64.b64encode(signature.signature).decode(),
-    }
 
 
 def test_list_and_page_show_the_request_and_the_form_signature_commits(
@@ -71,8 +63,8 @@ def test_list_and_page_show_the_request_and_the_form_signature_commits(
 
     # A form without its CSRF token is refused before anything runs; a high-S signature is refused with the API's
     # message next to the signing form; neither changes the request.
-    assert console.post(f"{url}/signatures", _fields(key.signature(update)), csrf=False).status_code == 403
-    refused = console.follow(console.post(f"{url}/signatures", _fields(key.signature(update, high_s=True))))
+    assert console.post(f"{url}/signatures", signature_body(key.signature(update)), csrf=False).status_code == 403
+    refused = console.follow(console.post(f"{url}/signatures", signature_body(key.signature(update, high_s=True))))
     ((kind, form, text),) = flashes(refused.text)
     assert (kind, form) == ("error", "sign")
     assert "not low-S" in text
@@ -81,7 +73,7 @@ def test_list_and_page_show_the_request_and_the_form_signature_commits(
     assert flashes(empty.text)[0][2].startswith("one of parameters is nil: signature_header")
     assert tenant.ok("GET", f"/signature-requests/{request['id']}")["missing"] == [key.msp_id]
 
-    done = console.follow(console.post(f"{url}/signatures", _fields(key.signature(update))))
+    done = console.follow(console.post(f"{url}/signatures", signature_body(key.signature(update))))
     ((kind, form, text),) = flashes(done.text)
     assert (kind, form) == ("info", "sign")
     assert "the policy is satisfied" in text
@@ -162,7 +154,7 @@ def test_another_tenant_neither_sees_nor_acts(
     url = f"/console/signature-requests/{request['id']}"
     assert other.get(url).status_code == 404
     assert other.get(f"{url}/envelope.pb").status_code == 404
-    assert other.post(f"{url}/signatures", _fields(key.signature(update))).status_code == 404
+    assert other.post(f"{url}/signatures", signature_body(key.signature(update))).status_code == 404
     assert other.post(f"{url}/reject", {"reason": "no"}).status_code == 404
     assert other.get(f"/console/instances/{bid}/orgs/orga/admin-custody").status_code == 404
     assert other.post(f"/console/instances/{bid}/orgs/orga/admin-custody", {"csr": key.csr()}).status_code == 404

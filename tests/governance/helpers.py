@@ -3,6 +3,7 @@ signing a request's update exactly as Fabric does (``signature_header || config_
 
 from __future__ import annotations
 
+import base64
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -79,6 +80,14 @@ def sign_as(
 def update_of(envelope_file: bytes) -> ConfigUpdateEnvelope:
     """The ConfigUpdateEnvelope inside a CONFIG_UPDATE envelope file."""
     return ConfigUpdateEnvelope.FromString(Payload.FromString(Envelope.FromString(envelope_file).payload).data)
+
+
+def signature_body(signature: ConfigSignature) -> dict[str, str]:
+    """The JSON form of AddSignatureRequestSignatures (the console's sign form posts the same fields): base64."""
+    return {
+        "signature_header": base64.b64encode(signature.signature_header).decode(),
+        "signature": base64.b64encode(signature.signature).decode(),
+    }
 
 
 def with_signature(envelope_file: bytes, signature: ConfigSignature) -> bytes:

@@ -5,7 +5,6 @@ channel unchanged, when the inviter refuses."""
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 import pytest
@@ -15,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from openbcs.consortium import states
 from openbcs.kernel.db import Database
-from tests.governance.helpers import TenantKey, update_of
+from tests.governance.helpers import TenantKey, signature_body, update_of
 from tests.support.bodies import CHANNEL, DEFAULT_ORG
 from tests.support.consortia import Consortium, setup_consortium
 from tests.support.snapshots import config_blocks, invitation_row
@@ -59,10 +58,7 @@ def test_quit_finishes_when_the_inviter_signs(external: tuple[Consortium, Tenant
     assert request["missing"] == [key.msp_id]
     file = consortium.inviter.call("GET", f"/signature-requests/{request['id']}/envelope").content
     signature = key.signature(update_of(file).config_update)
-    body = {
-        "signature_header": base64.b64encode(signature.signature_header).decode(),
-        "signature": base64.b64encode(signature.signature).decode(),
-    }
+    body = signature_body(signature)
     signed = consortium.inviter.call("POST", f"/signature-requests/{request['id']}/signatures", body)
     assert signed.status_code == 200, signed.text
     consortium.invitee.wait(operation_id)

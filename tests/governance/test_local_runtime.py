@@ -33,7 +33,7 @@ from openbcs.runtime import nodespecs
 from openbcs.runtime.local import wire
 from openbcs.runtime.specs import NodeSpec
 from tests.conftest import SECRET_KEY
-from tests.governance.helpers import CHANNEL, TenantKey, admin_rows, org_id, setup_external, update_of
+from tests.governance.helpers import CHANNEL, TenantKey, admin_rows, org_id, setup_external, signature_body, update_of
 from tests.runtime.local.realnet import fabric_bin_or_skip
 from tests.runtime.network import LocalServer
 from tests.support.accounts import issue_token
@@ -158,10 +158,7 @@ def test_a_change_needing_the_tenant_is_committed_by_the_orderers_once_signed(ne
     signed = net.tenant.call(
         "POST",
         f"/signature-requests/{request['id']}/signatures",
-        {
-            "signature_header": base64.b64encode(signature.signature_header).decode(),
-            "signature": base64.b64encode(signature.signature).decode(),
-        },
+        signature_body(signature),
     )
     assert signed.status_code == 200, signed.text
     net.tenant.wait(operation_id, timeout=120)

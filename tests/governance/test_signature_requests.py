@@ -4,7 +4,6 @@ waits for its signature, which the tenant makes over the exact bytes Fabric sign
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from openbcs.governance import signatures
 from openbcs.kernel import clock
 from openbcs.kernel.db import Database
 from openbcs.kernel.keys import ServerKey
@@ -34,6 +34,7 @@ from tests.governance.helpers import (
     org_id,
     setup_external,
     sign_as,
+    signature_body,
     start_removal,
     update_of,
     verify,
@@ -117,10 +118,7 @@ def test_signature_with_cryptography_json_commits(tenant: Tenant, db: Database, 
         return tenant.call(
             "POST",
             f"/signature-requests/{request['id']}/signatures",
-            {
-                "signature_header": base64.b64encode(signature.signature_header).decode(),
-                "signature": base64.b64encode(signature.signature).decode(),
-            },
+            signature_body(signature),
         )
 
     # Refusals, each a 400 naming why, the request unchanged.
@@ -178,6 +176,15 @@ def test_signconfigtx_file_upload_commits(tenant: Tenant, db: Database) -> None:
     octets = {"Content-Type": "application/octet-stream"}
     file = tenant.call("GET", f"/signature-requests/{request['id']}/envelope").content
     update = update_of(file).config_update
+    before = tenant.ok("GET", f"/signature-requests/{request['id']}")
+    empty = tenant.call("POST", path, raw=b"", headers=octets)
+    assert (empty.status_code, empty.json()["error_msg"]) == (400, "one of parameters is nil: body")
+    too_big = tenant.call("POST", path, raw=b"\0" * (signatures.FILE_MAX + 1), headers=octets)
+    assert (too_big.status_code, too_big.json()["error_msg"]) == (
+        400,
+        f"Invalid Parameter body : at most {signatures.FILE_MAX} bytes",
+    )
+    assert tenant.ok("GET", f"/signature-requests/{request['id']}") == before  # refused before anything was read
     garbage = tenant.call("POST", path, raw=b"not an envelope \xff\xff", headers=octets)
     assert garbage.status_code == 400
     assert "not a serialized CONFIG_UPDATE envelope" in garbage.json()["error_msg"]
@@ -298,10 +305,7 @@ def test_a_stale_request_is_refused_at_submission(
     (request,) = tenant.ok("GET", "/signature-requests", status="pending")["signature_requests"]
     update = update_of(tenant.call("GET", f"/signature-requests/{request['id']}/envelope").content).config_update
     signature = key.signature(update)
-    body = {
-        "signature_header": base64.b64encode(signature.signature_header).decode(),
-        "signature": base64.b64encode(signature.signature).decode(),
-    }
+    body = signature_body(signature)
     approved = tenant.call("POST", f"/signature-requests/{request['id']}/signatures", body)
     assert approved.status_code == 200
     assert approved.json()["status"] == "approved"  # the worker is stopped: not submitted yet

@@ -21,9 +21,9 @@ from starlette.datastructures import UploadFile
 from openbcs.console import forms
 from openbcs.console.pages import PREFIX, ConsoleRoute, back_with_error, redirect, render
 from openbcs.console.session import CheckedForm, ConsoleSession
-from openbcs.governance import custody, service
+from openbcs.governance import custody, service, signatures
 from openbcs.governance.models import STATUSES
-from openbcs.governance.routes import ENVELOPE, ENVELOPE_MAX
+from openbcs.governance.routes import ENVELOPE
 from openbcs.governance.schemas import (
     AdminCustodyRequestBody,
     RejectBody,
@@ -129,12 +129,7 @@ async def _uploaded(form_file: object) -> bytes:
     """The uploaded file's bytes, bounded as the API bounds its body."""
     if not isinstance(form_file, UploadFile):
         raise errors.missing_parameter("envelope")
-    raw = await form_file.read(ENVELOPE_MAX + 1)
-    if not raw:
-        raise errors.missing_parameter("envelope")
-    if len(raw) > ENVELOPE_MAX:
-        raise errors.invalid_parameter("envelope", f"at most {ENVELOPE_MAX} bytes")
-    return raw
+    return signatures.bounded_file(await form_file.read(signatures.FILE_MAX + 1), field="envelope")
 
 
 @router.post("/signature-requests/{request_id}/upload", name="ConsoleUploadSignatureRequest")

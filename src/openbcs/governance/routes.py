@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from openbcs.governance import custody, service
+from openbcs.governance import custody, service, signatures
 from openbcs.governance.schemas import (
     AdminCustodyRequestBody,
     AdminCustodyResponse,
@@ -27,8 +27,6 @@ from openbcs.kernel.validation import parse_json_body
 router = APIRouter(prefix="/v2/{project_id}", dependencies=MUTATING_API_DEPENDENCIES)
 
 ENVELOPE = "application/octet-stream"
-# The largest signconfigtx file taken: a config update of a 20-organisation channel with every signature is far less.
-ENVELOPE_MAX = 4 * 1024 * 1024
 
 
 @router.post("/blockchains/{blockchain_id}/orgs/{org_name}/admin-custody", name="SwitchAdminCustody")
@@ -96,10 +94,7 @@ async def add_signature_request_signatures(
     media_type = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
     body: SignatureBody | None = None
     if media_type == ENVELOPE:
-        if not raw:
-            raise errors.missing_parameter("request body")
-        if len(raw) > ENVELOPE_MAX:
-            raise errors.invalid_parameter("body", f"at most {ENVELOPE_MAX} bytes")
+        signatures.bounded_file(raw, field="body")
     else:
         body = parse_json_body(SignatureBody, raw, request.headers.get("content-type"))
     return await ctx.db.write(

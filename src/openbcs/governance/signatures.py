@@ -20,6 +20,19 @@ from openbcs.governance.models import SignatureRequest
 from openbcs.governance.schemas import SignatureBody
 from openbcs.kernel import errors
 
+# The largest signconfigtx file taken: a config update of a 20-organisation channel with every signature is far less.
+FILE_MAX = 4 * 1024 * 1024
+
+
+def bounded_file(raw: bytes, *, field: str) -> bytes:
+    """``raw`` as a signconfigtx file may be, checked before any database work (the API's octet-stream body and the
+    console's upload alike): not empty, at most :data:`FILE_MAX` bytes."""
+    if not raw:
+        raise errors.missing_parameter(field)
+    if len(raw) > FILE_MAX:
+        raise errors.invalid_parameter(field, f"at most {FILE_MAX} bytes")
+    return raw
+
 
 def envelope_file(request: SignatureRequest) -> bytes:
     """The CONFIG_UPDATE ``Envelope`` holding the request's update with the signatures so far: what
