@@ -78,7 +78,7 @@ def test_timeout_raises_with_health_answer_and_leaves_it_running(tmp_path: Path,
     started = time.monotonic()
     with pytest.raises(NodeStartError, match=r"not healthy after 0.3 s \(no answer at http://") as caught:
         process.wait_healthy(0.3)
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 10  # not the node's 30 s: room for a loaded machine
     assert caught.value.exit_code is None
     assert process.running()
     assert process.stop() == -signal.SIGTERM
@@ -111,7 +111,7 @@ def test_stop_escalates_to_sigkill_and_sweeps_the_group(tmp_path: Path, process:
     child = int((tmp_path / "child.pid").read_text())
     started = time.monotonic()
     assert process.stop(timeout=0.3) == -signal.SIGKILL
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 10  # not the node's 30 s: room for a loaded machine
     assert eventually(lambda: gone(child))
     assert process.stop() == -signal.SIGKILL  # stopping again only reports
 
