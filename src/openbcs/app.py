@@ -30,7 +30,7 @@ from openbcs.http.openapi import documented
 from openbcs.http.text_guard import reject_unstorable_url_text
 from openbcs.iam import routes as iam_routes
 from openbcs.iam.authentication import authenticate
-from openbcs.iam.gate import LoginRateMiddleware, gate_of
+from openbcs.iam.login_gate import LoginRateMiddleware, login_gate_of
 from openbcs.instances import routes as instance_routes
 from openbcs.kernel.db import Database
 from openbcs.kernel.files import create_private_database
@@ -191,7 +191,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(HeadMiddleware)  # inside the request context: HEAD is logged and counted as HEAD
     # A login flood's refusals (429) before routing and body parsing: they must cost the loop next to nothing.
-    app.add_middleware(LoginRateMiddleware, gate=gate_of(db, settings))
+    app.add_middleware(LoginRateMiddleware, gate=login_gate_of(db, settings))
     # Added last: outermost, so every answer carries the id and is counted.
     app.add_middleware(RequestContextMiddleware, observer=monitoring.telemetry.observe_request)
 

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from openbcs.app import create_app
-from openbcs.iam import gate, login
+from openbcs.iam import login, login_gate
 from openbcs.iam.models import LoginFailure
 from openbcs.kernel.db import Database
 from openbcs.kernel.settings import Settings
@@ -222,7 +222,7 @@ def test_password_checks_run_one_at_a_time(
         answers = list(pool.map(lambda _: _login(client, account.name, "wrong-password-1"), range(6)))
     assert [a.status_code for a in answers] == [401] * 6
     # One source's checks one at a time: a flood from one address never takes more than one core.
-    assert most == gate.CHECKS_PER_SOURCE == 1
+    assert most == login_gate.CHECKS_PER_SOURCE == 1
 
 
 def test_the_console_signs_in_through_the_same_rule(

@@ -20,7 +20,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from openbcs.app import create_app
 from openbcs.iam import login
-from openbcs.iam.gate import FairChecks, TokenBuckets
+from openbcs.iam.login_gate import FairChecks, TokenBuckets
 from openbcs.iam.models import LoginFailure
 from openbcs.kernel.db import Database
 from openbcs.kernel.settings import Settings

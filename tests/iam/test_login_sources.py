@@ -16,8 +16,8 @@ from sqlalchemy import update
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from openbcs.app import create_app
-from openbcs.iam.gate import client_source
 from openbcs.iam.lockout import MAX_LOCK, LoginPolicy
+from openbcs.iam.login_gate import client_source
 from openbcs.iam.models import LoginFailure
 from openbcs.kernel.db import Database
 from openbcs.kernel.settings import Settings

@@ -25,7 +25,7 @@ from openbcs.console.session import (
 from openbcs.engine import records
 from openbcs.http.context import Context
 from openbcs.iam import login
-from openbcs.iam.gate import client_source
+from openbcs.iam.login_gate import client_source
 from openbcs.iam.schemas import TokenRequest
 from openbcs.kernel import errors
 from openbcs.kernel.clock import utcnow

@@ -1,6 +1,6 @@
 """Password logins — ``POST /v3/auth/tokens`` and the web console's sign-in — checked by one rule (docs/auth.md):
 
-1. the source address's and the account name's login rate (:mod:`openbcs.iam.gate`): over either, ``429`` with
+1. the source address's and the account name's login rate (:mod:`openbcs.iam.login_gate`): over either, ``429`` with
    ``Retry-After``, no check;
 2. the lock-out of the names for this source (:mod:`openbcs.iam.lockout`), reserved atomically with the count, so
    a burst of concurrent wrong passwords runs at most ``max_failures`` checks; locked: ``401 "The account is
@@ -22,8 +22,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from openbcs.iam import tokens
-from openbcs.iam.gate import gate_of
 from openbcs.iam.lockout import LoginPolicy, Verdict, finish, release, reserve, unlock
+from openbcs.iam.login_gate import login_gate_of
 from openbcs.iam.models import Account, User
 from openbcs.iam.passwords import verify_password
 from openbcs.kernel import errors
@@ -70,7 +70,7 @@ async def check_password(
     rate; ``source_admitted``: the gate's middleware took the source's token already) or ``401`` in IAM's shape:
     "The username or password is wrong." (unknown names, wrong password, disabled user alike) or "The account is
     locked."."""
-    gate = gate_of(db, settings)
+    gate = login_gate_of(db, settings)
     gate.admit(source=source, account_name=domain_name, source_admitted=source_admitted)
     policy = LoginPolicy.of(settings)
     names = (domain_name, user_name, source)

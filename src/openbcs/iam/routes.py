@@ -15,7 +15,7 @@ from openbcs.http.openapi import documented
 from openbcs.http.routing import API_DEPENDENCIES
 from openbcs.iam import login, service
 from openbcs.iam.authentication import authenticate
-from openbcs.iam.gate import ADMITTED, client_source
+from openbcs.iam.login_gate import ADMITTED, client_source
 from openbcs.iam.schemas import (
     CatalogEntry,
     DomainRef,

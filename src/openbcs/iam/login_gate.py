@@ -171,7 +171,7 @@ class LoginGate:
 _gates: weakref.WeakKeyDictionary[Database, LoginGate] = weakref.WeakKeyDictionary()
 
 
-def gate_of(db: Database, settings: Settings) -> LoginGate:
+def login_gate_of(db: Database, settings: Settings) -> LoginGate:
     """The login gate of the server that uses ``db`` (made with its settings on first use)."""
     gate = _gates.get(db)
     if gate is None:
