@@ -33,10 +33,10 @@ _TOKEN_OWNER = (
     "JOIN iam_accounts a ON a.id = u.domain_id JOIN iam_projects p ON p.domain_id = a.id WHERE u.id = ? AND p.id = ?"
 )
 _KEY_OWNER = (
-    "SELECT k.secret_key_encrypted, u.id, u.name, u.enabled, a.id, a.name FROM iam_access_keys k "
-    "JOIN iam_users u ON u.id = k.user_id JOIN iam_accounts a ON a.id = u.domain_id WHERE k.access_key = ?"
+    "SELECT k.secret_key_encrypted, u.id, u.name, u.enabled, a.id, a.name, p.name FROM iam_access_keys k "
+    "JOIN iam_users u ON u.id = k.user_id JOIN iam_accounts a ON a.id = u.domain_id "
+    "LEFT JOIN iam_projects p ON p.id = ? AND p.domain_id = a.id WHERE k.access_key = ?"
 )
-_PROJECT_OF = "SELECT name FROM iam_projects WHERE id = ? AND domain_id = ?"
 
 
 class Denied(Exception):
@@ -131,7 +131,7 @@ def by_signature(q: Query, keys: Keys, signed: Signed, project_id: str, skew_sec
     signed_at = datetime.strptime(date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
     if abs((datetime.now(UTC) - signed_at).total_seconds()) > skew_seconds:
         raise Denied(UNAUTHORIZED)
-    row = q.one(_KEY_OWNER, (access_key,))
+    row = q.one(_KEY_OWNER, (project_id, access_key))
     if row is None:
         raise Denied(UNAUTHORIZED)
     secret = keys.access_key.decrypt(row[0].encode("ascii"))
@@ -139,8 +139,7 @@ def by_signature(q: Query, keys: Keys, signed: Signed, project_id: str, skew_sec
     expected = hmac.new(secret, f"SDK-HMAC-SHA256\n{date}\n{digest}".encode(), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, signature) or not row[3]:
         raise Denied(UNAUTHORIZED)
-    project = q.one(_PROJECT_OF, (project_id, row[4]))
     claimed = signed.headers.get("x-project-id")
-    if project is None or (claimed is not None and claimed != project_id):
+    if row[6] is None or (claimed is not None and claimed != project_id):
         raise Denied(FORBIDDEN)
-    return Caller(row[1], row[2], row[4], row[5], project_id, project[0])
+    return Caller(row[1], row[2], row[4], row[5], project_id, row[6])

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import and_, bindparam, select
 
 from openbcs.iam import signing
 from openbcs.iam.failures import AuthenticationError, forbidden_project
@@ -19,15 +19,15 @@ from openbcs.kernel.caller import Caller
 from openbcs.kernel.db import Rows, Statement
 from openbcs.kernel.keys import ServerKey
 
-# Every signed request runs these: indexed selects compiled once, on the raw driver (docs/benchmarks.md).
+# Every signed request runs these: indexed selects compiled once, on the raw driver (docs/benchmarks.md). The key's
+# owner and the project the path names come in one statement (one round trip: on PostgreSQL each is a wait and
+# psycopg's work); the project is outer-joined, so an unknown key and a foreign project stay told apart.
 _KEY_OWNER = Statement(
-    select(AccessKey.secret_key_encrypted, User.id, User.name, User.enabled, Account.id, Account.name)
+    select(AccessKey.secret_key_encrypted, User.id, User.name, User.enabled, Account.id, Account.name, Project.name)
     .join(User, User.id == AccessKey.user_id)
     .join(Account, Account.id == User.domain_id)
+    .outerjoin(Project, and_(Project.id == bindparam("project_id"), Project.domain_id == Account.id))
     .where(AccessKey.access_key == bindparam("access_key"))
-)
-_PROJECT_OF = Statement(
-    select(Project.name).where(Project.id == bindparam("project_id"), Project.domain_id == bindparam("domain_id"))
 )
 _FIRST_PROJECT_OF_KEY = Statement(
     select(Project.id)
@@ -112,19 +112,18 @@ def authenticate_signature(
     identity that does not own ``project_id`` (or whose ``X-Project-Id`` names another project).
     """
     header = _checked_header(request, skew, now)
-    row = rows.first(_KEY_OWNER, access_key=header.access_key)
+    row = rows.first(_KEY_OWNER, access_key=header.access_key, project_id=project_id)
     if row is None:
         raise AuthenticationError("unknown access key")
-    sealed, user_id, user_name, enabled, domain_id, domain_name = row
+    sealed, user_id, user_name, enabled, domain_id, domain_name, project_name = row
     if not _signature_matches(request, header, secret_key(sealed, server_key)):
         raise AuthenticationError("signature mismatch")
     if not enabled:
         raise AuthenticationError("user disabled")
     claimed = request.headers.get("x-project-id")
-    project = rows.first(_PROJECT_OF, project_id=project_id, domain_id=domain_id)
-    if project is None or (claimed is not None and claimed != project_id):
+    if project_name is None or (claimed is not None and claimed != project_id):
         raise forbidden_project(project_id)
-    return Caller(user_id, user_name, domain_id, domain_name, project_id, project[0], "aksk")
+    return Caller(user_id, user_name, domain_id, domain_name, project_id, project_name, "aksk")
 
 
 def authenticate_signature_any_project(
