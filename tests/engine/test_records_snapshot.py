@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from openbcs.engine.models import Operation, OperationSubStep
 from openbcs.engine.records import list_records
-from openbcs.kernel.db import Database, Rows
+from openbcs.kernel.db import Database
+from openbcs.kernel.rows import Rows
 from tests.support.diagnostic import start_in
 
 PROJECT = "p" * 32

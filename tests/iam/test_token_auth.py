@@ -16,8 +16,9 @@ from openbcs.iam import tokens
 from openbcs.iam.failures import AuthenticationError
 from openbcs.iam.models import Account
 from openbcs.iam.passwords import verify_password
-from openbcs.kernel.db import Database, Rows
+from openbcs.kernel.db import Database
 from openbcs.kernel.keys import ServerKey
+from openbcs.kernel.rows import Rows
 from tests.iam.helpers import KEYSTONE_WRONG_PASSWORD, assert_empty_records, held_token, records_path, user_of
 from tests.support.accounts import TestAccount, token_body
 from tests.support.errors import assert_forbidden, assert_unauthorized, request_id_of

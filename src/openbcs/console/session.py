@@ -81,7 +81,9 @@ async def current_session(request: Request, ctx: Context) -> Session:
     if not token:
         raise SignInRequired(expired=False)
     try:
-        caller = await ctx.db.read_rows(tokens.authenticate_token, token=token, server_key=ctx.server_key, now=utcnow())
+        caller = await ctx.db.read_rows_autocommit(
+            tokens.authenticate_token, token=token, server_key=ctx.server_key, now=utcnow()
+        )
     except AuthenticationError as exc:
         raise SignInRequired(expired=True) from exc
     request.scope.setdefault("state", {})["identity"] = caller  # the request log names the project

@@ -18,7 +18,7 @@ from openbcs.consortium.schemas import (
 )
 from openbcs.kernel.caller import Caller
 from openbcs.kernel.clock import iso_time
-from openbcs.kernel.db import Rows, Statement, json_value
+from openbcs.kernel.rows import Rows, Statement, json_value
 from openbcs.network import lookups
 from openbcs.network.models import Organization
 

@@ -11,7 +11,7 @@ from sqlalchemy import and_, bindparam, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from openbcs.engine.models import FAILED, FINISHED, PROCESSING, STOPPED, WAITING, Operation, OperationSubStep
-from openbcs.kernel.db import Rows, Statement, json_value
+from openbcs.kernel.rows import Rows, Statement, json_value
 
 
 class SubStepRecord(NamedTuple):

@@ -43,14 +43,14 @@ async def _by_signature(
     )
     skew = timedelta(seconds=ctx.settings.signature_skew_seconds)
     if project_id is None:
-        return await ctx.db.read_rows(
+        return await ctx.db.read_rows_autocommit(
             signatures.authenticate_signature_any_project,
             request=signed,
             server_key=ctx.server_key,
             skew=skew,
             now=utcnow(),
         )
-    return await ctx.db.read_rows(
+    return await ctx.db.read_rows_autocommit(
         signatures.authenticate_signature,
         request=signed,
         project_id=project_id,
@@ -65,8 +65,10 @@ async def authenticate(request: Request, ctx: ServerContext, project_id: str | N
     headers = headers_of(request)
     try:
         token = headers.get("x-auth-token")
+        # Either proof is one statement (two, needing no common snapshot, for an IAM call naming no project): read
+        # without a transaction around it, one PostgreSQL round trip instead of three.
         if token:
-            caller = await ctx.db.read_rows(
+            caller = await ctx.db.read_rows_autocommit(
                 tokens.authenticate_token, token=token, server_key=ctx.server_key, now=utcnow()
             )
             if project_id is not None and caller.project_id != project_id:

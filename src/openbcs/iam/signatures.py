@@ -16,8 +16,8 @@ from openbcs.iam.failures import AuthenticationError, forbidden_project
 from openbcs.iam.models import AccessKey, Account, Project, User
 from openbcs.iam.service import ACCESS_KEY_PURPOSE
 from openbcs.kernel.caller import Caller
-from openbcs.kernel.db import Rows, Statement
 from openbcs.kernel.keys import ServerKey
+from openbcs.kernel.rows import Rows, Statement
 
 # Every signed request runs these: indexed selects compiled once, on the raw driver (docs/benchmarks.md). The key's
 # owner and the project the path names come in one statement (one round trip: on PostgreSQL each is a wait and

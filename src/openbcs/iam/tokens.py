@@ -21,8 +21,8 @@ from openbcs.iam.failures import AuthenticationError
 from openbcs.iam.models import Account, Project, User
 from openbcs.kernel import errors
 from openbcs.kernel.caller import Caller
-from openbcs.kernel.db import Rows, Statement
 from openbcs.kernel.keys import ServerKey
+from openbcs.kernel.rows import Rows, Statement
 
 TOKEN_PURPOSE = "token"  # noqa: S105 - a key-derivation label, not a secret
 

@@ -2,9 +2,8 @@
 
 One write path for both databases: a service function receives a :class:`~sqlalchemy.orm.Session` and runs inside
 exactly one transaction, opened by :meth:`Database.write` (or :meth:`Database.writing` outside the event loop). The
-hottest reads (authentication, ListOpRecord, ListMembers) may instead receive :class:`Rows`, the raw driver
-connection of one transaction with statements compiled once (:class:`Statement`): measured, a SQLAlchemy session with
-one small select costs ~200 µs of CPU, the driver ~30 µs (``docs/benchmarks.md``).
+hottest reads (authentication, ListOpRecord, ListMembers) may instead receive :class:`~openbcs.kernel.rows.Rows`,
+the raw driver connection of one transaction with statements compiled once (:mod:`openbcs.kernel.rows`).
 
 SQLite is the embedded default. It has a single writer, so OpenBCS never lets threads contend for it: on SQLite the
 unit of work runs on the event loop's own thread, one transaction after another (measured: thread-pool endpoints
@@ -20,23 +19,21 @@ writers, so there the same functions run in the thread pool, and a lock wait is 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import anyio.to_thread
 from sqlalchemy import Engine, MetaData, create_engine, event
-from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.elements import ClauseElement
 
 from openbcs.kernel import errors
+from openbcs.kernel.rows import Rows
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -76,67 +73,6 @@ def is_lock_error(exc: BaseException) -> bool:
     if getattr(orig, "sqlite_errorcode", None) in _SQLITE_BUSY_CODES:
         return True
     return getattr(orig, "sqlstate", None) in _PG_LOCK_STATES
-
-
-def json_value(value: Any) -> Any:
-    """A JSON column's value as read through :class:`Rows`: SQLite gives the text, psycopg the decoded value."""
-    return json.loads(value) if isinstance(value, str) else value
-
-
-class Statement:
-    """A Core statement compiled once per dialect into the driver's own SQL (``?`` or ``%(name)s``): parameters
-    are passed by name and must already be the driver's values (no type processing). No ``IN`` over a list (SQLAlchemy
-    expands those per execution): use a subquery, or ``or_`` of equalities for a fixed list."""
-
-    def __init__(self, statement: ClauseElement) -> None:
-        self.statement = statement
-        self._compiled: dict[str, tuple[SQLCompiler, str, tuple[str, ...] | None]] = {}
-
-    def prepared(self, dialect: Dialect) -> tuple[SQLCompiler, str, tuple[str, ...] | None]:
-        """(compiled, SQL, positional parameter names or None for named parameters) for ``dialect``."""
-        found = self._compiled.get(dialect.name)
-        if found is None:
-            compiled = self.statement.compile(dialect=dialect)
-            assert isinstance(compiled, SQLCompiler)
-            names = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup is not None else None
-            found = (compiled, compiled.string, names)
-            self._compiled[dialect.name] = found
-        return found
-
-
-class Rows:
-    """The raw driver connection of one transaction: :class:`Statement` and named parameters in, tuples out."""
-
-    def __init__(self, connection: Any, dialect: Dialect) -> None:
-        self.connection, self.dialect = connection, dialect
-
-    @classmethod
-    def of(cls, session: Session) -> Rows:
-        """The raw connection of a session's transaction: statements run in that same transaction (pending ORM
-        changes are flushed first, so they are seen)."""
-        session.flush()
-        connection = session.connection()
-        return cls(connection.connection.driver_connection, connection.dialect)
-
-    def _execute(self, statement: Statement, params: Mapping[str, Any]) -> Any:
-        compiled, sql, names = statement.prepared(self.dialect)
-        values = (compiled.construct_params(dict(params)) or {}) if compiled.binds else {}
-        cursor = self.connection.cursor()
-        cursor.execute(sql, tuple(values[n] for n in names) if names is not None else values)
-        return cursor
-
-    def all(self, statement: Statement, **params: Any) -> list[tuple[Any, ...]]:
-        """Every row of ``statement``."""
-        return list(self._execute(statement, params).fetchall())
-
-    def first(self, statement: Statement, **params: Any) -> tuple[Any, ...] | None:
-        """The first row of ``statement``, or None."""
-        row: tuple[Any, ...] | None = self._execute(statement, params).fetchone()
-        return row
-
-    def run(self, statement: Statement, **params: Any) -> int:
-        """Execute ``statement``; the number of rows it changed."""
-        return int(self._execute(statement, params).rowcount)
 
 
 def _configure_sqlite(engine: Engine, lock_wait_ms: int) -> None:
@@ -307,6 +243,18 @@ class Database:
         """:meth:`read_rows`, blocking (outside the event loop)."""
         return self._blocking(lambda: self._pooled_rows(fn, args, kwargs))
 
+    async def read_rows_autocommit(
+        self, fn: Callable[Concatenate[Rows, P], T], /, *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """:meth:`read_rows` for a read whose statements need not see one snapshot together (authentication's one
+        statement): on PostgreSQL each statement runs on its own, one round trip instead of three (BEGIN, the
+        statement, COMMIT); a single statement sees one snapshot anyway. On SQLite, as :meth:`read_rows`."""
+        if self.is_sqlite:
+            return await self._on_loop(lambda: self._sqlite_rows(fn, args, kwargs), False)
+        return await self._in_thread(
+            lambda: self._blocking(lambda: self._pooled_rows(fn, args, kwargs, autocommit=True))
+        )
+
     def _loop_driver(self) -> Any:
         """SQLite: the raw connection the event loop's Rows transactions use (busy timeout zero: never waits)."""
         if self._loop_connection is None:
@@ -325,7 +273,9 @@ class Database:
         connection.execute("COMMIT")
         return result
 
-    def _pooled_rows(self, fn: Callable[..., T], args: Any, kwargs: Any, *, retry: bool = True) -> T:
+    def _pooled_rows(
+        self, fn: Callable[..., T], args: Any, kwargs: Any, *, retry: bool = True, autocommit: bool = False
+    ) -> T:
         engine = self._rows_engine or self.engine
         raw = engine.raw_connection()
         driver: Any = raw.driver_connection
@@ -333,6 +283,8 @@ class Database:
             if self.is_sqlite:
                 driver.execute(f"PRAGMA busy_timeout={round(self.lock_wait_seconds * 1000)}")
                 driver.execute("BEGIN")
+            elif autocommit:
+                driver.autocommit = True  # given back to the pool as it was taken (below)
             try:
                 result = fn(Rows(driver, engine.dialect), *args, **kwargs)
             except BaseException:
@@ -345,10 +297,15 @@ class Database:
                 if not retry:
                     raise
                 log.warning("a pooled database connection was closed by the server: reading again")
-                return self._pooled_rows(fn, args, kwargs, retry=False)
-            driver.execute("COMMIT") if self.is_sqlite else driver.commit()
+                return self._pooled_rows(fn, args, kwargs, retry=False, autocommit=autocommit)
+            if self.is_sqlite:
+                driver.execute("COMMIT")
+            elif not autocommit:
+                driver.commit()
             return result
         finally:
+            if autocommit and not self.is_sqlite and not driver.closed:
+                driver.autocommit = False
             raw.close()
 
     # --- waiting for locks -----------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import orjson
 
 from openbcs.engine import records
 from openbcs.engine.models import FAILED, FINISHED, STOPPED
-from openbcs.kernel.db import Rows
+from openbcs.kernel.rows import Rows
 from openbcs.operations.schemas import record_answer
 
 DONE = (FINISHED, FAILED, STOPPED)
