@@ -247,8 +247,8 @@ class Database:
         self, fn: Callable[Concatenate[Rows, P], T], /, *args: P.args, **kwargs: P.kwargs
     ) -> T:
         """:meth:`read_rows` for a read whose statements need not see one snapshot together (authentication's one
-        statement): on PostgreSQL each statement runs on its own, one round trip instead of three (BEGIN, the
-        statement, COMMIT); a single statement sees one snapshot anyway. On SQLite, as :meth:`read_rows`."""
+        statement, ListMembers' two): on PostgreSQL each statement runs on its own, one round trip instead of
+        BEGIN, the statements and COMMIT; each statement still sees one snapshot. On SQLite, as :meth:`read_rows`."""
         if self.is_sqlite:
             return await self._on_loop(lambda: self._sqlite_rows(fn, args, kwargs), False)
         return await self._in_thread(
