@@ -42,7 +42,8 @@ class Statement:
 
 
 class Rows:
-    """The raw driver connection of one transaction: :class:`Statement` and named parameters in, tuples out."""
+    """The raw driver connection of one read (a transaction, or statements each on its own: see
+    ``Database.read_rows_autocommit``): :class:`Statement` and named parameters in, tuples out."""
 
     def __init__(self, connection: Any, dialect: Dialect) -> None:
         self.connection, self.dialect = connection, dialect
