@@ -71,7 +71,7 @@ def floor_command(port: int, *, workers: int = 1) -> list[str]:
     return [
         *(sys.executable, "-m", "uvicorn", "--app-dir", str(ROOT), "bench.floors.app:app"),
         *("--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)),
-        *("--no-access-log", "--log-level", "warning"),
+        *("--no-access-log", "--log-level", "warning", "--loop", "asyncio"),
     ]
 
 
