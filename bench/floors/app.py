@@ -3,7 +3,8 @@ OpenBCS's paths — ListOpRecord and ListMembers by token or signature, and the 
 
 Configured by the environment (:func:`bench.harness.floor_env`): ``FLOOR_DATABASE`` (OpenBCS's SQLite file or a
 ``postgresql://`` URL), ``FLOOR_SERVER_KEY`` (OpenBCS's ``server.key``), ``FLOOR_SKEW_SECONDS``. Each request runs in
-one transaction (authentication included), where OpenBCS uses one for authentication and one for the call.
+one transaction (authentication included), where OpenBCS reads the caller without a transaction around its one
+statement and then runs the call's own read (ListMembers' also without one on PostgreSQL).
 
     FLOOR_DATABASE=... FLOOR_SERVER_KEY=... python -m uvicorn --app-dir . bench.floors.app:app --port 8081
 """

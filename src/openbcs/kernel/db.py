@@ -235,9 +235,7 @@ class Database:
 
     async def read_rows(self, fn: Callable[Concatenate[Rows, P], T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn(rows, ...)`` in a read transaction on the raw driver connection (hot read paths)."""
-        if self.is_sqlite:
-            return await self._on_loop(lambda: self._sqlite_rows(fn, args, kwargs), False)
-        return await self._in_thread(lambda: self._blocking(lambda: self._pooled_rows(fn, args, kwargs)))
+        return await self._read_rows(fn, args, kwargs, autocommit=False)
 
     def run_read_rows(self, fn: Callable[Concatenate[Rows, P], T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """:meth:`read_rows`, blocking (outside the event loop)."""
@@ -249,10 +247,13 @@ class Database:
         """:meth:`read_rows` for a read whose statements need not see one snapshot together (authentication's one
         statement, ListMembers' two): on PostgreSQL each statement runs on its own, one round trip instead of
         BEGIN, the statements and COMMIT; each statement still sees one snapshot. On SQLite, as :meth:`read_rows`."""
-        if self.is_sqlite:
+        return await self._read_rows(fn, args, kwargs, autocommit=True)
+
+    async def _read_rows(self, fn: Callable[..., T], args: Any, kwargs: Any, *, autocommit: bool) -> T:
+        if self.is_sqlite:  # inline on the loop, never waiting for a lock (the module's docstring)
             return await self._on_loop(lambda: self._sqlite_rows(fn, args, kwargs), False)
         return await self._in_thread(
-            lambda: self._blocking(lambda: self._pooled_rows(fn, args, kwargs, autocommit=True))
+            lambda: self._blocking(lambda: self._pooled_rows(fn, args, kwargs, autocommit=autocommit))
         )
 
     def _loop_driver(self) -> Any:
