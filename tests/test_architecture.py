@@ -1,5 +1,6 @@
 """The shape of the code base: layers that only point down (import-linter's contract in pyproject.toml), no import
-cycle between any two modules of ``src/openbcs``, and modules small enough to read (migrations aside)."""
+cycle between any two modules of ``src/openbcs``, and modules small enough to read (migrations aside); and, of the
+tests, that every HTTP client they make names its timeout."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
+TESTS = Path(__file__).resolve().parent
 PACKAGE = SRC / "openbcs"
 MODULE_LINES_MAX = 450  # "about 400 lines": a little slack, never a 900-line module again
 
@@ -115,3 +117,36 @@ def test_layers_only_point_down() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Layers only point down KEPT" in result.stdout
+
+
+HTTPX_CALLS = {"Client", "AsyncClient", "get", "post", "put", "delete", "patch", "request", "stream"}
+
+
+def _httpx_calls_without_timeout(source: str) -> list[int]:
+    """The lines of ``source`` that call ``httpx.<client or verb>(...)`` without a ``timeout=``."""
+    return [
+        node.lineno
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "httpx"
+        and node.func.attr in HTTPX_CALLS
+        and not any(keyword.arg == "timeout" for keyword in node.keywords)
+    ]
+
+
+def test_every_test_http_client_names_its_timeout() -> None:
+    # httpx's default read timeout is 5 s, and on CI's loaded 2-core machine (both database passes at once) a live
+    # server's answer once took longer: the test failed on the wait, not on what it checks.
+    found = {
+        str(path.relative_to(TESTS)): lines
+        for path in sorted(TESTS.rglob("*.py"))
+        if (lines := _httpx_calls_without_timeout(path.read_text()))
+    }
+    assert found == {}
+
+
+def test_the_timeout_check_finds_a_call_without_one() -> None:
+    source = "httpx.get(url, timeout=30)\nwith httpx.Client(base_url=url) as http:\n    http.get('/')\n"
+    assert _httpx_calls_without_timeout(source) == [2]

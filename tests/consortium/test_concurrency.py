@@ -79,7 +79,10 @@ def test_twenty_identical_quits_start_exactly_one_quit_operation(
     db: Database,
     make_account: Callable[..., TestAccount],
 ) -> None:
-    with any_server(server_kind, settings, tmp_path, database_url) as url, httpx.Client(base_url=url) as http:
+    with (
+        any_server(server_kind, settings, tmp_path, database_url) as url,
+        httpx.Client(base_url=url, timeout=30) as http,
+    ):
         c = setup_consortium(http, make_account)
         join_id = c.join()
         assert (membership_row(db, c)["status"], membership_row(db, c)["operation_id"]) == ("joined", join_id)
@@ -133,7 +136,7 @@ def test_accept_racing_withdraw_has_exactly_one_winner(
     settings: Settings, db: Database, make_account: Callable[..., TestAccount]
 ) -> None:
     outcomes = []
-    with thread_server(settings) as url, httpx.Client(base_url=url) as http:
+    with thread_server(settings) as url, httpx.Client(base_url=url, timeout=30) as http:
         for _ in range(REPETITIONS):
             c = setup_consortium(http, make_account)
             withdraw_body = {
@@ -196,7 +199,7 @@ ROUNDS = 2
 def test_concurrent_invitations_of_one_tenant_leave_one_waiting_invitation(
     settings: Settings, db: Database, make_account: Callable[..., TestAccount]
 ) -> None:
-    with thread_server(settings) as url, httpx.Client(base_url=url) as http:
+    with thread_server(settings) as url, httpx.Client(base_url=url, timeout=30) as http:
         inviter = new_tenant(http, make_account)
         inviter_bcs = inviter.create_instance(union_instance_body())
         for _ in range(ROUNDS):
@@ -230,7 +233,7 @@ def test_concurrent_invitations_of_one_tenant_leave_one_waiting_invitation(
 def test_two_invitees_agreeing_at_once_on_one_inviter_instance_start_one_join(
     settings: Settings, db: Database, make_account: Callable[..., TestAccount]
 ) -> None:
-    with thread_server(settings) as url, httpx.Client(base_url=url) as http:
+    with thread_server(settings) as url, httpx.Client(base_url=url, timeout=30) as http:
         first = setup_consortium(http, make_account)
         second_invitee = new_tenant(http, make_account)
         assert first.invite(second_invitee.name).json() == SUCCESS

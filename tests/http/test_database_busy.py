@@ -89,7 +89,7 @@ def test_a_write_waiting_for_a_lock_blocks_nobody_and_answers_busy(
     busy_server: LiveServer, make_account: Callable[..., TestAccount], db: Database
 ) -> None:
     writer, reader = make_account(), make_account()
-    with httpx.Client(base_url=busy_server.url) as http:
+    with httpx.Client(base_url=busy_server.url, timeout=30) as http:
         writer_token, reader_token = issue_token(http, writer), issue_token(http, reader)
     healthz, records = f"{busy_server.url}/healthz", f"{busy_server.url}/v2/{reader.project_id}/operation/record"
     before = snapshot(db)

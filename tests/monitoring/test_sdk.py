@@ -104,7 +104,7 @@ def test_the_five_operations_through_the_sdk(
     from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 
     source, live = server
-    with httpx.Client(base_url=live.url) as http:
+    with httpx.Client(base_url=live.url, timeout=30) as http:
         tenant = new_tenant(http, make_account)
         bid = tenant.create_instance(**TWO_ORGS)
         # A failed operation on the instance: an active alarm.

@@ -145,7 +145,7 @@ def test_metrics_needs_no_authentication_and_lists_every_documented_family(clien
 
 def test_a_separate_metrics_port(settings: Settings, make_account: Any) -> None:
     port = free_port()
-    with LiveServer(settings.model_copy(update={"metrics_port": port})) as server, httpx.Client() as http:
+    with LiveServer(settings.model_copy(update={"metrics_port": port})) as server, httpx.Client(timeout=30) as http:
         metrics_url = f"http://127.0.0.1:{port}/metrics"
         deadline = time.monotonic() + 20
         while True:  # the metrics server starts with the app, in the background
