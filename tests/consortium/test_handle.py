@@ -437,6 +437,22 @@ def test_a_busy_invitee_instance_is_refused(frozen_client, make_account, db):
     assert invitation_row(db)["orgs"][0]["node_count"] == 1
 
 
+def test_a_busy_inviter_instance_is_refused(frozen_client, make_account, db):
+    consortium = setup_consortium(frozen_client, make_account, drive=db)
+    inviter = consortium.inviter
+    # An UpdateInstance runs on the inviter's instance: the invitee's own instance is idle.
+    response = inviter.update(str(consortium.inviter_bcs_id), {"node_orgs": [{"name": DEFAULT_ORG, "node_count": 1}]})
+    assert response.status_code == 200, response.text
+    step_operation(db, response.json()["operation_id"], 1)
+    assert [lock[:2] for lock in operation_locks(db)] == [(consortium.inviter_bcs_id, response.json()["operation_id"])]
+    before = snapshot(db)
+    assert error(consortium.agree()) == INSTANCE_BUSY
+    assert snapshot(db) == before
+    inviter.wait(response.json()["operation_id"])
+    consortium.join()
+    assert invitation_row(db)["status"] == "joined"
+
+
 def test_a_failed_join_puts_the_invitation_back_to_waiting(client, make_account, db, monkeypatch):
     """docs/consortium.md: join fails => back to waiting (the channel unchanged, both instances idle again)."""
     consortium = setup_consortium(client, make_account)

@@ -66,3 +66,29 @@ def test_every_statement_of_a_quit_is_an_index_search(
     touched = {t for t in tables if any(f" {t}" in s for s, _ in statements)}
     assert touched == tables, "the quit's statements were recorded"
     assert _scans(db, statements) == []
+
+
+def test_a_quit_reads_its_invitation_instances_and_locks_without_repeating_itself(
+    client: TestClient, make_account: Callable[..., TestAccount], db: Database
+) -> None:
+    # The call locks the invitation and each of its operation's steps (run in the same transaction when steps take
+    # no time) asks for it again: only the first asks the database. The engine reads both instances' locks at once.
+    c = setup_consortium(client, make_account)
+    assert c.agree().status_code == 200
+    with _statements() as statements:
+        answer = c.invitee.quit(c.quit_body())
+    assert answer.status_code == 200, answer.text
+    assert invitation_row(db)["status"] == "quit"
+    flat = [" ".join(s.split()) for s, _ in statements]
+    by_id = [
+        s
+        for s in flat
+        if s.startswith("SELECT") and "FROM consortium_invitations WHERE consortium_invitations.id =" in s
+    ]
+    assert len(by_id) == 1, by_id
+    lock_reads = [s for s in flat if s.startswith("SELECT") and "FROM operation_locks" in s]
+    # The guard's check of both instances, then the engine's own.
+    assert len(lock_reads) == 2, lock_reads
+    assert all(" IN (" in s for s in lock_reads)
+    # The instances are loaded with their runtime (a deferred column), which the channel change reads.
+    assert [s for s in flat if s.startswith("SELECT blockchains.runtime FROM")] == []

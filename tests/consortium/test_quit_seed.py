@@ -198,6 +198,20 @@ def test_quitting_while_the_quit_runs_is_refused_and_both_instances_are_busy(fro
     assert len([op for op in operation_rows(db) if op[1] == "consortium.quit"]) == 1
 
 
+def test_quitting_while_the_inviters_instance_is_busy_is_refused_and_changes_nothing(frozen_client, make_account, db):
+    consortium = setup_consortium(frozen_client, make_account, drive=db)
+    consortium.join()
+    inviter = consortium.inviter
+    response = inviter.create_channels(consortium.inviter_bcs_id, "other")
+    assert response.status_code == 200, response.text
+    operation_id = response.json()["operation_id"]
+    assert [lock[:2] for lock in operation_locks(db)] == [(consortium.inviter_bcs_id, operation_id)]
+    before = snapshot(db)
+    assert error(consortium.invitee.quit(consortium.quit_body())) == INSTANCE_BUSY
+    assert snapshot(db) == before
+    assert invitation_row(db)["status"] == "joined"
+
+
 def test_without_a_token_or_with_a_bad_one_the_answer_is_401(joined, db):
     before = snapshot(db)
     path = f"/v2/{joined.invitee.project_id}/members/quit"

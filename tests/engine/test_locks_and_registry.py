@@ -62,6 +62,16 @@ def test_a_start_on_a_held_resource_is_refused_and_stores_nothing(db: Database) 
     assert db.run_read(locks.holder, "instance-a") == locks.Holder(first, "IsScaling")
 
 
+def test_a_start_naming_one_resource_twice_is_refused_and_stores_nothing(db: Database) -> None:
+    # The held locks are read in one statement: a resource named twice must still be refused, not stored twice.
+    before = all_stored(db)
+    with pytest.raises(ResourceBusy) as refused:
+        db.run_write(_start_locked, ["instance-a", "instance-b", "instance-a"])
+    assert (refused.value.error.code, refused.value.resource) == ("BCS.4001020", "instance-a")
+    assert all_stored(db) == before
+    assert db.run_read(locks.labels, ["instance-a", "instance-b"]) == {}
+
+
 def test_finishing_gives_the_locks_back(db: Database) -> None:
     operation_id = db.run_write(_start_locked, ["instance-a"])
     db.run_write(advance_until_done, operation_id)

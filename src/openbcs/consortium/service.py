@@ -220,15 +220,13 @@ def handle(session: Session, *, caller: Caller, body: HandleNotificationRequestB
                 "invitee_info.invitee_bcs_id",
                 f"{field} {value} does not match the inviter's {invitation.inviter_settings.get(field)}",
             )
-    require_idle(session, own)
-    inviter = lookups.find(session, blockchain_id=invitation.inviter_blockchain_id)
+    inviter = lookups.find(session, blockchain_id=invitation.inviter_blockchain_id, lock=True)
     channel = lookups.find_channel(
         session, blockchain_id=invitation.inviter_blockchain_id, name=invitation.channel_name
     )
     if inviter is None or channel is None:  # pragma: no cover - deletion cancels waiting invitations
         raise errors.wrong_state("notification", "the consortium channel no longer exists")
-    inviter = lookups.get_owned(session, project_id=inviter.project_id, blockchain_id=inviter.id, lock=True)
-    require_idle(session, inviter)
+    require_idle(session, own, inviter)
     names = [org.name for org in body.invited_orgs]
     if len(set(names)) != len(names):
         raise errors.invalid_parameter("invited_orgs", "each organisation at most once")
@@ -296,11 +294,9 @@ def quit_consortium(session: Session, *, caller: Caller, body: QuitUnionFromMemb
     if invitation.status != states.JOINED:
         raise errors.wrong_state("notification", _not_active(invitation.status))
     own = lookups.get_owned(session, project_id=caller.project_id, blockchain_id=body.invitee_bcsid, lock=True)
-    require_idle(session, own)
-    inviter = lookups.find(session, blockchain_id=invitation.inviter_blockchain_id)
+    inviter = lookups.find(session, blockchain_id=invitation.inviter_blockchain_id, lock=True)
     assert inviter is not None  # a joined membership's inviter instance exists (its deletion releases members)
-    inviter = lookups.get_owned(session, project_id=inviter.project_id, blockchain_id=inviter.id, lock=True)
-    require_idle(session, inviter)
+    require_idle(session, own, inviter)
     operation_id = engine.start(
         session,
         kinds.QUIT,

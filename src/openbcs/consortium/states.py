@@ -5,6 +5,7 @@ together under the invitation's row lock (``docs/consortium.md`` draws the machi
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import cast
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -23,6 +24,7 @@ ACTIVE = (WAITING, JOINING, JOINED, QUITTING)
 DELETABLE = (WAITING, REJECT, QUIT, RELEASED)
 # What the invitee sees as its consortia in ListMembers.
 BELONGING = (JOINING, JOINED, QUITTING)
+_LOCKED = "openbcs.consortium.locked_invitations"  # session.info: (the transaction, the invitation ids it locked)
 
 
 def touch(invitation: Invitation, *, status: str | None = None, notification_status: str | None = None) -> None:
@@ -36,10 +38,20 @@ def touch(invitation: Invitation, *, status: str | None = None, notification_sta
 
 def lock(session: Session, invitation_id: int) -> Invitation:
     """The invitation under its row lock, with the values committed by the lock's previous holder."""
+    # Locked already in this transaction (a quit locks it, then each of its steps run in the same transaction does):
+    # nobody else can have changed the row since, and the object holds this transaction's own changes. Kept here,
+    # not looked up: the session's identity map holds unchanged objects only weakly.
+    transaction, locked = session.info.get(_LOCKED, (None, {}))
+    if transaction is not session.get_transaction():
+        transaction, locked = session.get_transaction(), {}
+        session.info[_LOCKED] = (transaction, locked)
+    if invitation_id in locked:
+        return cast(Invitation, locked[invitation_id])
     # populate_existing: the row may already be in the session, read before the lock was granted; the locked row's
     # committed values must replace those, or a change made meanwhile by the lock's previous holder goes unseen.
     query = select(Invitation).where(Invitation.id == invitation_id).with_for_update()
-    return session.scalars(query.execution_options(populate_existing=True)).one()
+    locked[invitation_id] = invitation = session.scalars(query.execution_options(populate_existing=True)).one()
+    return invitation
 
 
 def prune_cancelled(session: Session, changed: Iterable[Invitation]) -> int:

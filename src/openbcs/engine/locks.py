@@ -59,12 +59,15 @@ def labels(session: Session, resources: Iterable[str]) -> dict[str, str | None]:
 
 def acquire(session: Session, operation_id: str, locks: Sequence[Lock]) -> None:
     """Take every lock for ``operation_id``, or none (the caller's transaction rolls back on ResourceBusy)."""
+    if not locks:
+        return
+    held = labels(session, (lock.resource for lock in locks))  # one statement for all of them
     for lock in locks:
-        if holder(session, lock.resource) is not None:
+        if lock.resource in held:  # held by another operation, or named twice here
             raise ResourceBusy(lock.resource)
+        held[lock.resource] = lock.label
         session.add(OperationLock(resource=lock.resource, operation_id=operation_id, label=lock.label))
-    if locks:
-        session.flush()
+    session.flush()
 
 
 def release(session: Session, operation_id: str) -> None:

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy import Select, case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from openbcs.kernel import errors
 from openbcs.network.guards import NODE_NORMAL
@@ -20,6 +20,9 @@ from openbcs.network.models import Channel, ChannelOrg, ChannelPeer, Instance, N
 # --- instances, organisations, nodes --------------------------------------------------------------------------------
 
 _PINNED = "openbcs.pinned_instances"
+# An instance a call changes is loaded with its runtime (deferred in the model for old migrations' sake): its channel
+# changes read it, and a column loaded on first read is one more statement.
+_WITH_RUNTIME = undefer(Instance.runtime)
 
 
 def _pinned(session: Session, instance: Instance) -> Instance:
@@ -35,6 +38,7 @@ def _pinned(session: Session, instance: Instance) -> Instance:
 def get_owned(session: Session, *, project_id: str, blockchain_id: str, lock: bool = False) -> Instance:
     """The project's instance, or ``BCS.4001011`` (another tenant's instance is indistinguishable from none)."""
     query = select(Instance).where(Instance.id == blockchain_id, Instance.project_id == project_id)
+    query = query.options(_WITH_RUNTIME)
     if lock:
         # populate_existing: a caller may have read the instance (find) before waiting for its lock; the values the
         # lock's previous holder committed must replace the ones read then.
@@ -45,9 +49,14 @@ def get_owned(session: Session, *, project_id: str, blockchain_id: str, lock: bo
     return _pinned(session, instance)
 
 
-def find(session: Session, *, blockchain_id: str) -> Instance | None:
-    """Any tenant's instance by id: only for rules that span tenants (an invitee checking its inviter)."""
-    instance = session.get(Instance, blockchain_id)
+def find(session: Session, *, blockchain_id: str, lock: bool = False) -> Instance | None:
+    """Any tenant's instance by id: only for rules that span tenants (an invitee checking its inviter); ``lock``: under
+    its row lock, with the values its previous holder committed (as :func:`get_owned`)."""
+    if lock:
+        query = select(Instance).where(Instance.id == blockchain_id).options(_WITH_RUNTIME).with_for_update()
+        instance = session.scalar(query.execution_options(populate_existing=True))
+    else:
+        instance = session.get(Instance, blockchain_id)
     return None if instance is None else _pinned(session, instance)
 
 
