@@ -5,10 +5,9 @@ together under the invitation's row lock (``docs/consortium.md`` draws the machi
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import cast
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from openbcs.consortium.models import Invitation
 from openbcs.kernel.clock import now_ns
@@ -24,7 +23,7 @@ ACTIVE = (WAITING, JOINING, JOINED, QUITTING)
 DELETABLE = (WAITING, REJECT, QUIT, RELEASED)
 # What the invitee sees as its consortia in ListMembers.
 BELONGING = (JOINING, JOINED, QUITTING)
-_LOCKED = "openbcs.consortium.locked_invitations"  # session.info: (the transaction, the invitation ids it locked)
+_LOCKED = "openbcs.consortium.locked_invitations"  # session.info: {id: (the transaction that locked it, it)}
 
 
 def touch(invitation: Invitation, *, status: str | None = None, notification_status: str | None = None) -> None:
@@ -38,19 +37,21 @@ def touch(invitation: Invitation, *, status: str | None = None, notification_sta
 
 def lock(session: Session, invitation_id: int) -> Invitation:
     """The invitation under its row lock, with the values committed by the lock's previous holder."""
-    # Locked already in this transaction (a quit locks it, then each of its steps run in the same transaction does):
-    # nobody else can have changed the row since, and the object holds this transaction's own changes. Kept here,
-    # not looked up: the session's identity map holds unchanged objects only weakly.
-    transaction, locked = session.info.get(_LOCKED, (None, {}))
-    if transaction is not session.get_transaction():
-        transaction, locked = session.get_transaction(), {}
-        session.info[_LOCKED] = (transaction, locked)
-    if invitation_id in locked:
-        return cast(Invitation, locked[invitation_id])
+    # Locked already, in a transaction or savepoint still open (a quit locks it, then each of its steps run in the same
+    # transaction asks again): the row lock is still held, so nobody else has changed the row, and the object holds
+    # this transaction's own changes. Not once the savepoint that locked it has ended: PostgreSQL releases the row
+    # locks of a savepoint rolled back. Kept here, not looked up: the session's identity map holds unchanged objects only weakly.
+    locked: dict[int, tuple[SessionTransaction, Invitation]] = session.info.setdefault(_LOCKED, {})
+    held = locked.get(invitation_id)
+    if held is not None and held[0].is_active:
+        return held[1]
     # populate_existing: the row may already be in the session, read before the lock was granted; the locked row's
     # committed values must replace those, or a change made meanwhile by the lock's previous holder goes unseen.
     query = select(Invitation).where(Invitation.id == invitation_id).with_for_update()
-    locked[invitation_id] = invitation = session.scalars(query.execution_options(populate_existing=True)).one()
+    invitation = session.scalars(query.execution_options(populate_existing=True)).one()
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    if transaction is not None:
+        locked[invitation_id] = (transaction, invitation)
     return invitation
 
 
