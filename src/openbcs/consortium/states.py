@@ -40,7 +40,8 @@ def lock(session: Session, invitation_id: int) -> Invitation:
     # Locked already, in a transaction or savepoint still open (a quit locks it, then each of its steps run in the same
     # transaction asks again): the row lock is still held, so nobody else has changed the row, and the object holds
     # this transaction's own changes. Not once the savepoint that locked it has ended: PostgreSQL releases the row
-    # locks of a savepoint rolled back. Kept here, not looked up: the session's identity map holds unchanged objects only weakly.
+    # locks of a savepoint rolled back. Kept here, not looked up: the session's identity map holds unchanged objects
+    # only weakly.
     locked: dict[int, tuple[SessionTransaction, Invitation]] = session.info.setdefault(_LOCKED, {})
     held = locked.get(invitation_id)
     if held is not None and held[0].is_active:
