@@ -51,17 +51,23 @@ def _scans(db: Database, statements: list[Statement]) -> list[str]:
     return found
 
 
-def test_every_statement_of_a_quit_is_an_index_search(
-    client: TestClient, make_account: Callable[..., TestAccount], db: Database
-) -> None:
-    if not db.is_sqlite:
-        pytest.skip("reads SQLite's query plans; PostgreSQL picks sequential scans for small tables by cost")
+def _quit_statements(client: TestClient, make_account: Callable[..., TestAccount], db: Database) -> list[Statement]:
+    """The statements of one quit of a joined member (checked done: 200, the invitation quit)."""
     c = setup_consortium(client, make_account)
     assert c.agree().status_code == 200
     with _statements() as statements:
         answer = c.invitee.quit(c.quit_body())
     assert answer.status_code == 200, answer.text
     assert invitation_row(db)["status"] == "quit"
+    return statements
+
+
+def test_every_statement_of_a_quit_is_an_index_search(
+    client: TestClient, make_account: Callable[..., TestAccount], db: Database
+) -> None:
+    if not db.is_sqlite:
+        pytest.skip("reads SQLite's query plans; PostgreSQL picks sequential scans for small tables by cost")
+    statements = _quit_statements(client, make_account, db)
     tables = {"blockchain_orgs", "cert_issued", "channel_config_blocks", "consortium_invitations", "operations"}
     touched = {t for t in tables if any(f" {t}" in s for s, _ in statements)}
     assert touched == tables, "the quit's statements were recorded"
@@ -73,13 +79,7 @@ def test_a_quit_reads_its_invitation_instances_and_locks_without_repeating_itsel
 ) -> None:
     # The call locks the invitation and each of its operation's steps (run in the same transaction when steps take
     # no time) asks for it again: only the first asks the database. The engine reads both instances' locks at once.
-    c = setup_consortium(client, make_account)
-    assert c.agree().status_code == 200
-    with _statements() as statements:
-        answer = c.invitee.quit(c.quit_body())
-    assert answer.status_code == 200, answer.text
-    assert invitation_row(db)["status"] == "quit"
-    flat = [" ".join(s.split()) for s, _ in statements]
+    flat = [" ".join(s.split()) for s, _ in _quit_statements(client, make_account, db)]
     by_id = [
         s
         for s in flat

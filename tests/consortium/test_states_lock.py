@@ -60,7 +60,7 @@ def _locked_in_savepoints(session: Session, invitation_id: int) -> list[int]:
             counts.append(lock())
     with _reads_per_lock(session, invitation_id) as lock:
         committed = session.begin_nested()
-        session.info.pop("openbcs.consortium.locked_invitations")  # forget the transaction's own lock
+        session.info.pop(states._LOCKED)  # forget the transaction's own lock
         counts.append(lock())
         committed.commit()
         counts.append(lock())  # a savepoint ended: asked again, whether its locks went to the transaction or not

@@ -51,8 +51,8 @@ def lock(session: Session, invitation_id: int) -> Invitation:
     query = select(Invitation).where(Invitation.id == invitation_id).with_for_update()
     invitation = session.scalars(query.execution_options(populate_existing=True)).one()
     transaction = session.get_nested_transaction() or session.get_transaction()
-    if transaction is not None:
-        locked[invitation_id] = (transaction, invitation)
+    assert transaction is not None  # the statement above began one
+    locked[invitation_id] = (transaction, invitation)
     return invitation
 
 
